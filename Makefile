@@ -1,0 +1,45 @@
+# The two commands a newcomer needs:
+#   make run    install what is missing, build, compile and plan the substation example
+#   make test   install what is missing, build, run every test (and the fuzzer, bounded)
+#
+# Other targets: build, fuzz, asan, tsan, clean. Builds use ccache and -j2.
+
+BUILD_DIR   := build/default
+BVER        := $(BUILD_DIR)/apps/bver/bver
+FUZZ_SECONDS ?= 30
+JOBS        ?= 2
+
+.PHONY: all deps build test unit fuzz run asan tsan clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	@cmake --preset default >/dev/null
+
+build: deps $(BUILD_DIR)/build.ninja
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+unit: build
+	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+test: unit fuzz
+
+run: build
+	@cd examples/substation && ../../$(BVER) compile && echo && ../../$(BVER) plan
+
+asan: deps
+	@cmake --preset asan >/dev/null && cmake --build build/asan -j$(JOBS) && \
+	  ctest --test-dir build/asan --output-on-failure -j$(JOBS)
+
+tsan: deps
+	@cmake --preset tsan >/dev/null && cmake --build build/tsan -j$(JOBS) && \
+	  ctest --test-dir build/tsan --output-on-failure -j$(JOBS)
+
+clean:
+	@rm -rf build

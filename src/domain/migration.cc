@@ -1,0 +1,334 @@
+#include "src/domain/migration.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace bver::domain {
+namespace {
+
+using nlohmann::json;
+
+std::set<std::string> TypeSet(const json& schema) {
+  std::set<std::string> out;
+  if (!schema.is_object() || !schema.contains("type")) return out;  // any
+  const json& t = schema["type"];
+  if (t.is_string()) out.insert(t.get<std::string>());
+  if (t.is_array()) {
+    for (const json& e : t) {
+      if (e.is_string()) out.insert(e.get<std::string>());
+    }
+  }
+  return out;
+}
+
+// Does a value of type `t` always satisfy type set `s` ("integer" is a number)?
+bool Covers(const std::set<std::string>& s, const std::string& t) {
+  if (s.empty()) return true;
+  if (s.count(t)) return true;
+  return t == "integer" && s.count("number");
+}
+
+bool CoversAll(const std::set<std::string>& wide, const std::set<std::string>& narrow) {
+  if (wide.empty()) return true;
+  if (narrow.empty()) return false;
+  return std::all_of(narrow.begin(), narrow.end(), [&](const std::string& t) { return Covers(wide, t); });
+}
+
+std::string Join(const std::set<std::string>& s) {
+  if (s.empty()) return "any";
+  std::string out;
+  for (const std::string& x : s) out += (out.empty() ? "" : "|") + x;
+  return out;
+}
+
+std::string Child(const std::string& base, const std::string& key) {
+  return base.empty() ? key : base + "." + key;
+}
+
+class Planner {
+ public:
+  void Add(ChangeClass c, std::string subject, std::string what, std::string detail,
+           std::vector<Touches> touches = {}) {
+    plan.changes.push_back(
+        Change{c, std::move(subject), std::move(what), std::move(detail), std::move(touches)});
+  }
+
+  // Compares two schemas describing the values at `path` of records of
+  // repo (and kind).
+  void CompareSchema(const json& o, const json& n, const std::string& repo, const std::string& kind,
+                     const std::string& path, int depth) {
+    if (depth > 32 || !o.is_object() || !n.is_object()) return;
+    std::string subject = repo + (kind.empty() ? "" : "#" + kind) + (path.empty() ? "" : ": " + path);
+    std::string where_path = path.empty() ? "body" : path;
+    Touches all{repo, kind, path.empty() ? "all" : where_path + " exists"};
+
+    std::set<std::string> ot = TypeSet(o), nt = TypeSet(n);
+    if (ot != nt) {
+      if (CoversAll(nt, ot)) {
+        Add(ChangeClass::kCompatible, subject, "type widened", Join(ot) + " -> " + Join(nt));
+      } else {
+        Add(ChangeClass::kDestructive, subject, CoversAll(ot, nt) ? "type narrowed" : "type changed",
+            Join(ot) + " -> " + Join(nt) + "; values of the dropped type become invalid", {all});
+      }
+    }
+    if (o.contains("enum") || n.contains("enum")) {
+      if (!n.contains("enum")) {
+        Add(ChangeClass::kCompatible, subject, "enum removed", "any value is now allowed");
+      } else if (!o.contains("enum")) {
+        Add(ChangeClass::kDestructive, subject, "enum added",
+            "values outside " + n["enum"].dump() + " become invalid",
+            {{repo, kind, where_path + " not in " + n["enum"].dump()}});
+      } else {
+        json removed = json::array(), added = json::array();
+        for (const json& v : o["enum"]) {
+          if (std::find(n["enum"].begin(), n["enum"].end(), v) == n["enum"].end()) removed.push_back(v);
+        }
+        for (const json& v : n["enum"]) {
+          if (std::find(o["enum"].begin(), o["enum"].end(), v) == o["enum"].end()) added.push_back(v);
+        }
+        if (!removed.empty()) {
+          Add(ChangeClass::kDestructive, subject, "enum value removed",
+              "records holding " + removed.dump() + " become invalid",
+              {{repo, kind, where_path + " in " + removed.dump()}});
+        }
+        if (!added.empty()) {
+          Add(ChangeClass::kCompatible, subject, "enum value added", added.dump() + " now allowed");
+        }
+      }
+    }
+    if (o.value("const", json()) != n.value("const", json()) && n.contains("const")) {
+      Add(ChangeClass::kDestructive, subject, "const changed", "now must equal " + n["const"].dump(),
+          {{repo, kind, where_path + " != " + n["const"].dump()}});
+    }
+    CompareBound(o, n, "maximum", true, subject, repo, kind, where_path, "<=");
+    CompareBound(o, n, "exclusiveMaximum", true, subject, repo, kind, where_path, "<");
+    CompareBound(o, n, "maxLength", true, subject, repo, kind, where_path, "length <=");
+    CompareBound(o, n, "maxItems", true, subject, repo, kind, where_path, "items <=");
+    CompareBound(o, n, "maxProperties", true, subject, repo, kind, where_path, "properties <=");
+    CompareBound(o, n, "minimum", false, subject, repo, kind, where_path, ">=");
+    CompareBound(o, n, "exclusiveMinimum", false, subject, repo, kind, where_path, ">");
+    CompareBound(o, n, "minLength", false, subject, repo, kind, where_path, "length >=");
+    CompareBound(o, n, "minItems", false, subject, repo, kind, where_path, "items >=");
+    CompareBound(o, n, "minProperties", false, subject, repo, kind, where_path, "properties >=");
+    if (o.value("pattern", "") != n.value("pattern", "")) {
+      if (!n.contains("pattern")) {
+        Add(ChangeClass::kCompatible, subject, "pattern removed", "any string is now allowed");
+      } else {
+        Add(ChangeClass::kDestructive, subject, o.contains("pattern") ? "pattern changed" : "pattern added",
+            "values not matching " + n["pattern"].dump() + " become invalid",
+            {{repo, kind, where_path + " !~ " + n["pattern"].dump()}});
+      }
+    }
+    if (o.value("x-bver-pointer", "") != n.value("x-bver-pointer", "") && n.contains("x-bver-pointer")) {
+      Add(ChangeClass::kDestructive, subject, "pointer target changed",
+          "now points to " + n["x-bver-pointer"].get<std::string>(), {all});
+    }
+
+    // Object structure.
+    const json empty = json::object();
+    const json& op = o.contains("properties") ? o["properties"] : empty;
+    const json& np = n.contains("properties") ? n["properties"] : empty;
+    std::set<std::string> oreq, nreq;
+    for (const json& r : o.value("required", json::array())) {
+      if (r.is_string()) oreq.insert(r.get<std::string>());
+    }
+    for (const json& r : n.value("required", json::array())) {
+      if (r.is_string()) nreq.insert(r.get<std::string>());
+    }
+    for (auto it = op.begin(); it != op.end(); ++it) {
+      std::string p = Child(path, it.key());
+      std::string s = repo + (kind.empty() ? "" : "#" + kind) + ": " + p;
+      if (!np.contains(it.key())) {
+        bool closed = n.value("additionalProperties", json(true)) == false ||
+                      n.value("unevaluatedProperties", json(true)) == false;
+        Add(ChangeClass::kDestructive, s, "field removed",
+            closed ? "records that set it become invalid (additionalProperties is false)"
+                   : "its values are no longer described or validated; data is dropped on sweep",
+            {{repo, kind, p + " exists"}});
+      } else {
+        CompareSchema(it.value(), np[it.key()], repo, kind, p, depth + 1);
+      }
+    }
+    for (auto it = np.begin(); it != np.end(); ++it) {
+      if (op.contains(it.key())) continue;
+      std::string p = Child(path, it.key());
+      std::string s = repo + (kind.empty() ? "" : "#" + kind) + ": " + p;
+      if (!nreq.count(it.key())) Add(ChangeClass::kAdditive, s, "field added", "optional");
+    }
+    for (const std::string& r : nreq) {
+      if (oreq.count(r)) continue;
+      std::string p = Child(path, r);
+      std::string s = repo + (kind.empty() ? "" : "#" + kind) + ": " + p;
+      bool has_default = np.contains(r) && np[r].is_object() && np[r].contains("default");
+      bool is_new = !op.contains(r);
+      if (has_default) {
+        Add(ChangeClass::kCompatible, s, is_new ? "required field added with default" : "field made required",
+            "records without it take the default " + np[r]["default"].dump());
+      } else {
+        Add(ChangeClass::kDestructive, s,
+            is_new ? "required field added without default" : "field made required without default",
+            "records without it become invalid", {{repo, kind, p + " missing"}});
+      }
+    }
+    for (const std::string& r : oreq) {
+      if (!nreq.count(r) && np.contains(r)) {
+        Add(ChangeClass::kCompatible, repo + (kind.empty() ? "" : "#" + kind) + ": " + Child(path, r),
+            "field made optional", "");
+      }
+    }
+    bool o_closed = o.value("additionalProperties", json(true)) == false;
+    bool n_closed = n.value("additionalProperties", json(true)) == false;
+    if (!o_closed && n_closed) {
+      Add(ChangeClass::kDestructive, subject, "additional properties forbidden",
+          "records with fields not declared become invalid", {{repo, kind, where_path + " has undeclared fields"}});
+    } else if (o_closed && !n_closed) {
+      Add(ChangeClass::kCompatible, subject, "additional properties allowed", "");
+    }
+    if (o.contains("items") && n.contains("items")) {
+      CompareSchema(o["items"], n["items"], repo, kind, path + "[*]", depth + 1);
+    }
+  }
+
+  void CompareBound(const json& o, const json& n, const char* key, bool is_max,
+                    const std::string& subject, const std::string& repo, const std::string& kind,
+                    const std::string& where_path, const std::string& op) {
+    bool oh = o.contains(key) && o[key].is_number();
+    bool nh = n.contains(key) && n[key].is_number();
+    if (!oh && !nh) return;
+    if (oh && nh && o[key].get<double>() == n[key].get<double>()) return;
+    bool tighter = !oh || (nh && (is_max ? n[key].get<double>() < o[key].get<double>()
+                                         : n[key].get<double>() > o[key].get<double>()));
+    if (!nh) tighter = false;
+    std::string desc = std::string(key) + " " + (oh ? o[key].dump() : "none") + " -> " +
+                       (nh ? n[key].dump() : "none");
+    if (tighter) {
+      Add(ChangeClass::kDestructive, subject, "constraint tightened", desc,
+          {{repo, kind, "not (" + where_path + " " + op + " " + n[key].dump() + ")"}});
+    } else {
+      Add(ChangeClass::kCompatible, subject, "constraint loosened", desc);
+    }
+  }
+
+  void CompareNamed(const json& o, const json& n, const char* collection, const char* key,
+                    const char* noun) {
+    std::map<std::string, json> om, nm;
+    for (const json& x : o.value(collection, json::array())) om[x.value(key, "")] = x;
+    for (const json& x : n.value(collection, json::array())) nm[x.value(key, "")] = x;
+    for (const auto& [name, x] : om) {
+      if (!nm.count(name)) {
+        Add(ChangeClass::kCompatible, std::string(noun) + " " + name, std::string(noun) + " removed",
+            "no data is lost; callers of its operations get not_found");
+      } else if (nm[name] != x) {
+        Add(ChangeClass::kCompatible, std::string(noun) + " " + name, std::string(noun) + " changed",
+            "stored data is unaffected");
+      }
+    }
+    for (const auto& [name, x] : nm) {
+      if (!om.count(name)) {
+        Add(ChangeClass::kAdditive, std::string(noun) + " " + name, std::string(noun) + " added", "");
+      }
+    }
+  }
+
+  MigrationPlan plan;
+};
+
+}  // namespace
+
+const char* ChangeClassName(ChangeClass c) {
+  switch (c) {
+    case ChangeClass::kAdditive: return "additive";
+    case ChangeClass::kCompatible: return "compatible";
+    case ChangeClass::kDestructive: return "destructive";
+  }
+  return "destructive";
+}
+
+int MigrationPlan::Count(ChangeClass c) const {
+  return static_cast<int>(
+      std::count_if(changes.begin(), changes.end(), [c](const Change& x) { return x.cls == c; }));
+}
+
+MigrationPlan PlanMigration(const json& o, const json& n) {
+  Planner p;
+  p.plan.from_version = o.value("/platform/version"_json_pointer, "");
+  p.plan.to_version = n.value("/platform/version"_json_pointer, "");
+  std::map<std::string, json> orepos, nrepos;
+  for (const json& r : o.value("repos", json::array())) {
+    orepos[r.value("namespace", "") + "/" + r.value("name", "")] = r;
+  }
+  for (const json& r : n.value("repos", json::array())) {
+    nrepos[r.value("namespace", "") + "/" + r.value("name", "")] = r;
+  }
+  for (const auto& [name, r] : orepos) {
+    if (!nrepos.count(name)) {
+      p.Add(ChangeClass::kDestructive, name, "repo removed", "every reference of the repo and its history",
+            {{name, "", "all"}});
+      continue;
+    }
+    const json& nr = nrepos[name];
+    p.CompareSchema(r["schema"], nr["schema"], name, "", "", 0);
+    std::map<std::string, json> okinds, nkinds;
+    for (const json& k : r.value("kinds", json::array())) okinds[k.value("name", "")] = k;
+    for (const json& k : nr.value("kinds", json::array())) nkinds[k.value("name", "")] = k;
+    for (const auto& [kname, k] : okinds) {
+      if (!nkinds.count(kname)) {
+        p.Add(ChangeClass::kDestructive, name + "#" + kname, "kind removed",
+              "references of this kind lose their kind", {{name, kname, "all"}});
+      } else {
+        p.CompareSchema(k["extension"], nkinds[kname]["extension"], name, kname, "", 0);
+      }
+    }
+    for (const auto& [kname, k] : nkinds) {
+      if (!okinds.count(kname)) p.Add(ChangeClass::kAdditive, name + "#" + kname, "kind added", "");
+    }
+    if (r.value("scopes", json()) != nr.value("scopes", json())) {
+      p.Add(ChangeClass::kCompatible, name, "scopes changed",
+            r.value("scopes", json()).dump() + " -> " + nr.value("scopes", json()).dump() +
+                "; API keys and tokens may need the new scopes");
+    }
+    if (!r.value("kind_required", false) && nr.value("kind_required", false)) {
+      p.Add(ChangeClass::kDestructive, name, "kind made required", "references without a kind become invalid",
+            {{name, "", "kind missing"}});
+    }
+  }
+  for (const auto& [name, r] : nrepos) {
+    if (!orepos.count(name)) p.Add(ChangeClass::kAdditive, name, "repo added", "");
+  }
+  p.CompareNamed(o, n, "capabilities", "id", "capability");
+  p.CompareNamed(o, n, "jobs", "name", "job");
+  p.CompareNamed(o, n, "orchestrators", "name", "orchestrator");
+  p.CompareNamed(o, n, "triggers", "name", "trigger");
+  // Destructive first, then compatible, then additive: what needs a decision leads.
+  std::stable_sort(p.plan.changes.begin(), p.plan.changes.end(),
+                   [](const Change& a, const Change& b) {
+                     return static_cast<int>(a.cls) > static_cast<int>(b.cls);
+                   });
+  return std::move(p.plan);
+}
+
+json MigrationPlanToJson(const MigrationPlan& plan) {
+  json changes = json::array();
+  for (const Change& c : plan.changes) {
+    json touches = json::array();
+    for (const Touches& t : c.touches) {
+      touches.push_back(json{{"repo", t.repo}, {"kind", t.kind}, {"where", t.where}});
+    }
+    changes.push_back(json{{"class", ChangeClassName(c.cls)},
+                           {"subject", c.subject},
+                           {"what", c.what},
+                           {"detail", c.detail},
+                           {"touches", touches}});
+  }
+  return json{{"from_version", plan.from_version},
+              {"to_version", plan.to_version},
+              {"summary", json{{"additive", plan.Count(ChangeClass::kAdditive)},
+                               {"compatible", plan.Count(ChangeClass::kCompatible)},
+                               {"destructive", plan.Count(ChangeClass::kDestructive)}}},
+              {"changes", changes}};
+}
+
+}  // namespace bver::domain

@@ -1,0 +1,51 @@
+// The migration planner: compares two manifests and classifies each change.
+//
+//   additive     something new; existing records and callers are unaffected
+//   compatible   something changed, but every existing record stays valid
+//   destructive  existing records may become invalid or lose data; each such
+//                change names the records it would touch (repo, kind, and a
+//                filter on attribute paths) so a later `migrate apply` can
+//                count, sweep or transform them
+//
+// Pure functions over JSON; no store access (applying plans is later work).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace bver::domain {
+
+enum class ChangeClass { kAdditive, kCompatible, kDestructive };
+const char* ChangeClassName(ChangeClass c);
+
+struct Touches {
+  std::string repo;   // "ns/repo"
+  std::string kind;   // empty: every kind
+  std::string where;  // e.g. "status in [\"retired\"]", "meta.owner exists", "all"
+};
+
+struct Change {
+  ChangeClass cls;
+  std::string subject;  // "sites/site", "sites/site#power.substation", "sites/site: status"
+  std::string what;     // "enum value removed"
+  std::string detail;   // human sentence
+  std::vector<Touches> touches;  // destructive changes only
+};
+
+struct MigrationPlan {
+  std::string from_version;
+  std::string to_version;
+  std::vector<Change> changes;
+
+  int Count(ChangeClass c) const;
+  bool HasDestructive() const { return Count(ChangeClass::kDestructive) > 0; }
+};
+
+// Both arguments are manifests as written by ToManifest().
+MigrationPlan PlanMigration(const nlohmann::json& old_manifest, const nlohmann::json& new_manifest);
+
+nlohmann::json MigrationPlanToJson(const MigrationPlan& plan);
+
+}  // namespace bver::domain

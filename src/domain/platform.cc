@@ -1,0 +1,67 @@
+#include "src/domain/platform.h"
+
+#include <algorithm>
+#include <set>
+
+namespace bver::domain {
+
+const char* PrimitiveName(Primitive p) {
+  switch (p) {
+    case Primitive::kInterpreter: return "interpreter";
+    case Primitive::kResolver: return "resolver";
+    case Primitive::kGenerator: return "generator";
+    case Primitive::kValidator: return "validator";
+    case Primitive::kSimulator: return "simulator";
+    case Primitive::kEvaluator: return "evaluator";
+  }
+  return "unknown";
+}
+
+const char* ConflictPolicyName(ConflictPolicy p) {
+  switch (p) {
+    case ConflictPolicy::kFail: return "fail";
+    case ConflictPolicy::kRetry: return "retry";
+    case ConflictPolicy::kRestartOnWrite: return "restart_on_write";
+  }
+  return "fail";
+}
+
+const Kind* Repo::FindKind(const std::string& kind) const {
+  for (const Kind& k : kinds) {
+    if (k.name == kind) return &k;
+  }
+  return nullptr;
+}
+
+const Repo* Platform::FindRepo(const std::string& name) const {
+  for (const Repo& r : repos) {
+    if (r.name == name || r.qualified_name() == name) return &r;
+  }
+  return nullptr;
+}
+
+const Capability* Platform::FindCapability(const std::string& id) const {
+  for (const Capability& c : capabilities) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+const Operation* Platform::FindOperation(const std::string& id) const {
+  for (const Operation& o : operations) {
+    if (o.id == id) return &o;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Platform::AllScopes() const {
+  std::set<std::string> s = {"admin"};
+  for (const Operation& o : operations) s.insert(o.scopes.begin(), o.scopes.end());
+  for (const Repo& r : repos) {
+    s.insert(r.read_scope);
+    s.insert(r.write_scope);
+  }
+  return {s.begin(), s.end()};
+}
+
+}  // namespace bver::domain

@@ -1,0 +1,163 @@
+// The compiled platform: what bver.yaml declares, checked and resolved.
+//
+// Built once by Compile() (compiler.h) and immutable afterwards, so any
+// number of threads may read it. Schemas are shared, read-only JSON values.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace bver::domain {
+
+using JsonPtr = std::shared_ptr<const nlohmann::json>;
+
+// The manifest and platform format this build writes and reads.
+inline constexpr int kManifestFormatVersion = 1;
+// The runtime API level: what plugins and manifests are checked against.
+inline constexpr int kRuntimeApiLevel = 1;
+
+// A body field holding a pointer to another reference. `path` is an
+// attribute-path pattern where "[*]" stands for every array element and ".*"
+// for every value of a free map: "site", "terminals[*].connects_to".
+struct PointerField {
+  std::string path;
+  std::string target;  // "ns/repo", or "*" for any repo
+};
+
+struct Kind {
+  std::string name;  // "power.substation"
+  std::string description;
+  JsonPtr extension;         // as declared
+  JsonPtr effective_schema;  // repo schema with the extension merged in
+};
+
+struct Repo {
+  std::string ns;
+  std::string name;
+  std::string description;
+  std::string schema_version;  // semver of the body schema
+  JsonPtr schema;              // effective base schema (pointer fields expanded)
+  std::vector<Kind> kinds;
+  bool kind_required = false;
+  std::string read_scope;
+  std::string write_scope;
+  std::vector<PointerField> pointers;
+  std::vector<std::string> artifact_fields;  // path patterns holding sha256 digests
+
+  std::string qualified_name() const { return ns + "/" + name; }
+  const Kind* FindKind(const std::string& kind) const;
+};
+
+struct Namespace {
+  std::string name;
+  std::string owner;  // "core" or a plugin id
+  std::string description;
+  std::vector<std::string> repos;
+};
+
+enum class Primitive { kInterpreter, kResolver, kGenerator, kValidator, kSimulator, kEvaluator };
+const char* PrimitiveName(Primitive p);  // "generator"
+
+struct Capability {
+  std::string id;       // "substation.skeleton"
+  Primitive primitive = Primitive::kGenerator;
+  std::string version;  // semver
+  std::string plugin;   // plugin id that provides it
+  std::string description;
+  bool deterministic = true;
+  JsonPtr input_schema;
+  JsonPtr output_schema;
+  std::vector<std::string> writes;  // "ns/repo" the capability may write
+  std::vector<std::string> requires_labels;
+};
+
+enum class ConflictPolicy { kFail, kRetry, kRestartOnWrite };
+const char* ConflictPolicyName(ConflictPolicy p);
+
+struct Job {
+  std::string name;
+  std::string capability;
+  std::string description;
+  ConflictPolicy on_conflict = ConflictPolicy::kFail;
+  std::int64_t timeout_seconds = 300;
+  int max_retries = 3;
+  std::string scope;  // needed to start it
+};
+
+struct Step {
+  std::string id;
+  std::string op;  // operation id
+  JsonPtr input;   // values and "${...}" references to earlier outputs
+  std::vector<std::string> after;
+  std::string when;      // condition, e.g. "${steps.validate.output.passed}"
+  std::string for_each;  // fan-out over a list of pointers
+  int retries = 0;
+};
+
+struct Orchestrator {
+  std::string name;
+  std::string description;
+  JsonPtr input_schema;
+  std::vector<Step> steps;
+  std::string scope;
+};
+
+struct EventPattern {
+  std::string channel;     // traffic | control | audit; empty: any
+  std::string event_type;  // e.g. "ref.created"; empty: any
+  std::string repo;        // "ns/repo"; empty: any
+  std::string kind;        // empty: any
+  std::string changed;     // attribute path that must have changed; empty: any
+};
+
+struct Trigger {
+  std::string name;
+  EventPattern on;
+  std::string start;  // operation id (jobs.*.start or orch.*.start)
+  JsonPtr input;
+};
+
+enum class OperationKind {
+  kRefCreate, kRefGet, kRefPatch, kRefReplace, kRefDelete, kRefList, kRefHistory, kRefVersion,
+  kRefDiff, kResolve, kEventsRead, kLedgerVerify, kArtifactPut, kArtifactGet, kJobStart,
+  kJobStatus, kJobCancel, kOrchStart, kOrchGet, kOrchCancel,
+};
+
+// One row of the operation table. Transports (REST, MCP, CLI) are derived
+// from these rows; the broker adds handlers.
+struct Operation {
+  std::string id;  // "refs.site.create"
+  OperationKind kind;
+  std::string summary;
+  std::string target;  // "ns/repo", job or orchestrator name; empty for global ones
+  std::vector<std::string> scopes;
+  bool read_only = false;
+  bool destructive = false;
+  bool idempotent = false;
+};
+
+struct Platform {
+  std::string id;
+  std::string version;
+  std::string description;
+  std::vector<Namespace> namespaces;
+  std::vector<Repo> repos;
+  std::vector<Capability> capabilities;
+  std::vector<Job> jobs;
+  std::vector<Orchestrator> orchestrators;
+  std::vector<Trigger> triggers;
+  std::vector<Operation> operations;
+
+  const Repo* FindRepo(const std::string& name) const;  // by repo name or "ns/repo"
+  const Capability* FindCapability(const std::string& id) const;
+  const Operation* FindOperation(const std::string& id) const;
+  // Every scope any operation needs, plus "admin", sorted.
+  std::vector<std::string> AllScopes() const;
+};
+
+}  // namespace bver::domain
