@@ -14,7 +14,12 @@
 // JSON strings use the minimal escapes of RFC 8785). A malformed text is an
 // InvalidArgument Status whose message names the 1-based column and what was
 // expected there; its single Violation has rule "pointer.syntax" (or
-// "path.syntax") and path "column N".
+// "path.syntax") and path "column N". Columns count Unicode characters, so
+// they match what an editor shows.
+//
+// The round trip covers every value that Make accepts. Two kinds of value
+// built in code have no text in the grammar, and Make rejects them: a path
+// whose first segment is an index, and a key that is not valid UTF-8.
 //
 // Values are immutable once built and safe to share between threads.
 #pragma once
