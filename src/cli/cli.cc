@@ -22,7 +22,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   app.add_option("-C,--directory", chdir, "Run as if started in DIR (the project folder)");
   app.set_version_flag("--version", "bver 0.1.0");
 
-  Context ctx{out, err};
+  Context ctx{out, err, {}};
   int code = 0;
   RegisterCoreCommands(app, ctx, code);
   RegisterDomainCommands(app, ctx, code);
