@@ -1,0 +1,137 @@
+// The storage seam: what a backend (SQLite, PostgreSQL) must provide so that
+// the Store (store.h) can keep every promise of BVER.md §4 on it.
+//
+// The Store holds all the logic (validation, patches, diffs, envelopes, the
+// ledger chain); a backend only stores rows, inside transactions. So both
+// backends run the same code for every rule, and the conformance suite
+// (conformance_test.cc) checks what is left: atomicity, durability,
+// isolation, ordering.
+//
+// Thread safety: a Backend is shared by all threads of the process; each
+// method may be called concurrently. A Txn is used by one thread, only for
+// the duration of the WriteTxn callback.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bver/status.h"
+#include "src/store/types.h"
+
+namespace bver::store {
+
+// The stored form of one version (also the head row, for the latest).
+struct VersionRow {
+  std::string ns, repo, id, kind;
+  std::uint64_t version = 0;
+  ChangeType change = ChangeType::kCreated;
+  bool deleted = false;
+  std::int64_t created_at_us = 0;
+  std::int64_t committed_at_us = 0;
+  std::string body;        // JSON text
+  std::string diff;        // RFC 6902 JSON Patch text from version-1 ("[]" for v1: see store.cc)
+  std::string provenance;  // JSON text or empty
+  std::string actor;
+  std::string correlation_id;
+  std::uint64_t event_offset = 0;
+};
+
+struct LedgerRow {
+  std::uint64_t seq = 0;
+  std::string entry;      // canonical JSON of the entry, including prev_hash
+  std::string hash;       // hex SHA-256 of `entry`
+};
+
+// One pointer held in a body: `from` (ns/repo/id) holds at `path` a pointer
+// to `to` (ns/repo/id, unpinned form).
+struct EdgeRow {
+  std::string from;
+  std::string path;
+  std::string to;
+};
+
+struct IdempotencyRow {
+  std::string key;
+  std::string request_digest;
+  std::string ns, repo, id;
+  std::uint64_t version = 0;
+};
+
+// Operations available inside one write transaction.
+class Txn {
+ public:
+  virtual ~Txn() = default;
+
+  virtual Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
+                                                    const std::string& id) = 0;
+  // Writes the version row and makes it the head.
+  virtual Status PutVersion(const VersionRow& row) = 0;
+
+  // The next event offset: 1 + the largest so far (1 for an empty log).
+  virtual Result<std::uint64_t> NextEventOffset() = 0;
+  virtual Status AppendEvent(std::uint64_t offset, const std::string& event_id,
+                             const std::string& envelope) = 0;
+
+  // The last ledger entry, if any.
+  virtual Result<std::optional<LedgerRow>> LastLedger() = 0;
+  virtual Status AppendLedger(const LedgerRow& row) = 0;
+
+  // Replaces the outgoing edges of reference `from` (ns/repo/id).
+  virtual Status ReplaceEdges(const std::string& from, const std::vector<EdgeRow>& edges) = 0;
+
+  virtual Result<std::optional<IdempotencyRow>> GetIdempotency(const std::string& key) = 0;
+  virtual Status PutIdempotency(const IdempotencyRow& row) = 0;
+
+  virtual Result<std::optional<Lease>> GetLease(const std::string& target) = 0;
+  virtual Status PutLease(const std::string& target, const Lease& lease) = 0;
+  virtual Status DeleteLease(const std::string& target) = 0;
+
+  // Artifacts known to the store (content lives in the artifact folder).
+  virtual Result<bool> HasArtifact(const std::string& digest) = 0;
+  virtual Status PutArtifact(const std::string& digest, std::uint64_t size) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "sqlite" or "postgresql".
+  virtual std::string Name() const = 0;
+
+  // Runs `fn` in one write transaction and commits it durably before
+  // returning. If `fn` returns an error, nothing it wrote is kept and that
+  // error is returned. Backends may run several callers' callbacks in one
+  // physical transaction (group commit), each isolated by a savepoint.
+  virtual Status WriteTxn(const std::function<Status(Txn&)>& fn) = 0;
+
+  // Reads (each consistent on its own; no transaction spans calls).
+  virtual Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
+                                                    const std::string& id) = 0;
+  virtual Result<std::optional<VersionRow>> GetVersion(const std::string& ns,
+                                                       const std::string& repo,
+                                                       const std::string& id,
+                                                       std::uint64_t version) = 0;
+  // The newest version committed at or before `at_us`.
+  virtual Result<std::optional<VersionRow>> GetAsOf(const std::string& ns, const std::string& repo,
+                                                    const std::string& id, std::int64_t at_us) = 0;
+  virtual Result<std::vector<VersionRow>> History(const std::string& ns, const std::string& repo,
+                                                  const std::string& id) = 0;
+  // Heads of a repo in id order, starting after `after_id`; at most `limit`.
+  // Filtering by body happens in the Store for now (see store.cc).
+  virtual Result<std::vector<VersionRow>> ListHeads(const std::string& ns, const std::string& repo,
+                                                    const std::string& kind,
+                                                    const std::string& after_id,
+                                                    std::size_t limit, bool include_deleted) = 0;
+  virtual Result<std::vector<Event>> ReadEvents(std::uint64_t from_offset, std::size_t limit) = 0;
+  virtual Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) = 0;
+  virtual Result<std::optional<Lease>> GetLease(const std::string& target) = 0;
+  virtual Result<bool> HasArtifact(const std::string& digest) = 0;
+  // Edges pointing at `to` (ns/repo/id).
+  virtual Result<std::vector<EdgeRow>> EdgesTo(const std::string& to) = 0;
+};
+
+}  // namespace bver::store

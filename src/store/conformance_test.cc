@@ -1,0 +1,460 @@
+// One conformance suite for every Store backend: the same cases run against
+// each, so backends cannot drift. A backend joins by adding a factory to
+// Backends() below.
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "src/domain/compiler.h"
+#include "src/store/sqlite/sqlite_backend.h"
+#include "src/store/store.h"
+
+namespace bver::store {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+struct BackendCase {
+  std::string name;
+  std::function<Result<std::unique_ptr<Backend>>(const fs::path& dir)> open;
+};
+
+std::vector<BackendCase> Backends() {
+  return {{"sqlite", [](const fs::path& dir) {
+             return sqlite::OpenSqlite({(dir / "bver.db").string(), sqlite::Durability::kFull, 4});
+           }}};
+}
+
+Pointer P(const std::string& text) { return *Pointer::Parse(text); }
+
+class StoreConformance : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = fs::temp_directory_path() / ("bver_store_" + std::to_string(::getpid()) + "_" + name);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/examples/substation/bver.yaml");
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    platform_ = std::make_shared<domain::Platform>(std::move(p).value());
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void Reopen() {
+    store_.reset();
+    Result<std::unique_ptr<Backend>> b = GetParam().open(dir_);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    Store::Options o;
+    o.manifest_fingerprint = "sha256:test";
+    o.clock = [this] { return now_us_.load(); };
+    Result<std::unique_ptr<Store>> s = Store::Open(platform_, std::move(b).value(), o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+
+  Reference MustCreateSite(const std::string& id, json body, const std::string& kind = "power.substation") {
+    Result<Reference> r = store_->Create("site", kind, body, ctx_, id);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : Reference{};
+  }
+
+  std::size_t EventCount() {
+    Result<std::vector<Event>> e = store_->ReadEvents(1, 10000);
+    EXPECT_TRUE(e.ok());
+    return e.ok() ? e->size() : 0;
+  }
+
+  fs::path dir_;
+  std::shared_ptr<domain::Platform> platform_;
+  std::unique_ptr<Store> store_;
+  WriteContext ctx_{"tester", "corr-1", "", std::nullopt, "", "", nullptr};
+  std::atomic<std::int64_t> now_us_{1'700'000'000'000'000};
+};
+
+TEST_P(StoreConformance, CreateAndGet) {
+  Reference r = MustCreateSite("s1", {{"name", "North"}, {"voltage_levels_kv", {110, 20}}});
+  EXPECT_EQ(r.version, 1u);
+  EXPECT_EQ(r.kind, "power.substation");
+  EXPECT_EQ((*r.body)["status"], "draft") << "schema default applied on create";
+  EXPECT_EQ(r.pointer().ToString(), "bver://sites/site/s1~1");
+  Result<Reference> g = store_->Get(P("bver://sites/site/s1"));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(*g->body, *r.body);
+  EXPECT_EQ(g->version, 1u);
+}
+
+TEST_P(StoreConformance, GeneratedIdsAreUuidV7) {
+  Result<Reference> r = store_->Create("sites/site", "", json{{"name", "x"}}, ctx_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_THAT(r->id, ::testing::MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
+}
+
+TEST_P(StoreConformance, InvalidBodyListsEveryViolationAndWritesNothing) {
+  Result<Reference> r = store_->Create("site", "power.substation",
+                                       json{{"status", "bogus"}, {"bays", -1}, {"extra", 1}}, ctx_, "bad");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  std::vector<std::string> paths;
+  for (const Violation& v : r.status().violations()) paths.push_back(v.path);
+  EXPECT_THAT(paths, ::testing::IsSupersetOf({"", "status", "bays"}));
+  EXPECT_EQ(EventCount(), 0u);
+  EXPECT_EQ(store_->Get(P("bver://sites/site/bad")).status().code(), StatusCode::kNotFound);
+  Result<LedgerVerification> v = store_->VerifyLedger();
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->entries, 0u);
+}
+
+TEST_P(StoreConformance, KindsAreChecked) {
+  EXPECT_EQ(store_->Create("site", "nope", json{{"name", "x"}}, ctx_).status().code(), StatusCode::kInvalidArgument);
+  Result<Reference> a = store_->Create("asset", "", json{{"name", "T1"}, {"site", "bver://sites/site/s1"}}, ctx_);
+  ASSERT_FALSE(a.ok());
+  EXPECT_THAT(a.status().message(), HasSubstr("requires a kind"));
+  EXPECT_EQ(store_->Create("nothing", "", json::object(), ctx_).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, DuplicateIdAndBadId) {
+  MustCreateSite("s1", {{"name", "a"}});
+  EXPECT_EQ(store_->Create("site", "", json{{"name", "b"}}, ctx_, "s1").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->Create("site", "", json{{"name", "b"}}, ctx_, "-bad").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EventCount(), 1u);
+}
+
+TEST_P(StoreConformance, PatchReplaceDeleteMakeVersions) {
+  MustCreateSite("s1", {{"name", "North"}});
+  now_us_ += 1000;
+  Result<Reference> v2 = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch,
+                                       json{{"status", "ready"}, {"bays", 4}}, ctx_);
+  ASSERT_TRUE(v2.ok()) << v2.status().ToString();
+  EXPECT_EQ(v2->version, 2u);
+  now_us_ += 1000;
+  Result<Reference> v3 = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kJsonPatch,
+                                       json::parse(R"([{"op":"replace","path":"/name","value":"N2"},
+                                                       {"op":"add","path":"/voltage_levels_kv","value":[66]}])"),
+                                       ctx_);
+  ASSERT_TRUE(v3.ok()) << v3.status().ToString();
+  EXPECT_EQ(v3->version, 3u);
+  EXPECT_EQ((*v3->body)["name"], "N2");
+  now_us_ += 1000;
+  Result<Reference> v4 = store_->Replace(P("bver://sites/site/s1"), json{{"name", "Fresh"}}, ctx_);
+  ASSERT_TRUE(v4.ok()) << v4.status().ToString();
+  EXPECT_FALSE(v4->body->contains("status"));
+  now_us_ += 1000;
+  Result<Reference> v5 = store_->Delete(P("bver://sites/site/s1"), ctx_);
+  ASSERT_TRUE(v5.ok()) << v5.status().ToString();
+  EXPECT_TRUE(v5->deleted);
+
+  Result<Reference> gone = store_->Get(P("bver://sites/site/s1"));
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(gone.status().message(), HasSubstr("deleted at version 5"));
+  Result<Reference> old = store_->Get(P("bver://sites/site/s1~2"));
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ((*old->body)["status"], "ready");
+
+  Result<std::vector<VersionInfo>> h = store_->History(P("bver://sites/site/s1"));
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 5u);
+  EXPECT_EQ((*h)[0].change, ChangeType::kCreated);
+  EXPECT_EQ((*h)[1].change, ChangeType::kPatched);
+  EXPECT_EQ((*h)[3].change, ChangeType::kReplaced);
+  EXPECT_EQ((*h)[4].change, ChangeType::kDeleted);
+  EXPECT_EQ((*h)[2].correlation_id, "corr-1");
+  EXPECT_EQ(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "x"}}, ctx_)
+                .status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->Create("site", "", json{{"name", "again"}}, ctx_, "s1").status().code(),
+            StatusCode::kAlreadyExists);
+}
+
+TEST_P(StoreConformance, PinnedVersionsAndPathsCannotBeMutated) {
+  MustCreateSite("s1", {{"name", "a"}});
+  EXPECT_EQ(store_->Patch(P("bver://sites/site/s1~1"), PatchFormat::kMergePatch, json{{"name", "b"}}, ctx_)
+                .status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Replace(P("bver://sites/site/s1@name"), json{{"name", "b"}}, ctx_).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, FailedPatchesWriteNothing) {
+  MustCreateSite("s1", {{"name", "a"}});
+  // Schema-invalid result.
+  Result<Reference> r = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", 5}}, ctx_);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().violations().at(0).path, "name");
+  // A failing JSON Patch test op.
+  r = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kJsonPatch,
+                    json::parse(R"([{"op":"replace","path":"/name","value":"b"},{"op":"test","path":"/name","value":"zzz"}])"),
+                    ctx_);
+  EXPECT_FALSE(r.ok());
+  // Malformed patch documents.
+  EXPECT_FALSE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kJsonPatch, json{{"op", "add"}}, ctx_).ok());
+  EXPECT_FALSE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json::array(), ctx_).ok());
+  EXPECT_EQ(store_->Get(P("bver://sites/site/s1"))->version, 1u);
+  EXPECT_EQ((*store_->Get(P("bver://sites/site/s1"))->body)["name"], "a");
+  EXPECT_EQ(EventCount(), 1u);
+}
+
+TEST_P(StoreConformance, OptimisticConcurrency) {
+  MustCreateSite("s1", {{"name", "a"}});
+  WriteContext c = ctx_;
+  c.expected_version = 1;
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "b"}}, c).ok());
+  Result<Reference> stale = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "c"}}, c);
+  ASSERT_EQ(stale.status().code(), StatusCode::kAborted);
+  EXPECT_THAT(stale.status().message(), HasSubstr("expected version 1, but the head is at version 2"));
+}
+
+TEST_P(StoreConformance, IdempotencyKeys) {
+  WriteContext c = ctx_;
+  c.idempotency_key = "k1";
+  Result<Reference> a = store_->Create("site", "", json{{"name", "a"}}, c, "s1");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  Result<Reference> again = store_->Create("site", "", json{{"name", "a"}}, c, "s1");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->version, 1u);
+  EXPECT_EQ(EventCount(), 1u);
+  Result<Reference> other = store_->Create("site", "", json{{"name", "DIFFERENT"}}, c, "s1");
+  EXPECT_EQ(other.status().code(), StatusCode::kAborted);
+  EXPECT_THAT(other.status().message(), HasSubstr("different request"));
+  c.idempotency_key = "k2";
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "b"}}, c).ok());
+  Result<Reference> p2 = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "b"}}, c);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(p2->version, 2u);
+  EXPECT_EQ(EventCount(), 2u);
+}
+
+TEST_P(StoreConformance, Leases) {
+  MustCreateSite("s1", {{"name", "a"}});
+  Pointer s1 = P("bver://sites/site/s1");
+  Result<Lease> l = store_->AcquireLease(s1, "job-A", 10'000);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  Result<Lease> other = store_->AcquireLease(s1, "job-B", 10'000);
+  EXPECT_EQ(other.status().code(), StatusCode::kAborted);
+  EXPECT_THAT(other.status().message(), HasSubstr("job-A"));
+  Result<Reference> blocked = store_->Patch(s1, PatchFormat::kMergePatch, json{{"name", "b"}}, ctx_);
+  EXPECT_EQ(blocked.status().code(), StatusCode::kAborted);
+  EXPECT_THAT(blocked.status().message(), HasSubstr("leased by \"job-A\""));
+  WriteContext holder = ctx_;
+  holder.lease_holder = "job-A";
+  EXPECT_TRUE(store_->Patch(s1, PatchFormat::kMergePatch, json{{"name", "b"}}, holder).ok());
+  // Renew, then let it expire: it no longer blocks.
+  ASSERT_TRUE(store_->RenewLease(s1, "job-A", 5'000).ok());
+  EXPECT_EQ(store_->RenewLease(s1, "job-B", 5'000).status().code(), StatusCode::kFailedPrecondition);
+  now_us_ += 6'000'000;
+  EXPECT_TRUE(store_->Patch(s1, PatchFormat::kMergePatch, json{{"name", "c"}}, ctx_).ok());
+  EXPECT_EQ(store_->RenewLease(s1, "job-A", 5'000).status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->AcquireLease(s1, "job-B", 1'000).ok());
+  EXPECT_EQ(store_->ReleaseLease(s1, "job-A").code(), StatusCode::kAborted);
+  EXPECT_TRUE(store_->ReleaseLease(s1, "job-B").ok());
+  EXPECT_EQ(store_->ReleaseLease(s1, "job-B").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->AcquireLease(s1, "job-C", 0).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, ResolveExistsAndAttributePaths) {
+  MustCreateSite("s1", {{"name", "North"}, {"meta", {{"owner", {{"name", "Ada"}}}}}, {"voltage_levels_kv", {110, 20}}});
+  Result<JsonPtr> v = store_->Resolve(P("bver://sites/site/s1@meta.owner.name"));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(**v, "Ada");
+  EXPECT_EQ(**store_->Resolve(P("bver://sites/site/s1~1@voltage_levels_kv[1]")), 20);
+  EXPECT_EQ(store_->Resolve(P("bver://sites/site/s1@meta.nope")).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(*store_->Exists(P("bver://sites/site/s1@name")));
+  EXPECT_FALSE(*store_->Exists(P("bver://sites/site/s1@zzz")));
+  EXPECT_FALSE(*store_->Exists(P("bver://sites/site/nobody")));
+  EXPECT_FALSE(*store_->Exists(P("bver://sites/site/s1~9")));
+  EXPECT_EQ(store_->Get(P("bver://other/site/s1")).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, ListWithFiltersAndCursorPaging) {
+  for (int i = 0; i < 25; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof id, "s%02d", i);
+    json body = {{"name", std::string("site ") + id}, {"bays", i}};
+    if (i % 5 == 0) body["meta"] = {{"flag", true}};
+    MustCreateSite(id, body, i % 2 ? "power.substation" : "power.substation");
+  }
+  MustCreateSite("t1", {{"name", "tele"}}, "telecom.node");
+  ListQuery q;
+  q.repo = "site";
+  q.limit = 10;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    Result<ListPage> r = store_->List(q);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (const Reference& ref : r->items) seen.push_back(ref.id);
+    if (r->next_cursor.empty()) break;
+    q.cursor = r->next_cursor;
+  }
+  EXPECT_EQ(seen.size(), 26u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+
+  ListQuery f;
+  f.repo = "sites/site";
+  f.filters.push_back({*AttributePath::Parse("bays"), FilterOp::kGe, std::make_shared<json>(20)});
+  f.filters.push_back({*AttributePath::Parse("bays"), FilterOp::kLt, std::make_shared<json>(23)});
+  Result<ListPage> r = store_->List(f);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->items.size(), 3u);
+  EXPECT_EQ(r->items[0].id, "s20");
+
+  ListQuery e;
+  e.repo = "site";
+  e.filters.push_back({*AttributePath::Parse("meta.flag"), FilterOp::kExists, nullptr});
+  EXPECT_EQ(store_->List(e)->items.size(), 5u);
+  ListQuery k;
+  k.repo = "site";
+  k.kind = "telecom.node";
+  ASSERT_EQ(store_->List(k)->items.size(), 1u);
+  ListQuery eq;
+  eq.repo = "site";
+  eq.filters.push_back({*AttributePath::Parse("name"), FilterOp::kEq, std::make_shared<json>("tele")});
+  EXPECT_EQ(store_->List(eq)->items.at(0).id, "t1");
+  ListQuery bad;
+  bad.repo = "site";
+  bad.limit = 0;
+  EXPECT_EQ(store_->List(bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, AsOfAndDiffBetweenAnyVersions) {
+  MustCreateSite("s1", {{"name", "a"}});
+  std::int64_t t1 = now_us_;
+  now_us_ += 1'000'000;
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "b"}, {"bays", 2}}, ctx_).ok());
+  std::int64_t t2 = now_us_;
+  now_us_ += 1'000'000;
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"bays", nullptr}}, ctx_).ok());
+  EXPECT_EQ(store_->GetAsOf(P("bver://sites/site/s1"), t1)->version, 1u);
+  EXPECT_EQ(store_->GetAsOf(P("bver://sites/site/s1"), t2 + 10)->version, 2u);
+  EXPECT_EQ(store_->GetAsOf(P("bver://sites/site/s1"), t1 - 1).status().code(), StatusCode::kNotFound);
+  Result<json> d = store_->Diff(P("bver://sites/site/s1"), 1, 3);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, json::parse(R"([{"op":"replace","path":"/name","value":"b"}])"));
+  Result<json> back = store_->Diff(P("bver://sites/site/s1"), 2, 1);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->size(), 2u);
+  EXPECT_EQ(store_->Diff(P("bver://sites/site/s1"), 1, 7).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, EventsAreGapFreeWithTheEnvelope) {
+  MustCreateSite("s1", {{"name", "a"}});
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "b"}}, ctx_).ok());
+  ASSERT_TRUE(store_->Delete(P("bver://sites/site/s1"), ctx_).ok());
+  Result<std::vector<Event>> ev = store_->ReadEvents(1, 100);
+  ASSERT_TRUE(ev.ok());
+  ASSERT_EQ(ev->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ((*ev)[i].offset, i + 1);
+  const json& e = *(*ev)[1].envelope;
+  for (const char* k : {"event_id", "envelope_version", "event_type", "channel", "ts_utc", "object_pointer",
+                        "change_type", "payload_schema", "payload", "correlation_id", "causation_id",
+                        "manifest_fingerprint", "partition_key", "offset"}) {
+    EXPECT_TRUE(e.contains(k)) << k;
+  }
+  EXPECT_EQ(e["event_type"], "ref.patched");
+  EXPECT_EQ(e["object_pointer"], "bver://sites/site/s1~2");
+  EXPECT_EQ(e["payload"]["diff"], json::parse(R"([{"op":"replace","path":"/name","value":"b"}])"));
+  EXPECT_EQ(e["manifest_fingerprint"], "sha256:test");
+  EXPECT_EQ((*store_->ReadEvents(3, 100))[0].offset, 3u);
+  EXPECT_TRUE(store_->ReadEvents(4, 100)->empty());
+  Result<LedgerVerification> v = store_->VerifyLedger();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_EQ(v->entries, 3u);
+}
+
+TEST_P(StoreConformance, GraphBothWays) {
+  MustCreateSite("s1", {{"name", "a"}});
+  Result<Reference> t1 = store_->Create("asset", "transformer",
+                                        json{{"name", "T1"}, {"site", "bver://sites/site/s1"}}, ctx_, "t1");
+  ASSERT_TRUE(t1.ok()) << t1.status().ToString();
+  Result<Reference> b1 = store_->Create(
+      "asset", "breaker",
+      json{{"name", "B1"}, {"site", "bver://sites/site/s1"},
+           {"terminals", {{{"label", "a"}, {"connects_to", "bver://assets/asset/t1"}}}}},
+      ctx_, "b1");
+  ASSERT_TRUE(b1.ok()) << b1.status().ToString();
+  Result<std::vector<Store::Backlink>> to_site = store_->ReferencesTo(P("bver://sites/site/s1"));
+  ASSERT_TRUE(to_site.ok());
+  ASSERT_EQ(to_site->size(), 2u);
+  EXPECT_EQ((*to_site)[0].from.ToString(), "bver://assets/asset/b1");
+  EXPECT_EQ((*to_site)[0].path, "site");
+  Result<std::vector<Store::Backlink>> to_t1 = store_->ReferencesTo(P("bver://assets/asset/t1"));
+  ASSERT_EQ(to_t1->size(), 1u);
+  EXPECT_EQ((*to_t1)[0].path, "terminals[0].connects_to");
+  Result<std::vector<Store::Backlink>> from_b1 = store_->ReferencesFrom(P("bver://assets/asset/b1"));
+  ASSERT_EQ(from_b1->size(), 2u);
+  // Pointers of the wrong repo are rejected by the schema.
+  Result<Reference> wrong = store_->Create("asset", "line",
+                                           json{{"name", "L"}, {"site", "bver://assets/asset/t1"}}, ctx_);
+  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidArgument);
+  // Deleting drops the outgoing edges.
+  ASSERT_TRUE(store_->Delete(P("bver://assets/asset/b1"), ctx_).ok());
+  EXPECT_EQ(store_->ReferencesTo(P("bver://sites/site/s1"))->size(), 1u);
+}
+
+TEST_P(StoreConformance, ArtifactDigestsMustBeStored) {
+  Result<Reference> d = store_->Create(
+      "document", "one_line", json{{"title", "SLD"}, {"artifact", "sha256:" + std::string(64, 'a')}}, ctx_);
+  ASSERT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(d.status().violations().at(0).path, "artifact");
+  ASSERT_TRUE(store_->backend().WriteTxn([](Txn& t) { return t.PutArtifact(std::string(64, 'a'), 3); }).ok());
+  EXPECT_TRUE(store_->Create("document", "one_line",
+                             json{{"title", "SLD"}, {"artifact", "sha256:" + std::string(64, 'a')}}, ctx_)
+                  .ok());
+}
+
+TEST_P(StoreConformance, SurvivesReopen) {
+  MustCreateSite("s1", {{"name", "a"}});
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "b"}}, ctx_).ok());
+  Reopen();
+  EXPECT_EQ(store_->Get(P("bver://sites/site/s1"))->version, 2u);
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "c"}}, ctx_).ok());
+  EXPECT_EQ(store_->ReadEvents(1, 100)->size(), 3u);
+  EXPECT_TRUE(store_->VerifyLedger()->ok);
+}
+
+TEST_P(StoreConformance, ConcurrentWritersNeverLoseUpdates) {
+  MustCreateSite("s1", {{"name", "a"}, {"bays", 0}});
+  constexpr int kThreads = 8, kIncrements = 25;
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        while (true) {
+          Result<Reference> cur = store_->Get(P("bver://sites/site/s1"));
+          ASSERT_TRUE(cur.ok());
+          WriteContext c = ctx_;
+          c.expected_version = cur->version;
+          int bays = (*cur->body)["bays"].get<int>();
+          Result<Reference> r = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch,
+                                              json{{"bays", bays + 1}}, c);
+          if (r.ok()) break;
+          ASSERT_EQ(r.status().code(), StatusCode::kAborted) << r.status().ToString();
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  Result<Reference> final_ref = store_->Get(P("bver://sites/site/s1"));
+  EXPECT_EQ((*final_ref->body)["bays"], kThreads * kIncrements);
+  EXPECT_EQ(final_ref->version, static_cast<std::uint64_t>(kThreads * kIncrements + 1));
+  EXPECT_EQ(store_->ReadEvents(1, 10000)->size(), static_cast<std::size_t>(kThreads * kIncrements + 1));
+  EXPECT_TRUE(store_->VerifyLedger()->ok);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace bver::store

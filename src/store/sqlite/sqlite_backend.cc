@@ -1,0 +1,612 @@
+#include "src/store/sqlite/sqlite_backend.h"
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace bver::store::sqlite {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS bver_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS heads (
+  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT NOT NULL,
+  version INTEGER NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
+  PRIMARY KEY (ns, repo, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+  kind TEXT NOT NULL, change TEXT NOT NULL, deleted INTEGER NOT NULL,
+  created_at_us INTEGER NOT NULL, committed_at_us INTEGER NOT NULL,
+  body TEXT NOT NULL, diff TEXT NOT NULL, provenance TEXT NOT NULL,
+  actor TEXT NOT NULL, correlation_id TEXT NOT NULL, event_offset INTEGER NOT NULL,
+  PRIMARY KEY (ns, repo, id, version)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS versions_by_time ON versions (ns, repo, id, committed_at_us);
+CREATE TABLE IF NOT EXISTS events (
+  offset INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, envelope TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key TEXT PRIMARY KEY, request_digest TEXT NOT NULL, ns TEXT NOT NULL, repo TEXT NOT NULL,
+  id TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+  target TEXT PRIMARY KEY, holder TEXT NOT NULL, acquired_at_us INTEGER NOT NULL,
+  expires_at_us INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edges (
+  from_ref TEXT NOT NULL, path TEXT NOT NULL, to_ref TEXT NOT NULL,
+  PRIMARY KEY (from_ref, path)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_to ON edges (to_ref);
+CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO bver_meta (key, value) VALUES ('store_format', '1');
+)sql";
+
+constexpr const char* kVersionColumns =
+    "v.ns, v.repo, v.id, v.version, v.kind, v.change, v.deleted, v.created_at_us, "
+    "v.committed_at_us, v.body, v.diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
+
+Status SqliteError(sqlite3* db, const std::string& what) {
+  int rc = sqlite3_extended_errcode(db);
+  std::string msg = "sqlite: " + what + ": " + sqlite3_errmsg(db);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return UnavailableError(msg);
+  if (rc == SQLITE_FULL || rc == SQLITE_IOERR || (rc & 0xff) == SQLITE_IOERR) return UnavailableError(msg);
+  if ((rc & 0xff) == SQLITE_CORRUPT) return DataLossError(msg);
+  return InternalError(msg);
+}
+
+// A connection with its prepared statements.
+class Conn {
+ public:
+  ~Conn() {
+    for (auto& [sql, st] : stmts_) sqlite3_finalize(st);
+    if (db_) sqlite3_close_v2(db_);
+  }
+
+  static Result<std::unique_ptr<Conn>> Open(const std::string& path, bool read_only, Durability d) {
+    auto c = std::make_unique<Conn>();
+    int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+                SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr) != SQLITE_OK) {
+      std::string msg = c->db_ ? sqlite3_errmsg(c->db_) : "out of memory";
+      return UnavailableError("cannot open SQLite database " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(c->db_, 5000);
+    if (!read_only) {
+      BVER_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode=WAL"));
+      BVER_RETURN_IF_ERROR(c->Exec(d == Durability::kFull ? "PRAGMA synchronous=FULL"
+                                                          : "PRAGMA synchronous=NORMAL"));
+      BVER_RETURN_IF_ERROR(c->Exec(kSchema));
+    }
+    return c;
+  }
+
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      return SqliteError(db_, msg);
+    }
+    return Status::Ok();
+  }
+
+  // A cached statement, reset and with bindings cleared.
+  Result<sqlite3_stmt*> Prepare(const std::string& sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
+      return SqliteError(db_, "prepare");
+    }
+    stmts_.emplace(sql, st);
+    return st;
+  }
+
+  sqlite3* db() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::map<std::string, sqlite3_stmt*> stmts_;
+};
+
+// Binds positional parameters of mixed types.
+void BindOne(sqlite3_stmt* st, int i, const std::string& v) {
+  sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void BindOne(sqlite3_stmt* st, int i, const char* v) { sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT); }
+void BindOne(sqlite3_stmt* st, int i, std::int64_t v) { sqlite3_bind_int64(st, i, v); }
+void BindOne(sqlite3_stmt* st, int i, std::uint64_t v) { sqlite3_bind_int64(st, i, static_cast<std::int64_t>(v)); }
+void BindOne(sqlite3_stmt* st, int i, int v) { sqlite3_bind_int(st, i, v); }
+void BindOne(sqlite3_stmt* st, int i, bool v) { sqlite3_bind_int(st, i, v ? 1 : 0); }
+
+template <typename... Args>
+void Bind(sqlite3_stmt* st, const Args&... args) {
+  int i = 1;
+  (BindOne(st, i++, args), ...);
+}
+
+std::string Text(sqlite3_stmt* st, int col) {
+  const unsigned char* p = sqlite3_column_text(st, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st, col)) : std::string();
+}
+
+ChangeType ParseChange(const std::string& s) {
+  if (s == "patched") return ChangeType::kPatched;
+  if (s == "replaced") return ChangeType::kReplaced;
+  if (s == "deleted") return ChangeType::kDeleted;
+  return ChangeType::kCreated;
+}
+
+VersionRow ReadVersion(sqlite3_stmt* st) {
+  VersionRow r;
+  r.ns = Text(st, 0);
+  r.repo = Text(st, 1);
+  r.id = Text(st, 2);
+  r.version = static_cast<std::uint64_t>(sqlite3_column_int64(st, 3));
+  r.kind = Text(st, 4);
+  r.change = ParseChange(Text(st, 5));
+  r.deleted = sqlite3_column_int(st, 6) != 0;
+  r.created_at_us = sqlite3_column_int64(st, 7);
+  r.committed_at_us = sqlite3_column_int64(st, 8);
+  r.body = Text(st, 9);
+  r.diff = Text(st, 10);
+  r.provenance = Text(st, 11);
+  r.actor = Text(st, 12);
+  r.correlation_id = Text(st, 13);
+  r.event_offset = static_cast<std::uint64_t>(sqlite3_column_int64(st, 14));
+  return r;
+}
+
+Result<std::optional<VersionRow>> QueryOneVersion(Conn& c, const std::string& sql,
+                                                  const std::function<void(sqlite3_stmt*)>& bind) {
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c.Prepare(sql));
+  bind(st);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    VersionRow r = ReadVersion(st);
+    sqlite3_reset(st);
+    return std::optional<VersionRow>(std::move(r));
+  }
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return std::optional<VersionRow>();
+  return SqliteError(c.db(), "query");
+}
+
+Status StepDone(Conn& c, sqlite3_stmt* st, const char* what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return SqliteError(c.db(), what);
+  return Status::Ok();
+}
+
+const std::string kHeadSql = std::string("SELECT ") + kVersionColumns +
+                             " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND "
+                             "v.id = h.id AND v.version = h.version WHERE h.ns = ?1 AND h.repo = ?2 AND h.id = ?3";
+
+Result<std::optional<VersionRow>> HeadOf(Conn& c, const std::string& ns, const std::string& repo,
+                                         const std::string& id) {
+  return QueryOneVersion(c, kHeadSql, [&](sqlite3_stmt* st) { Bind(st, ns, repo, id); });
+}
+
+Result<std::optional<Lease>> LeaseOf(Conn& c, const std::string& target) {
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                        c.Prepare("SELECT holder, acquired_at_us, expires_at_us FROM leases WHERE target = ?1"));
+  Bind(st, target);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    Lease l;
+    l.holder = Text(st, 0);
+    l.acquired_at_us = sqlite3_column_int64(st, 1);
+    l.expires_at_us = sqlite3_column_int64(st, 2);
+    Result<Pointer> p = Pointer::Parse("bver://" + target);
+    if (p.ok()) l.target = *p;
+    sqlite3_reset(st);
+    return std::optional<Lease>(l);
+  }
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return std::optional<Lease>();
+  return SqliteError(c.db(), "lease");
+}
+
+Result<bool> ArtifactKnown(Conn& c, const std::string& digest) {
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c.Prepare("SELECT 1 FROM artifacts WHERE digest = ?1"));
+  Bind(st, digest);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(c.db(), "artifact");
+}
+
+class SqliteTxn : public Txn {
+ public:
+  explicit SqliteTxn(Conn& c) : c_(c) {}
+
+  Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
+                                            const std::string& id) override {
+    return HeadOf(c_, ns, repo, id);
+  }
+
+  Status PutVersion(const VersionRow& r) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                          c_.Prepare("INSERT INTO versions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                                     "?12, ?13, ?14, ?15)"));
+    Bind(st, r.ns, r.repo, r.id, r.version, r.kind, ChangeTypeName(r.change), r.deleted, r.created_at_us,
+         r.committed_at_us, r.body, r.diff, r.provenance, r.actor, r.correlation_id, r.event_offset);
+    BVER_RETURN_IF_ERROR(StepDone(c_, st, "insert version"));
+    BVER_ASSIGN_OR_RETURN(st, c_.Prepare("INSERT INTO heads VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+                                         "(ns, repo, id) DO UPDATE SET version = excluded.version, "
+                                         "kind = excluded.kind, deleted = excluded.deleted"));
+    Bind(st, r.ns, r.repo, r.id, r.version, r.kind, r.deleted);
+    return StepDone(c_, st, "update head");
+  }
+
+  Result<std::uint64_t> NextEventOffset() override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("SELECT COALESCE(MAX(offset), 0) + 1 FROM events"));
+    int rc = sqlite3_step(st);
+    std::uint64_t next = rc == SQLITE_ROW ? static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return SqliteError(c_.db(), "next offset");
+    return next;
+  }
+
+  Status AppendEvent(std::uint64_t offset, const std::string& event_id, const std::string& envelope) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT INTO events VALUES (?1, ?2, ?3)"));
+    Bind(st, offset, event_id, envelope);
+    return StepDone(c_, st, "append event");
+  }
+
+  Result<std::optional<LedgerRow>> LastLedger() override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                          c_.Prepare("SELECT seq, entry, hash FROM ledger ORDER BY seq DESC LIMIT 1"));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      LedgerRow r{static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)), Text(st, 1), Text(st, 2)};
+      sqlite3_reset(st);
+      return std::optional<LedgerRow>(r);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return std::optional<LedgerRow>();
+    return SqliteError(c_.db(), "ledger");
+  }
+
+  Status AppendLedger(const LedgerRow& r) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT INTO ledger VALUES (?1, ?2, ?3)"));
+    Bind(st, r.seq, r.entry, r.hash);
+    return StepDone(c_, st, "append ledger");
+  }
+
+  Status ReplaceEdges(const std::string& from, const std::vector<EdgeRow>& edges) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("DELETE FROM edges WHERE from_ref = ?1"));
+    Bind(st, from);
+    BVER_RETURN_IF_ERROR(StepDone(c_, st, "delete edges"));
+    for (const EdgeRow& e : edges) {
+      BVER_ASSIGN_OR_RETURN(st, c_.Prepare("INSERT OR REPLACE INTO edges VALUES (?1, ?2, ?3)"));
+      Bind(st, e.from, e.path, e.to);
+      BVER_RETURN_IF_ERROR(StepDone(c_, st, "insert edge"));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<IdempotencyRow>> GetIdempotency(const std::string& key) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                          c_.Prepare("SELECT request_digest, ns, repo, id, version FROM idempotency WHERE key = ?1"));
+    Bind(st, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      IdempotencyRow r{key, Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3),
+                       static_cast<std::uint64_t>(sqlite3_column_int64(st, 4))};
+      sqlite3_reset(st);
+      return std::optional<IdempotencyRow>(r);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return std::optional<IdempotencyRow>();
+    return SqliteError(c_.db(), "idempotency");
+  }
+
+  Status PutIdempotency(const IdempotencyRow& r) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT INTO idempotency VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    Bind(st, r.key, r.request_digest, r.ns, r.repo, r.id, r.version);
+    return StepDone(c_, st, "idempotency");
+  }
+
+  Result<std::optional<Lease>> GetLease(const std::string& target) override { return LeaseOf(c_, target); }
+
+  Status PutLease(const std::string& target, const Lease& l) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT OR REPLACE INTO leases VALUES (?1, ?2, ?3, ?4)"));
+    Bind(st, target, l.holder, l.acquired_at_us, l.expires_at_us);
+    return StepDone(c_, st, "lease");
+  }
+
+  Status DeleteLease(const std::string& target) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("DELETE FROM leases WHERE target = ?1"));
+    Bind(st, target);
+    return StepDone(c_, st, "lease");
+  }
+
+  Result<bool> HasArtifact(const std::string& digest) override { return ArtifactKnown(c_, digest); }
+
+  Status PutArtifact(const std::string& digest, std::uint64_t size) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT OR IGNORE INTO artifacts VALUES (?1, ?2)"));
+    Bind(st, digest, size);
+    return StepDone(c_, st, "artifact");
+  }
+
+ private:
+  Conn& c_;
+};
+
+class SqliteBackend : public Backend {
+ public:
+  ~SqliteBackend() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+  }
+
+  static Result<std::unique_ptr<Backend>> Open(const SqliteOptions& o) {
+    auto b = std::unique_ptr<SqliteBackend>(new SqliteBackend());
+    BVER_ASSIGN_OR_RETURN(b->writer_, Conn::Open(o.path, false, o.durability));
+    b->options_ = o;
+    for (int i = 0; i < std::max(1, o.read_connections); ++i) {
+      BVER_ASSIGN_OR_RETURN(std::unique_ptr<Conn> r, Conn::Open(o.path, true, o.durability));
+      b->readers_.push_back(std::move(r));
+    }
+    b->writer_thread_ = std::thread([p = b.get()] { p->WriterLoop(); });
+    return std::unique_ptr<Backend>(std::move(b));
+  }
+
+  std::string Name() const override { return "sqlite"; }
+
+  Status WriteTxn(const std::function<Status(Txn&)>& fn) override {
+    Request req{&fn, {}};
+    std::future<Status> done = req.promise.get_future();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_) return UnavailableError("store is closing");
+      queue_.push_back(&req);
+    }
+    cv_.notify_one();
+    return done.get();
+  }
+
+  Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
+                                            const std::string& id) override {
+    Reader r(this);
+    return HeadOf(*r, ns, repo, id);
+  }
+
+  Result<std::optional<VersionRow>> GetVersion(const std::string& ns, const std::string& repo,
+                                               const std::string& id, std::uint64_t version) override {
+    Reader r(this);
+    return QueryOneVersion(*r,
+                           std::string("SELECT ") + kVersionColumns +
+                               " FROM versions v WHERE ns = ?1 AND repo = ?2 AND id = ?3 AND version = ?4",
+                           [&](sqlite3_stmt* st) { Bind(st, ns, repo, id, version); });
+  }
+
+  Result<std::optional<VersionRow>> GetAsOf(const std::string& ns, const std::string& repo,
+                                            const std::string& id, std::int64_t at_us) override {
+    Reader r(this);
+    return QueryOneVersion(*r,
+                           std::string("SELECT ") + kVersionColumns +
+                               " FROM versions v WHERE ns = ?1 AND repo = ?2 AND id = ?3 AND "
+                               "committed_at_us <= ?4 ORDER BY version DESC LIMIT 1",
+                           [&](sqlite3_stmt* st) { Bind(st, ns, repo, id, at_us); });
+  }
+
+  Result<std::vector<VersionRow>> History(const std::string& ns, const std::string& repo,
+                                          const std::string& id) override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                          r->Prepare(std::string("SELECT ") + kVersionColumns +
+                                     " FROM versions v WHERE ns = ?1 AND repo = ?2 AND id = ?3 ORDER BY version"));
+    Bind(st, ns, repo, id);
+    return Collect(*r, st);
+  }
+
+  Result<std::vector<VersionRow>> ListHeads(const std::string& ns, const std::string& repo,
+                                            const std::string& kind, const std::string& after_id,
+                                            std::size_t limit, bool include_deleted) override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(
+        sqlite3_stmt * st,
+        r->Prepare(std::string("SELECT ") + kVersionColumns +
+                   " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND v.id = h.id AND "
+                   "v.version = h.version WHERE h.ns = ?1 AND h.repo = ?2 AND h.id > ?3 AND "
+                   "(?4 = '' OR h.kind = ?4) AND (?5 OR h.deleted = 0) ORDER BY h.id LIMIT ?6"));
+    Bind(st, ns, repo, after_id, kind, include_deleted, static_cast<std::int64_t>(limit));
+    return Collect(*r, st);
+  }
+
+  Result<std::vector<Event>> ReadEvents(std::uint64_t from, std::size_t limit) override;
+  Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) override;
+
+  Result<std::optional<Lease>> GetLease(const std::string& target) override {
+    Reader r(this);
+    return LeaseOf(*r, target);
+  }
+
+  Result<bool> HasArtifact(const std::string& digest) override {
+    Reader r(this);
+    return ArtifactKnown(*r, digest);
+  }
+
+  Result<std::vector<EdgeRow>> EdgesTo(const std::string& to) override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                          r->Prepare("SELECT from_ref, path, to_ref FROM edges WHERE to_ref = ?1 ORDER BY from_ref, path"));
+    Bind(st, to);
+    std::vector<EdgeRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back({Text(st, 0), Text(st, 1), Text(st, 2)});
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return SqliteError(r->db(), "edges");
+    return out;
+  }
+
+ private:
+  struct Request {
+    const std::function<Status(Txn&)>* fn;
+    std::promise<Status> promise;
+  };
+
+  // Borrows a read connection for one call.
+  class Reader {
+   public:
+    explicit Reader(SqliteBackend* b) : b_(b) {
+      std::unique_lock<std::mutex> l(b_->readers_mu_);
+      b_->readers_cv_.wait(l, [&] { return !b_->readers_.empty(); });
+      conn_ = std::move(b_->readers_.back());
+      b_->readers_.pop_back();
+    }
+    ~Reader() {
+      {
+        std::lock_guard<std::mutex> l(b_->readers_mu_);
+        b_->readers_.push_back(std::move(conn_));
+      }
+      b_->readers_cv_.notify_one();
+    }
+    Conn& operator*() { return *conn_; }
+    Conn* operator->() { return conn_.get(); }
+
+   private:
+    SqliteBackend* b_;
+    std::unique_ptr<Conn> conn_;
+  };
+
+  static Result<std::vector<VersionRow>> Collect(Conn& c, sqlite3_stmt* st) {
+    std::vector<VersionRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(ReadVersion(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return SqliteError(c.db(), "query");
+    return out;
+  }
+
+  // Group commit: everything queued while the previous batch was being
+  // committed goes into the next physical transaction.
+  void WriterLoop() {
+    constexpr std::size_t kMaxBatch = 256;
+    while (true) {
+      std::vector<Request*> batch;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty() && stop_) return;
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      RunBatch(batch);
+    }
+  }
+
+  void RunBatch(const std::vector<Request*>& batch) {
+    Conn& c = *writer_;
+    std::vector<Status> results(batch.size());
+    Status begin = c.Exec("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      for (Request* r : batch) r->promise.set_value(begin);
+      return;
+    }
+    SqliteTxn txn(c);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Status s = c.Exec("SAVEPOINT w");
+      if (s.ok()) {
+        try {
+          s = (*batch[i]->fn)(txn);
+        } catch (const std::exception& e) {
+          s = InternalError(std::string("write transaction threw: ") + e.what());
+        }
+        if (s.ok()) {
+          s = c.Exec("RELEASE w");
+        } else {
+          Status rb = c.Exec("ROLLBACK TO w");
+          Status rel = c.Exec("RELEASE w");
+          if (!rb.ok()) s = rb;
+          (void)rel;
+        }
+      }
+      results[i] = s;
+    }
+    Status commit = c.Exec("COMMIT");
+    if (!commit.ok()) {
+      c.Exec("ROLLBACK").ok();
+      for (Request* r : batch) r->promise.set_value(commit);
+      return;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->promise.set_value(results[i]);
+  }
+
+  SqliteOptions options_;
+  std::unique_ptr<Conn> writer_;  // used only by writer_thread_ (and Open)
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Request*> queue_;  // GUARDED_BY(mu_)
+  bool stop_ = false;           // GUARDED_BY(mu_)
+  std::thread writer_thread_;
+
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<Conn>> readers_;  // GUARDED_BY(readers_mu_)
+};
+
+Result<std::vector<Event>> SqliteBackend::ReadEvents(std::uint64_t from, std::size_t limit) {
+  Reader r(this);
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                        r->Prepare("SELECT offset, envelope FROM events WHERE offset >= ?1 ORDER BY offset LIMIT ?2"));
+  Bind(st, from, static_cast<std::int64_t>(limit));
+  std::vector<Event> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    Event e;
+    e.offset = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+    nlohmann::json env = nlohmann::json::parse(Text(st, 1), nullptr, false);
+    if (env.is_discarded()) {
+      sqlite3_reset(st);
+      return DataLossError("event " + std::to_string(e.offset) + " is not valid JSON");
+    }
+    e.envelope = std::make_shared<const nlohmann::json>(std::move(env));
+    out.push_back(std::move(e));
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return SqliteError(r->db(), "events");
+  return out;
+}
+
+Result<std::vector<LedgerRow>> SqliteBackend::ReadLedger(std::uint64_t from_seq, std::size_t limit) {
+  Reader r(this);
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                        r->Prepare("SELECT seq, entry, hash FROM ledger WHERE seq >= ?1 ORDER BY seq LIMIT ?2"));
+  Bind(st, from_seq, static_cast<std::int64_t>(limit));
+  std::vector<LedgerRow> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    out.push_back({static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)), Text(st, 1), Text(st, 2)});
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return SqliteError(r->db(), "ledger");
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenSqlite(const SqliteOptions& options) {
+  return SqliteBackend::Open(options);
+}
+
+}  // namespace bver::store::sqlite

@@ -1,0 +1,705 @@
+#include "src/store/store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "src/core/canonical_json.h"
+#include "src/core/digest.h"
+#include "src/core/json_path.h"
+#include "src/core/uuid.h"
+#include "src/patch/patch.h"
+#include "src/schema/validator.h"
+
+namespace bver::store {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kEnvelopeVersion = 1;
+
+JsonPtr Share(json v) { return std::make_shared<const json>(std::move(v)); }
+
+std::string RefKey(const std::string& ns, const std::string& repo, const std::string& id) {
+  return ns + "/" + repo + "/" + id;
+}
+
+Result<json> ParseStored(const std::string& text, const char* what) {
+  json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded()) return DataLossError(std::string("stored ") + what + " is not valid JSON");
+  return v;
+}
+
+std::string FormatTime(std::int64_t us) {
+  std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[64];
+  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(us % 1000000));
+  return out;
+}
+
+// Collects the pointers held at `pattern` (a path pattern with [*] and .*)
+// inside `v`, with the concrete path of each.
+void CollectAt(const json& v, const std::vector<std::string>& parts, std::size_t i,
+               const AttributePath& at, std::vector<std::pair<std::string, std::string>>& out) {
+  if (i == parts.size()) {
+    if (v.is_string()) out.emplace_back(at.ToString(), v.get<std::string>());
+    return;
+  }
+  const std::string& p = parts[i];
+  if (p == "[*]") {
+    if (!v.is_array()) return;
+    for (std::size_t k = 0; k < v.size(); ++k) CollectAt(v[k], parts, i + 1, at.Index(k), out);
+  } else if (p == "*") {
+    if (!v.is_object()) return;
+    for (auto it = v.begin(); it != v.end(); ++it) CollectAt(it.value(), parts, i + 1, at.Key(it.key()), out);
+  } else if (p.size() > 2 && p.front() == '[' && p.back() == ']') {
+    std::uint64_t k = std::stoull(p.substr(1, p.size() - 2));
+    if (v.is_array() && k < v.size()) CollectAt(v[k], parts, i + 1, at.Index(k), out);
+  } else {
+    if (!v.is_object() || !v.contains(p)) return;
+    CollectAt(v[p], parts, i + 1, at.Key(p), out);
+  }
+}
+
+// Splits a compiler path pattern ("terminals[*].connects_to") into parts.
+std::vector<std::string> SplitPattern(const std::string& pattern) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '.') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else if (c == '[') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+      std::size_t end = pattern.find(']', i);
+      if (end == std::string::npos) break;
+      parts.push_back(pattern.substr(i, end - i + 1));
+      i = end;
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  return parts;
+}
+
+bool Compare(const json& a, FilterOp op, const json& b) {
+  switch (op) {
+    case FilterOp::kEq: return a == b;
+    case FilterOp::kNe: return a != b;
+    default: break;
+  }
+  bool comparable = (a.is_number() && b.is_number()) || (a.is_string() && b.is_string());
+  if (!comparable) return false;
+  switch (op) {
+    case FilterOp::kLt: return a < b;
+    case FilterOp::kLe: return a <= b;
+    case FilterOp::kGt: return a > b;
+    case FilterOp::kGe: return a >= b;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+const char* ChangeTypeName(ChangeType c) {
+  switch (c) {
+    case ChangeType::kCreated: return "created";
+    case ChangeType::kPatched: return "patched";
+    case ChangeType::kReplaced: return "replaced";
+    case ChangeType::kDeleted: return "deleted";
+  }
+  return "created";
+}
+
+std::int64_t SystemClockMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Store::Impl {
+  std::shared_ptr<const domain::Platform> platform;
+  std::unique_ptr<Backend> backend;
+  Options options;
+  // Compiled body schemas: key "ns/repo" or "ns/repo#kind".
+  std::map<std::string, std::unique_ptr<schema::Validator>> validators;
+
+  Result<const domain::Repo*> FindRepo(const std::string& name) const {
+    const domain::Repo* r = platform->FindRepo(name);
+    if (r == nullptr) return NotFoundError("no repo \"" + name + "\" in platform " + platform->id);
+    return r;
+  }
+
+  Result<const domain::Repo*> RepoOf(const Pointer& p) const {
+    const domain::Repo* r = platform->FindRepo(p.repo());
+    if (r == nullptr || r->ns != p.ns()) {
+      return NotFoundError("no repo \"" + p.ns() + "/" + p.repo() + "\" in platform " + platform->id);
+    }
+    return r;
+  }
+
+  // Validates a body for repo (and kind); every violation listed.
+  Status Validate(const domain::Repo& repo, const std::string& kind, const json& body) const {
+    if (!body.is_object()) {
+      return InvalidArgumentError("a reference body must be a JSON object",
+                                  {{"", "type", "expected an object"}});
+    }
+    std::string key = repo.qualified_name() + (kind.empty() ? "" : "#" + kind);
+    auto it = validators.find(key);
+    if (it == validators.end()) return InternalError("no validator for " + key);
+    Status s = it->second->Validate(body);
+    if (!s.ok()) {
+      return InvalidArgumentError(
+          "body of " + repo.qualified_name() + (kind.empty() ? "" : " (kind " + kind + ")") +
+              " is invalid: " + std::to_string(s.violations().size()) + " violation(s)",
+          s.violations());
+    }
+    // I-JSON: bodies must canonicalize (digests and the ledger depend on it).
+    Result<std::string> canon = core::CanonicalJson(body);
+    if (!canon.ok()) return InvalidArgumentError("body cannot be stored: " + canon.status().message());
+    return Status::Ok();
+  }
+
+  Status CheckArtifacts(Txn& t, const domain::Repo& repo, const json& body) const {
+    std::vector<Violation> missing;
+    for (const std::string& pattern : repo.artifact_fields) {
+      std::vector<std::pair<std::string, std::string>> found;
+      CollectAt(body, SplitPattern(pattern), 0, AttributePath(), found);
+      for (const auto& [path, digest] : found) {
+        std::string hex = digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest;
+        BVER_ASSIGN_OR_RETURN(bool has, t.HasArtifact(hex));
+        if (!has) {
+          missing.push_back({path, "artifact", "no stored artifact " + digest + "; upload it first"});
+        }
+      }
+    }
+    if (!missing.empty()) {
+      return InvalidArgumentError("body refers to artifacts that are not stored", missing);
+    }
+    return Status::Ok();
+  }
+
+  std::vector<EdgeRow> EdgesOf(const domain::Repo& repo, const std::string& from, const json& body) const {
+    std::vector<EdgeRow> edges;
+    for (const domain::PointerField& f : repo.pointers) {
+      std::vector<std::pair<std::string, std::string>> found;
+      CollectAt(body, SplitPattern(f.path), 0, AttributePath(), found);
+      for (const auto& [path, text] : found) {
+        Result<Pointer> p = Pointer::Parse(text);
+        if (!p.ok()) continue;  // the schema pattern has already checked the form
+        edges.push_back({from, path, RefKey(p->ns(), p->repo(), p->id())});
+      }
+    }
+    return edges;
+  }
+
+  Result<Reference> ToReference(const VersionRow& row) const {
+    Reference r;
+    r.ns = row.ns;
+    r.repo = row.repo;
+    r.id = row.id;
+    r.kind = row.kind;
+    r.version = row.version;
+    r.deleted = row.deleted;
+    r.created_at_us = row.created_at_us;
+    r.updated_at_us = row.committed_at_us;
+    BVER_ASSIGN_OR_RETURN(json body, ParseStored(row.body, "body"));
+    r.body = Share(std::move(body));
+    if (!row.provenance.empty()) {
+      BVER_ASSIGN_OR_RETURN(json prov, ParseStored(row.provenance, "provenance"));
+      r.provenance = Share(std::move(prov));
+    }
+    return r;
+  }
+
+  // The shared path of every mutation. `compute` turns the current head
+  // body (null for a create) into the new body.
+  Result<Reference> Mutate(const domain::Repo& repo, const std::string& id, const std::string& kind_in,
+                           ChangeType change, const json& request,
+                           const std::function<Result<json>(const json* current)>& compute,
+                           const WriteContext& ctx) {
+    std::string request_digest;
+    if (!ctx.idempotency_key.empty()) {
+      BVER_ASSIGN_OR_RETURN(request_digest, core::JsonDigest(request));
+    }
+    std::string target = RefKey(repo.ns, repo.name, id);
+    std::optional<VersionRow> result;
+    bool replayed = false;
+    std::int64_t now = options.clock();
+
+    Status st = backend->WriteTxn([&](Txn& t) -> Status {
+      result.reset();
+      replayed = false;
+      if (!ctx.idempotency_key.empty()) {
+        BVER_ASSIGN_OR_RETURN(std::optional<IdempotencyRow> seen, t.GetIdempotency(ctx.idempotency_key));
+        if (seen) {
+          if (seen->request_digest != request_digest) {
+            return AbortedError("idempotency key \"" + ctx.idempotency_key +
+                                "\" was already used for a different request");
+          }
+          replayed = true;
+          VersionRow r;
+          r.ns = seen->ns;
+          r.repo = seen->repo;
+          r.id = seen->id;
+          r.version = seen->version;
+          result = r;
+          return Status::Ok();
+        }
+      }
+      BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, t.GetHead(repo.ns, repo.name, id));
+      if (change == ChangeType::kCreated) {
+        if (head) {
+          return AlreadyExistsError("reference bver://" + target + " already exists" +
+                                    (head->deleted ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
+        }
+      } else if (!head || head->deleted) {
+        return NotFoundError("no reference bver://" + target +
+                             (head ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
+      }
+      std::uint64_t current = head ? head->version : 0;
+      if (ctx.expected_version && *ctx.expected_version != current) {
+        return AbortedError("version conflict on bver://" + target + ": expected version " +
+                            std::to_string(*ctx.expected_version) + ", but the head is at version " +
+                            std::to_string(current));
+      }
+      if (change != ChangeType::kCreated) {
+        BVER_ASSIGN_OR_RETURN(std::optional<Lease> lease, t.GetLease(target));
+        if (lease && lease->expires_at_us > now && lease->holder != ctx.lease_holder) {
+          return AbortedError("bver://" + target + " is leased by \"" + lease->holder + "\" until " +
+                              FormatTime(lease->expires_at_us));
+        }
+      }
+      json old_body = json::object();
+      if (head) {
+        BVER_ASSIGN_OR_RETURN(old_body, ParseStored(head->body, "body"));
+      }
+      std::string kind = head ? head->kind : kind_in;
+      json new_body = json::object();
+      if (change != ChangeType::kDeleted) {
+        BVER_ASSIGN_OR_RETURN(new_body, compute(head ? &old_body : nullptr));
+        BVER_RETURN_IF_ERROR(Validate(repo, kind, new_body));
+        BVER_RETURN_IF_ERROR(CheckArtifacts(t, repo, new_body));
+      }
+      VersionRow row;
+      row.ns = repo.ns;
+      row.repo = repo.name;
+      row.id = id;
+      row.kind = kind;
+      row.version = current + 1;
+      row.change = change;
+      row.deleted = change == ChangeType::kDeleted;
+      row.created_at_us = head ? head->created_at_us : now;
+      row.committed_at_us = now;
+      row.body = new_body.dump();
+      row.diff = patch::Diff(old_body, new_body).dump();
+      row.provenance = ctx.provenance ? ctx.provenance->dump() : "";
+      row.actor = ctx.actor;
+      row.correlation_id = ctx.correlation_id;
+
+      BVER_ASSIGN_OR_RETURN(std::uint64_t offset, t.NextEventOffset());
+      row.event_offset = offset;
+      std::string event_id = core::NewUuidV7();
+      std::string pinned = "bver://" + target + "~" + std::to_string(row.version);
+      json payload = {{"version", row.version},
+                      {"kind", kind},
+                      {"diff", json::parse(row.diff)},
+                      {"actor", ctx.actor}};
+      if (ctx.provenance) payload["provenance"] = *ctx.provenance;
+      json envelope = {{"event_id", event_id},
+                       {"envelope_version", kEnvelopeVersion},
+                       {"event_type", std::string("ref.") + ChangeTypeName(change)},
+                       {"channel", "traffic"},
+                       {"ts_utc", FormatTime(now)},
+                       {"object_pointer", pinned},
+                       {"change_type", ChangeTypeName(change)},
+                       {"payload_schema", "bver.ref.change@1.0.0"},
+                       {"payload", payload},
+                       {"correlation_id", ctx.correlation_id},
+                       {"causation_id", ctx.causation_id},
+                       {"manifest_fingerprint", options.manifest_fingerprint},
+                       {"partition_key", target},
+                       {"offset", offset}};
+      BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
+      BVER_RETURN_IF_ERROR(t.PutVersion(row));
+      BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, row.deleted ? std::vector<EdgeRow>{}
+                                                              : EdgesOf(repo, target, new_body)));
+
+      BVER_ASSIGN_OR_RETURN(std::optional<LedgerRow> last, t.LastLedger());
+      BVER_ASSIGN_OR_RETURN(std::string body_digest, core::JsonDigest(new_body));
+      LedgerRow lr;
+      lr.seq = last ? last->seq + 1 : 1;
+      json entry = {{"seq", lr.seq},
+                    {"prev_hash", last ? last->hash : std::string(64, '0')},
+                    {"ts_utc", FormatTime(now)},
+                    {"act", std::string("ref.") + ChangeTypeName(change)},
+                    {"subject", pinned},
+                    {"actor", ctx.actor},
+                    {"correlation_id", ctx.correlation_id},
+                    {"event_id", event_id},
+                    {"event_offset", offset},
+                    {"body_digest", body_digest}};
+      BVER_ASSIGN_OR_RETURN(lr.entry, core::CanonicalJson(entry));
+      lr.hash = core::Sha256Hex(lr.entry);
+      BVER_RETURN_IF_ERROR(t.AppendLedger(lr));
+      if (!ctx.idempotency_key.empty()) {
+        BVER_RETURN_IF_ERROR(t.PutIdempotency(
+            {ctx.idempotency_key, request_digest, repo.ns, repo.name, id, row.version}));
+      }
+      result = std::move(row);
+      return Status::Ok();
+    });
+    BVER_RETURN_IF_ERROR(st);
+    if (replayed) {
+      BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> v,
+                            backend->GetVersion(result->ns, result->repo, result->id, result->version));
+      if (!v) return InternalError("idempotent replay: version vanished");
+      return ToReference(*v);
+    }
+    return ToReference(*result);
+  }
+
+  Result<VersionRow> Load(const Pointer& p) {
+    BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, RepoOf(p));
+    (void)repo;
+    std::optional<VersionRow> row;
+    if (p.version()) {
+      BVER_ASSIGN_OR_RETURN(row, backend->GetVersion(p.ns(), p.repo(), p.id(), *p.version()));
+      if (!row) {
+        BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, backend->GetHead(p.ns(), p.repo(), p.id()));
+        if (!head) return NotFoundError("no reference " + p.Reference().ToString());
+        return NotFoundError("no version " + std::to_string(*p.version()) + " of " +
+                             p.Reference().ToString() + " (latest is " + std::to_string(head->version) + ")");
+      }
+      return *row;
+    }
+    BVER_ASSIGN_OR_RETURN(row, backend->GetHead(p.ns(), p.repo(), p.id()));
+    if (!row) return NotFoundError("no reference " + p.Reference().ToString());
+    if (row->deleted) {
+      return NotFoundError("reference " + p.Reference().ToString() + " was deleted at version " +
+                           std::to_string(row->version) + "; earlier versions stay readable with ~N");
+    }
+    return *row;
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(std::shared_ptr<const domain::Platform> platform,
+                                           std::unique_ptr<Backend> backend, Options options) {
+  auto impl = std::make_unique<Impl>();
+  for (const domain::Repo& r : platform->repos) {
+    BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name()], schema::Validator::Compile(*r.schema));
+    for (const domain::Kind& k : r.kinds) {
+      BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name() + "#" + k.name],
+                            schema::Validator::Compile(*k.effective_schema));
+    }
+  }
+  impl->platform = std::move(platform);
+  impl->backend = std::move(backend);
+  impl->options = std::move(options);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+const domain::Platform& Store::platform() const { return *impl_->platform; }
+Backend& Store::backend() { return *impl_->backend; }
+
+Result<Reference> Store::Create(const std::string& repo_name, const std::string& kind,
+                                const json& body, const WriteContext& ctx, const std::string& id_in) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->FindRepo(repo_name));
+  if (!kind.empty() && repo->FindKind(kind) == nullptr) {
+    std::string kinds;
+    for (const domain::Kind& k : repo->kinds) kinds += (kinds.empty() ? "" : ", ") + k.name;
+    return InvalidArgumentError("repo " + repo->qualified_name() + " has no kind \"" + kind + "\"" +
+                                (kinds.empty() ? "" : "; kinds: " + kinds));
+  }
+  if (kind.empty() && repo->kind_required) {
+    return InvalidArgumentError("repo " + repo->qualified_name() + " requires a kind");
+  }
+  std::string id = id_in.empty() ? core::NewUuidV7() : id_in;
+  if (!IsValidReferenceId(id)) {
+    return InvalidArgumentError("invalid id \"" + id + "\": expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  }
+  // Defaults declared at the top level of the schema are applied on create.
+  json with_defaults = body;
+  if (with_defaults.is_object() && repo->schema->contains("properties")) {
+    for (auto it = (*repo->schema)["properties"].begin(); it != (*repo->schema)["properties"].end(); ++it) {
+      if (it.value().is_object() && it.value().contains("default") && !with_defaults.contains(it.key())) {
+        with_defaults[it.key()] = it.value()["default"];
+      }
+    }
+  }
+  json request = {{"op", "create"}, {"repo", repo->qualified_name()}, {"kind", kind}, {"id", id_in}, {"body", body}};
+  return impl_->Mutate(*repo, id, kind, ChangeType::kCreated, request,
+                       [&](const json*) -> Result<json> { return with_defaults; }, ctx);
+}
+
+namespace {
+Status CheckMutationTarget(const Pointer& p) {
+  if (p.version()) {
+    return InvalidArgumentError("cannot change a pinned version (" + p.ToString() +
+                                "); versions are never rewritten: drop the ~N");
+  }
+  if (!p.path().empty()) {
+    return InvalidArgumentError("mutations address whole references; drop the @path from " + p.ToString());
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<Reference> Store::Patch(const Pointer& p, PatchFormat format, const json& patch_doc,
+                               const WriteContext& ctx) {
+  BVER_RETURN_IF_ERROR(CheckMutationTarget(p));
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
+  if (format == PatchFormat::kJsonPatch && !patch_doc.is_array()) {
+    return InvalidArgumentError("a JSON Patch (RFC 6902) is an array of operations");
+  }
+  if (format == PatchFormat::kMergePatch && !patch_doc.is_object()) {
+    return InvalidArgumentError("a merge patch (RFC 7386) of a reference body is a JSON object");
+  }
+  json request = {{"op", "patch"}, {"target", p.ToString()},
+                  {"format", format == PatchFormat::kMergePatch ? "merge" : "json-patch"}, {"patch", patch_doc}};
+  return impl_->Mutate(*repo, p.id(), "", ChangeType::kPatched, request,
+                       [&](const json* current) -> Result<json> {
+                         json next = *current;
+                         Status s = format == PatchFormat::kMergePatch ? patch::ApplyMergePatch(next, patch_doc)
+                                                                       : patch::ApplyJsonPatch(next, patch_doc);
+                         if (!s.ok()) return s;
+                         return next;
+                       },
+                       ctx);
+}
+
+Result<Reference> Store::Replace(const Pointer& p, const json& body, const WriteContext& ctx) {
+  BVER_RETURN_IF_ERROR(CheckMutationTarget(p));
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
+  json request = {{"op", "replace"}, {"target", p.ToString()}, {"body", body}};
+  return impl_->Mutate(*repo, p.id(), "", ChangeType::kReplaced, request,
+                       [&](const json*) -> Result<json> { return body; }, ctx);
+}
+
+Result<Reference> Store::Delete(const Pointer& p, const WriteContext& ctx) {
+  BVER_RETURN_IF_ERROR(CheckMutationTarget(p));
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
+  json request = {{"op", "delete"}, {"target", p.ToString()}};
+  return impl_->Mutate(*repo, p.id(), "", ChangeType::kDeleted, request,
+                       [&](const json*) -> Result<json> { return json::object(); }, ctx);
+}
+
+Result<Reference> Store::Get(const Pointer& p) {
+  BVER_ASSIGN_OR_RETURN(VersionRow row, impl_->Load(p));
+  return impl_->ToReference(row);
+}
+
+Result<JsonPtr> Store::Resolve(const Pointer& p) {
+  BVER_ASSIGN_OR_RETURN(Reference ref, Get(p));
+  if (p.path().empty()) return ref.body;
+  BVER_ASSIGN_OR_RETURN(const json* v, core::ResolvePath(*ref.body, p.path()));
+  return Share(*v);
+}
+
+Result<bool> Store::Exists(const Pointer& p) {
+  Result<JsonPtr> r = Resolve(p);
+  if (r.ok()) return true;
+  if (r.status().code() == StatusCode::kNotFound) return false;
+  return r.status();
+}
+
+Result<ListPage> Store::List(const ListQuery& q) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->FindRepo(q.repo));
+  if (q.limit == 0 || q.limit > 1000) return InvalidArgumentError("limit must be from 1 to 1000");
+  std::string after = q.cursor;
+  if (!after.empty() && !IsValidReferenceId(after)) return InvalidArgumentError("invalid cursor");
+  ListPage page;
+  // Filters run here over id-ordered batches of heads; the stable order is by id.
+  const std::size_t batch = std::max<std::size_t>(q.limit * 4, 256);
+  while (true) {
+    BVER_ASSIGN_OR_RETURN(std::vector<VersionRow> rows,
+                          impl_->backend->ListHeads(repo->ns, repo->name, q.kind, after, batch,
+                                                    q.include_deleted));
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const VersionRow& row = rows[i];
+      after = row.id;
+      BVER_ASSIGN_OR_RETURN(Reference ref, impl_->ToReference(row));
+      bool keep = true;
+      for (const Filter& f : q.filters) {
+        Result<const json*> v = core::ResolvePath(*ref.body, f.path);
+        if (f.op == FilterOp::kExists) {
+          keep = v.ok();
+        } else if (f.op == FilterOp::kNotExists) {
+          keep = !v.ok();
+        } else {
+          keep = v.ok() && f.value && Compare(**v, f.op, *f.value);
+        }
+        if (!keep) break;
+      }
+      if (!keep) continue;
+      page.items.push_back(std::move(ref));
+      if (page.items.size() == q.limit) {
+        // More may follow; the last page may then come back empty.
+        if (i + 1 < rows.size() || rows.size() == batch) page.next_cursor = after;
+        return page;
+      }
+    }
+    if (rows.size() < batch) return page;
+  }
+}
+
+Result<std::vector<VersionInfo>> Store::History(const Pointer& p) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
+  BVER_ASSIGN_OR_RETURN(std::vector<VersionRow> rows, impl_->backend->History(repo->ns, repo->name, p.id()));
+  if (rows.empty()) return NotFoundError("no reference " + p.Reference().ToString());
+  std::vector<VersionInfo> out;
+  for (const VersionRow& r : rows) {
+    VersionInfo v;
+    v.version = r.version;
+    v.change = r.change;
+    v.committed_at_us = r.committed_at_us;
+    v.actor = r.actor;
+    v.correlation_id = r.correlation_id;
+    v.event_offset = r.event_offset;
+    if (!r.provenance.empty()) {
+      BVER_ASSIGN_OR_RETURN(json prov, ParseStored(r.provenance, "provenance"));
+      v.provenance = Share(std::move(prov));
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<Reference> Store::GetAsOf(const Pointer& p, std::int64_t at_us) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
+  BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> row,
+                        impl_->backend->GetAsOf(repo->ns, repo->name, p.id(), at_us));
+  if (!row) return NotFoundError("no version of " + p.Reference().ToString() + " existed at " + FormatTime(at_us));
+  return impl_->ToReference(*row);
+}
+
+Result<json> Store::Diff(const Pointer& p, std::uint64_t from, std::uint64_t to) {
+  BVER_ASSIGN_OR_RETURN(Reference a, Get(p.Unpinned().WithPath({}).WithVersion(from)));
+  BVER_ASSIGN_OR_RETURN(Reference b, Get(p.Unpinned().WithPath({}).WithVersion(to)));
+  return patch::Diff(*a.body, *b.body);
+}
+
+Result<std::vector<Store::Backlink>> Store::ReferencesTo(const Pointer& target) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
+  (void)repo;
+  BVER_ASSIGN_OR_RETURN(std::vector<EdgeRow> edges,
+                        impl_->backend->EdgesTo(RefKey(target.ns(), target.repo(), target.id())));
+  std::vector<Backlink> out;
+  for (const EdgeRow& e : edges) {
+    BVER_ASSIGN_OR_RETURN(Pointer from, Pointer::Parse("bver://" + e.from));
+    out.push_back({std::move(from), e.path});
+  }
+  return out;
+}
+
+Result<std::vector<Store::Backlink>> Store::ReferencesFrom(const Pointer& source) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(source));
+  BVER_ASSIGN_OR_RETURN(Reference ref, Get(source.WithPath({})));
+  std::vector<Backlink> out;
+  for (const EdgeRow& e : impl_->EdgesOf(*repo, "", *ref.body)) {
+    BVER_ASSIGN_OR_RETURN(Pointer to, Pointer::Parse("bver://" + e.to));
+    out.push_back({std::move(to), e.path});
+  }
+  return out;
+}
+
+Result<Lease> Store::AcquireLease(const Pointer& target, const std::string& holder, std::int64_t ttl_ms) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
+  if (holder.empty()) return InvalidArgumentError("a lease needs a holder");
+  if (ttl_ms <= 0) return InvalidArgumentError("lease ttl must be positive");
+  std::string key = RefKey(repo->ns, repo->name, target.id());
+  std::int64_t now = impl_->options.clock();
+  Lease out;
+  BVER_RETURN_IF_ERROR(impl_->backend->WriteTxn([&](Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(std::optional<Lease> cur, t.GetLease(key));
+    if (cur && cur->expires_at_us > now && cur->holder != holder) {
+      return AbortedError("bver://" + key + " is leased by \"" + cur->holder + "\" until " +
+                          FormatTime(cur->expires_at_us));
+    }
+    out.target = target.Reference();
+    out.holder = holder;
+    out.acquired_at_us = (cur && cur->holder == holder && cur->expires_at_us > now) ? cur->acquired_at_us : now;
+    out.expires_at_us = now + ttl_ms * 1000;
+    return t.PutLease(key, out);
+  }));
+  return out;
+}
+
+Result<Lease> Store::RenewLease(const Pointer& target, const std::string& holder, std::int64_t ttl_ms) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
+  if (ttl_ms <= 0) return InvalidArgumentError("lease ttl must be positive");
+  std::string key = RefKey(repo->ns, repo->name, target.id());
+  std::int64_t now = impl_->options.clock();
+  Lease out;
+  BVER_RETURN_IF_ERROR(impl_->backend->WriteTxn([&](Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(std::optional<Lease> cur, t.GetLease(key));
+    if (!cur || cur->holder != holder || cur->expires_at_us <= now) {
+      return FailedPreconditionError("\"" + holder + "\" holds no live lease on bver://" + key +
+                                     (cur && cur->holder != holder ? " (held by \"" + cur->holder + "\")" : ""));
+    }
+    out = *cur;
+    out.expires_at_us = now + ttl_ms * 1000;
+    return t.PutLease(key, out);
+  }));
+  return out;
+}
+
+Status Store::ReleaseLease(const Pointer& target, const std::string& holder) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
+  std::string key = RefKey(repo->ns, repo->name, target.id());
+  return impl_->backend->WriteTxn([&](Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(std::optional<Lease> cur, t.GetLease(key));
+    if (!cur) return NotFoundError("no lease on bver://" + key);
+    if (cur->holder != holder) {
+      return AbortedError("the lease on bver://" + key + " is held by \"" + cur->holder + "\", not \"" + holder + "\"");
+    }
+    return t.DeleteLease(key);
+  });
+}
+
+Result<std::vector<Event>> Store::ReadEvents(std::uint64_t from_offset, std::size_t limit) {
+  if (limit == 0 || limit > 10000) return InvalidArgumentError("limit must be from 1 to 10000");
+  return impl_->backend->ReadEvents(from_offset, limit);
+}
+
+Result<LedgerVerification> Store::VerifyLedger() {
+  LedgerVerification v;
+  std::string prev(64, '0');
+  std::uint64_t next = 1;
+  while (true) {
+    BVER_ASSIGN_OR_RETURN(std::vector<LedgerRow> rows, impl_->backend->ReadLedger(next, 1000));
+    if (rows.empty()) return v;
+    for (const LedgerRow& r : rows) {
+      auto broken = [&](std::string why) {
+        v.ok = false;
+        v.first_broken = r.seq;
+        v.problem = std::move(why);
+        return v;
+      };
+      if (r.seq != next) return broken("entry " + std::to_string(next) + " is missing");
+      if (core::Sha256Hex(r.entry) != r.hash) return broken("entry " + std::to_string(r.seq) + " does not match its hash");
+      json e = json::parse(r.entry, nullptr, false);
+      if (e.is_discarded() || e.value("prev_hash", "") != prev) {
+        return broken("entry " + std::to_string(r.seq) + " does not link to entry " + std::to_string(r.seq - 1));
+      }
+      prev = r.hash;
+      ++next;
+      ++v.entries;
+    }
+  }
+}
+
+}  // namespace bver::store

@@ -1,0 +1,111 @@
+// The versioned reference store (BVER.md §2, §4).
+//
+// Every mutation is one transaction that writes the new head, the full
+// snapshot of the version, the RFC 6902 diff from the previous version, an
+// outbox event in the canonical envelope with a gap-free offset, and a ledger
+// entry chained by SHA-256 to the one before: all of them or none.
+//
+// A Store validates bodies against the compiled platform (repo schema plus
+// the kind's extension) before anything is written, and reports every
+// violation with its attribute path.
+//
+// Thread safety: a Store may be used from any number of threads at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bver/pointer.h"
+#include "bver/status.h"
+#include "src/domain/platform.h"
+#include "src/store/backend.h"
+#include "src/store/types.h"
+
+namespace bver::store {
+
+// Microseconds since the Unix epoch, UTC. Injectable for tests.
+using Clock = std::function<std::int64_t()>;
+std::int64_t SystemClockMicros();
+
+class Store {
+ public:
+  struct Options {
+    std::string manifest_fingerprint;  // stamped on every event
+    Clock clock = SystemClockMicros;
+  };
+
+  // Compiles every body schema of `platform` once. Fails when one does not
+  // compile (the domain compiler has already checked them, so this means a
+  // platform built by hand).
+  static Result<std::unique_ptr<Store>> Open(std::shared_ptr<const domain::Platform> platform,
+                                             std::unique_ptr<Backend> backend, Options options);
+  ~Store();
+
+  const domain::Platform& platform() const;
+  Backend& backend();
+
+  // Creates a reference. `repo` is "repo" or "ns/repo"; `id` empty: a new
+  // UUIDv7. Errors: NotFound (no such repo/kind), InvalidArgument (body or id
+  // invalid; every violation listed), AlreadyExists (id taken), Aborted
+  // (idempotency key reused for another request).
+  Result<Reference> Create(const std::string& repo, const std::string& kind,
+                           const nlohmann::json& body, const WriteContext& ctx,
+                           const std::string& id = "");
+
+  // The reference at the pointer's version (latest when unpinned); the
+  // path is ignored. NotFound when absent; a deleted reference is returned
+  // with deleted=true only when pinned to its tombstone version, NotFound
+  // (naming the deletion) otherwise.
+  Result<Reference> Get(const Pointer& pointer);
+  // The value at the pointer's attribute path (the whole body without one).
+  Result<JsonPtr> Resolve(const Pointer& pointer);
+  Result<bool> Exists(const Pointer& pointer);
+
+  // Mutations of an existing reference (the pointer must be unpinned and
+  // without a path). Aborted: expected version mismatch (naming both), a
+  // lease held by another holder (naming it), idempotency conflict.
+  Result<Reference> Patch(const Pointer& pointer, PatchFormat format, const nlohmann::json& patch,
+                          const WriteContext& ctx);
+  Result<Reference> Replace(const Pointer& pointer, const nlohmann::json& body,
+                            const WriteContext& ctx);
+  // Writes a tombstone version; history stays readable.
+  Result<Reference> Delete(const Pointer& pointer, const WriteContext& ctx);
+
+  Result<ListPage> List(const ListQuery& query);
+  Result<std::vector<VersionInfo>> History(const Pointer& pointer);
+  // The version that was current at `at_us`.
+  Result<Reference> GetAsOf(const Pointer& pointer, std::int64_t at_us);
+  // RFC 6902 patch from version `from` to version `to` (any two versions).
+  Result<nlohmann::json> Diff(const Pointer& pointer, std::uint64_t from, std::uint64_t to);
+
+  // Every reference (head) that holds a pointer to `target`, with the path.
+  struct Backlink {
+    Pointer from;
+    std::string path;
+  };
+  Result<std::vector<Backlink>> ReferencesTo(const Pointer& target);
+  // Pointers held by the reference's latest (or pinned) version.
+  Result<std::vector<Backlink>> ReferencesFrom(const Pointer& source);
+
+  // Leases (write locks). Acquire fails with Aborted naming the holder when
+  // another holder has an unexpired lease; the same holder re-acquiring
+  // renews. ttl_ms must be positive.
+  Result<Lease> AcquireLease(const Pointer& target, const std::string& holder, std::int64_t ttl_ms);
+  Result<Lease> RenewLease(const Pointer& target, const std::string& holder, std::int64_t ttl_ms);
+  Status ReleaseLease(const Pointer& target, const std::string& holder);
+
+  Result<std::vector<Event>> ReadEvents(std::uint64_t from_offset, std::size_t limit);
+  Result<LedgerVerification> VerifyLedger();
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bver::store
