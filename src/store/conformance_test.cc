@@ -1,7 +1,10 @@
 // One conformance suite for every Store backend: the same cases run against
 // each, so backends cannot drift. A backend joins by adding a factory to
 // Backends() below.
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <set>
 #include <filesystem>
 #include <thread>
 
@@ -10,7 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "src/domain/compiler.h"
+#include "src/store/postgres/postgres_backend.h"
 #include "src/store/sqlite/sqlite_backend.h"
+#include "tests/support/pg_cluster.h"
 #include "src/store/store.h"
 
 namespace bver::store {
@@ -25,9 +30,35 @@ struct BackendCase {
   std::function<Result<std::unique_ptr<Backend>>(const fs::path& dir)> open;
 };
 
+// One PostgreSQL cluster for the whole binary, started on first use and
+// stopped at exit. If it cannot start, every PostgreSQL case fails (never skips).
+Result<bver::testing::PgCluster*> Cluster() {
+  static Result<std::unique_ptr<bver::testing::PgCluster>>* cluster =
+      new Result<std::unique_ptr<bver::testing::PgCluster>>(bver::testing::PgCluster::Start());
+  static struct Stopper {
+    ~Stopper() { delete cluster; }
+  } stopper;
+  if (!cluster->ok()) return cluster->status();
+  return cluster->value().get();
+}
+
 std::vector<BackendCase> Backends() {
-  return {{"sqlite", [](const fs::path& dir) {
+  return {{"sqlite",
+           [](const fs::path& dir) {
              return sqlite::OpenSqlite({(dir / "bver.db").string(), sqlite::Durability::kFull, 4});
+           }},
+          {"postgresql", [](const fs::path& dir) -> Result<std::unique_ptr<Backend>> {
+             BVER_ASSIGN_OR_RETURN(bver::testing::PgCluster * c, Cluster());
+             std::string db = dir.filename().string();
+             for (char& ch : db) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+             if (db.size() > 60) db = db.substr(db.size() - 60);
+             // Reopen keeps the database: only the first open of a test creates it.
+             static std::set<std::string> created;
+             if (created.insert(db).second) {
+               BVER_ASSIGN_OR_RETURN(std::string url, c->NewDatabase(db));
+               (void)url;
+             }
+             return postgres::OpenPostgres({c->Url(db), 4});
            }}};
 }
 

@@ -1,0 +1,435 @@
+#include "src/store/postgres/postgres_backend.h"
+
+#include <libpq-fe.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bver::store::postgres {
+namespace {
+
+// Serializes writers; any constant unique to BVER would do.
+constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7206283546)";
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS bver_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS heads (
+  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT NOT NULL,
+  version BIGINT NOT NULL, kind TEXT NOT NULL, deleted BOOLEAN NOT NULL,
+  PRIMARY KEY (ns, repo, id));
+CREATE TABLE IF NOT EXISTS versions (
+  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT NOT NULL, version BIGINT NOT NULL,
+  kind TEXT NOT NULL, change TEXT NOT NULL, deleted BOOLEAN NOT NULL,
+  created_at_us BIGINT NOT NULL, committed_at_us BIGINT NOT NULL,
+  body TEXT NOT NULL, diff TEXT NOT NULL, provenance TEXT NOT NULL,
+  actor TEXT NOT NULL, correlation_id TEXT NOT NULL, event_offset BIGINT NOT NULL,
+  PRIMARY KEY (ns, repo, id, version));
+CREATE INDEX IF NOT EXISTS versions_by_time ON versions (ns, repo, id, committed_at_us);
+CREATE TABLE IF NOT EXISTS events (
+  "offset" BIGINT PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, envelope TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (seq BIGINT PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key TEXT PRIMARY KEY, request_digest TEXT NOT NULL, ns TEXT NOT NULL, repo TEXT NOT NULL,
+  id TEXT NOT NULL, version BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+  target TEXT PRIMARY KEY, holder TEXT NOT NULL, acquired_at_us BIGINT NOT NULL,
+  expires_at_us BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS edges (
+  from_ref TEXT NOT NULL, path TEXT NOT NULL, to_ref TEXT NOT NULL, PRIMARY KEY (from_ref, path));
+CREATE INDEX IF NOT EXISTS edges_to ON edges (to_ref);
+CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size BIGINT NOT NULL);
+INSERT INTO bver_meta (key, value) VALUES ('store_format', '1') ON CONFLICT DO NOTHING;
+)sql";
+
+constexpr const char* kVersionColumns =
+    "v.ns, v.repo, v.id, v.version, v.kind, v.change, v.deleted, v.created_at_us, "
+    "v.committed_at_us, v.body, v.diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+struct ConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using PgConn = std::unique_ptr<PGconn, ConnDeleter>;
+
+Status PgError(PGconn* c, const PGresult* r, const std::string& what) {
+  std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string full = "postgresql: " + what + ": " + msg;
+  if (PQstatus(c) != CONNECTION_OK) return UnavailableError(full);
+  if (state && std::string(state).rfind("40", 0) == 0) return AbortedError(full);  // serialization/deadlock
+  if (state && std::string(state).rfind("08", 0) == 0) return UnavailableError(full);
+  return InternalError(full);
+}
+
+// Runs a statement with text parameters.
+Result<PgResult> Exec(PGconn* c, const std::string& sql, const std::vector<std::string>& params = {}) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& p : params) values.push_back(p.c_str());
+  PgResult r(params.empty() ? PQexec(c, sql.c_str())
+                            : PQexecParams(c, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                           values.data(), nullptr, nullptr, 0));
+  ExecStatusType st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return PgError(c, r.get(), "query");
+  return r;
+}
+
+std::string S(std::uint64_t v) { return std::to_string(v); }
+std::string S(std::int64_t v) { return std::to_string(v); }
+std::string B(bool v) { return v ? "true" : "false"; }
+
+std::string Get(const PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col), PQgetlength(r, row, col));
+}
+std::int64_t GetInt(const PGresult* r, int row, int col) { return std::stoll(Get(r, row, col)); }
+bool GetBool(const PGresult* r, int row, int col) { return Get(r, row, col) == "t"; }
+
+ChangeType ParseChange(const std::string& s) {
+  if (s == "patched") return ChangeType::kPatched;
+  if (s == "replaced") return ChangeType::kReplaced;
+  if (s == "deleted") return ChangeType::kDeleted;
+  return ChangeType::kCreated;
+}
+
+std::vector<VersionRow> ReadVersions(const PGresult* r) {
+  std::vector<VersionRow> out;
+  for (int i = 0; i < PQntuples(r); ++i) {
+    VersionRow v;
+    v.ns = Get(r, i, 0);
+    v.repo = Get(r, i, 1);
+    v.id = Get(r, i, 2);
+    v.version = static_cast<std::uint64_t>(GetInt(r, i, 3));
+    v.kind = Get(r, i, 4);
+    v.change = ParseChange(Get(r, i, 5));
+    v.deleted = GetBool(r, i, 6);
+    v.created_at_us = GetInt(r, i, 7);
+    v.committed_at_us = GetInt(r, i, 8);
+    v.body = Get(r, i, 9);
+    v.diff = Get(r, i, 10);
+    v.provenance = Get(r, i, 11);
+    v.actor = Get(r, i, 12);
+    v.correlation_id = Get(r, i, 13);
+    v.event_offset = static_cast<std::uint64_t>(GetInt(r, i, 14));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<std::optional<VersionRow>> One(Result<PgResult> r) {
+  if (!r.ok()) return r.status();
+  std::vector<VersionRow> rows = ReadVersions(r->get());
+  if (rows.empty()) return std::optional<VersionRow>();
+  return std::optional<VersionRow>(std::move(rows.front()));
+}
+
+const std::string kHeadSql = std::string("SELECT ") + kVersionColumns +
+                             " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND "
+                             "v.id = h.id AND v.version = h.version WHERE h.ns = $1 AND h.repo = $2 AND h.id = $3";
+
+Result<std::optional<VersionRow>> HeadOf(PGconn* c, const std::string& ns, const std::string& repo,
+                                         const std::string& id) {
+  return One(Exec(c, kHeadSql, {ns, repo, id}));
+}
+
+Result<std::optional<Lease>> LeaseOf(PGconn* c, const std::string& target) {
+  BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c, "SELECT holder, acquired_at_us, expires_at_us FROM leases WHERE target = $1", {target}));
+  if (PQntuples(r.get()) == 0) return std::optional<Lease>();
+  Lease l;
+  l.holder = Get(r.get(), 0, 0);
+  l.acquired_at_us = GetInt(r.get(), 0, 1);
+  l.expires_at_us = GetInt(r.get(), 0, 2);
+  Result<Pointer> p = Pointer::Parse("bver://" + target);
+  if (p.ok()) l.target = *p;
+  return std::optional<Lease>(l);
+}
+
+Result<bool> ArtifactKnown(PGconn* c, const std::string& digest) {
+  BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c, "SELECT 1 FROM artifacts WHERE digest = $1", {digest}));
+  return PQntuples(r.get()) > 0;
+}
+
+class PgTxn : public Txn {
+ public:
+  explicit PgTxn(PGconn* c) : c_(c) {}
+
+  Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
+                                            const std::string& id) override {
+    return HeadOf(c_, ns, repo, id);
+  }
+
+  Status PutVersion(const VersionRow& r) override {
+    BVER_RETURN_IF_ERROR(Exec(c_,
+                              "INSERT INTO versions VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                              "$13, $14, $15)",
+                              {r.ns, r.repo, r.id, S(r.version), r.kind, ChangeTypeName(r.change), B(r.deleted),
+                               S(r.created_at_us), S(r.committed_at_us), r.body, r.diff, r.provenance, r.actor,
+                               r.correlation_id, S(r.event_offset)})
+                             .status());
+    return Exec(c_,
+                "INSERT INTO heads VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ns, repo, id) DO UPDATE SET "
+                "version = excluded.version, kind = excluded.kind, deleted = excluded.deleted",
+                {r.ns, r.repo, r.id, S(r.version), r.kind, B(r.deleted)})
+        .status();
+  }
+
+  Result<std::uint64_t> NextEventOffset() override {
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c_, "SELECT COALESCE(MAX(\"offset\"), 0) + 1 FROM events"));
+    return static_cast<std::uint64_t>(GetInt(r.get(), 0, 0));
+  }
+
+  Status AppendEvent(std::uint64_t offset, const std::string& event_id, const std::string& envelope) override {
+    return Exec(c_, "INSERT INTO events VALUES ($1, $2, $3)", {S(offset), event_id, envelope}).status();
+  }
+
+  Result<std::optional<LedgerRow>> LastLedger() override {
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c_, "SELECT seq, entry, hash FROM ledger ORDER BY seq DESC LIMIT 1"));
+    if (PQntuples(r.get()) == 0) return std::optional<LedgerRow>();
+    return std::optional<LedgerRow>(
+        LedgerRow{static_cast<std::uint64_t>(GetInt(r.get(), 0, 0)), Get(r.get(), 0, 1), Get(r.get(), 0, 2)});
+  }
+
+  Status AppendLedger(const LedgerRow& r) override {
+    return Exec(c_, "INSERT INTO ledger VALUES ($1, $2, $3)", {S(r.seq), r.entry, r.hash}).status();
+  }
+
+  Status ReplaceEdges(const std::string& from, const std::vector<EdgeRow>& edges) override {
+    BVER_RETURN_IF_ERROR(Exec(c_, "DELETE FROM edges WHERE from_ref = $1", {from}).status());
+    for (const EdgeRow& e : edges) {
+      BVER_RETURN_IF_ERROR(Exec(c_,
+                                "INSERT INTO edges VALUES ($1, $2, $3) ON CONFLICT (from_ref, path) DO UPDATE "
+                                "SET to_ref = excluded.to_ref",
+                                {e.from, e.path, e.to})
+                               .status());
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<IdempotencyRow>> GetIdempotency(const std::string& key) override {
+    BVER_ASSIGN_OR_RETURN(PgResult r,
+                          Exec(c_, "SELECT request_digest, ns, repo, id, version FROM idempotency WHERE key = $1", {key}));
+    if (PQntuples(r.get()) == 0) return std::optional<IdempotencyRow>();
+    return std::optional<IdempotencyRow>(IdempotencyRow{key, Get(r.get(), 0, 0), Get(r.get(), 0, 1), Get(r.get(), 0, 2),
+                                                        Get(r.get(), 0, 3),
+                                                        static_cast<std::uint64_t>(GetInt(r.get(), 0, 4))});
+  }
+
+  Status PutIdempotency(const IdempotencyRow& r) override {
+    return Exec(c_, "INSERT INTO idempotency VALUES ($1, $2, $3, $4, $5, $6)",
+                {r.key, r.request_digest, r.ns, r.repo, r.id, S(r.version)})
+        .status();
+  }
+
+  Result<std::optional<Lease>> GetLease(const std::string& target) override { return LeaseOf(c_, target); }
+
+  Status PutLease(const std::string& target, const Lease& l) override {
+    return Exec(c_,
+                "INSERT INTO leases VALUES ($1, $2, $3, $4) ON CONFLICT (target) DO UPDATE SET holder = "
+                "excluded.holder, acquired_at_us = excluded.acquired_at_us, expires_at_us = excluded.expires_at_us",
+                {target, l.holder, S(l.acquired_at_us), S(l.expires_at_us)})
+        .status();
+  }
+
+  Status DeleteLease(const std::string& target) override {
+    return Exec(c_, "DELETE FROM leases WHERE target = $1", {target}).status();
+  }
+
+  Result<bool> HasArtifact(const std::string& digest) override { return ArtifactKnown(c_, digest); }
+
+  Status PutArtifact(const std::string& digest, std::uint64_t size) override {
+    return Exec(c_, "INSERT INTO artifacts VALUES ($1, $2) ON CONFLICT DO NOTHING", {digest, S(size)}).status();
+  }
+
+ private:
+  PGconn* c_;
+};
+
+class PostgresBackend : public Backend {
+ public:
+  static Result<std::unique_ptr<Backend>> Open(const PostgresOptions& o) {
+    auto b = std::unique_ptr<PostgresBackend>(new PostgresBackend());
+    for (int i = 0; i < std::max(1, o.connections); ++i) {
+      PgConn c(PQconnectdb(o.url.c_str()));
+      if (PQstatus(c.get()) != CONNECTION_OK) {
+        std::string msg = PQerrorMessage(c.get());
+        while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+        return UnavailableError("cannot connect to PostgreSQL: " + msg);
+      }
+      b->pool_.push_back(std::move(c));
+    }
+    PGconn* c = b->pool_.front().get();
+    // Concurrent first starts must not race on CREATE TABLE.
+    BVER_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    BVER_RETURN_IF_ERROR(Exec(c, kWriterLock).status());
+    Status s = Exec(c, kSchema).status();
+    Status end = Exec(c, s.ok() ? "COMMIT" : "ROLLBACK").status();
+    BVER_RETURN_IF_ERROR(s);
+    BVER_RETURN_IF_ERROR(end);
+    return std::unique_ptr<Backend>(std::move(b));
+  }
+
+  std::string Name() const override { return "postgresql"; }
+
+  Status WriteTxn(const std::function<Status(Txn&)>& fn) override {
+    Borrow c(this);
+    BVER_RETURN_IF_ERROR(Exec(c.get(), "BEGIN").status());
+    Status s = Exec(c.get(), kWriterLock).status();
+    if (s.ok()) {
+      PgTxn txn(c.get());
+      try {
+        s = fn(txn);
+      } catch (const std::exception& e) {
+        s = InternalError(std::string("write transaction threw: ") + e.what());
+      }
+    }
+    if (!s.ok()) {
+      Exec(c.get(), "ROLLBACK").status().ok();
+      return s;
+    }
+    return Exec(c.get(), "COMMIT").status();
+  }
+
+  Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
+                                            const std::string& id) override {
+    Borrow c(this);
+    return HeadOf(c.get(), ns, repo, id);
+  }
+
+  Result<std::optional<VersionRow>> GetVersion(const std::string& ns, const std::string& repo,
+                                               const std::string& id, std::uint64_t version) override {
+    Borrow c(this);
+    return One(Exec(c.get(),
+                    std::string("SELECT ") + kVersionColumns +
+                        " FROM versions v WHERE ns = $1 AND repo = $2 AND id = $3 AND version = $4",
+                    {ns, repo, id, S(version)}));
+  }
+
+  Result<std::optional<VersionRow>> GetAsOf(const std::string& ns, const std::string& repo,
+                                            const std::string& id, std::int64_t at_us) override {
+    Borrow c(this);
+    return One(Exec(c.get(),
+                    std::string("SELECT ") + kVersionColumns +
+                        " FROM versions v WHERE ns = $1 AND repo = $2 AND id = $3 AND committed_at_us <= $4 "
+                        "ORDER BY version DESC LIMIT 1",
+                    {ns, repo, id, S(at_us)}));
+  }
+
+  Result<std::vector<VersionRow>> History(const std::string& ns, const std::string& repo,
+                                          const std::string& id) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
+                                           std::string("SELECT ") + kVersionColumns +
+                                               " FROM versions v WHERE ns = $1 AND repo = $2 AND id = $3 ORDER BY version",
+                                           {ns, repo, id}));
+    return ReadVersions(r.get());
+  }
+
+  Result<std::vector<VersionRow>> ListHeads(const std::string& ns, const std::string& repo,
+                                            const std::string& kind, const std::string& after_id,
+                                            std::size_t limit, bool include_deleted) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(
+        PgResult r,
+        Exec(c.get(),
+             std::string("SELECT ") + kVersionColumns +
+                 " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND v.id = h.id AND "
+                 "v.version = h.version WHERE h.ns = $1 AND h.repo = $2 AND h.id COLLATE \"C\" > $3 AND "
+                 "($4 = '' OR h.kind = $4) AND ($5 OR NOT h.deleted) ORDER BY h.id COLLATE \"C\" LIMIT $6",
+             {ns, repo, after_id, kind, B(include_deleted), S(static_cast<std::uint64_t>(limit))}));
+    return ReadVersions(r.get());
+  }
+
+  Result<std::vector<Event>> ReadEvents(std::uint64_t from, std::size_t limit) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
+                                           "SELECT \"offset\", envelope FROM events WHERE \"offset\" >= $1 ORDER BY "
+                                           "\"offset\" LIMIT $2",
+                                           {S(from), S(static_cast<std::uint64_t>(limit))}));
+    std::vector<Event> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      Event e;
+      e.offset = static_cast<std::uint64_t>(GetInt(r.get(), i, 0));
+      nlohmann::json env = nlohmann::json::parse(Get(r.get(), i, 1), nullptr, false);
+      if (env.is_discarded()) return DataLossError("event " + std::to_string(e.offset) + " is not valid JSON");
+      e.envelope = std::make_shared<const nlohmann::json>(std::move(env));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(), "SELECT seq, entry, hash FROM ledger WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                                           {S(from_seq), S(static_cast<std::uint64_t>(limit))}));
+    std::vector<LedgerRow> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.push_back({static_cast<std::uint64_t>(GetInt(r.get(), i, 0)), Get(r.get(), i, 1), Get(r.get(), i, 2)});
+    }
+    return out;
+  }
+
+  Result<std::optional<Lease>> GetLease(const std::string& target) override {
+    Borrow c(this);
+    return LeaseOf(c.get(), target);
+  }
+
+  Result<bool> HasArtifact(const std::string& digest) override {
+    Borrow c(this);
+    return ArtifactKnown(c.get(), digest);
+  }
+
+  Result<std::vector<EdgeRow>> EdgesTo(const std::string& to) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
+                                           "SELECT from_ref, path, to_ref FROM edges WHERE to_ref = $1 ORDER BY from_ref "
+                                           "COLLATE \"C\", path COLLATE \"C\"",
+                                           {to}));
+    std::vector<EdgeRow> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back({Get(r.get(), i, 0), Get(r.get(), i, 1), Get(r.get(), i, 2)});
+    return out;
+  }
+
+ private:
+  // Borrows a pooled connection for one call; resets it if it broke.
+  class Borrow {
+   public:
+    explicit Borrow(PostgresBackend* b) : b_(b) {
+      std::unique_lock<std::mutex> l(b_->mu_);
+      b_->cv_.wait(l, [&] { return !b_->pool_.empty(); });
+      c_ = std::move(b_->pool_.back());
+      b_->pool_.pop_back();
+      if (PQstatus(c_.get()) != CONNECTION_OK) PQreset(c_.get());
+    }
+    ~Borrow() {
+      {
+        std::lock_guard<std::mutex> l(b_->mu_);
+        b_->pool_.push_back(std::move(c_));
+      }
+      b_->cv_.notify_one();
+    }
+    PGconn* get() { return c_.get(); }
+
+   private:
+    PostgresBackend* b_;
+    PgConn c_;
+  };
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<PgConn> pool_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenPostgres(const PostgresOptions& options) {
+  return PostgresBackend::Open(options);
+}
+
+}  // namespace bver::store::postgres
