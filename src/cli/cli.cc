@@ -26,6 +26,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   int code = 0;
   RegisterCoreCommands(app, ctx, code);
   RegisterDomainCommands(app, ctx, code);
+  RegisterStoreCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -20,5 +20,6 @@ struct Context {
 
 void RegisterCoreCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterDomainCommands(CLI::App& app, Context& ctx, int& code);
+void RegisterStoreCommands(CLI::App& app, Context& ctx, int& code);
 
 }  // namespace bver::cli

@@ -1,0 +1,30 @@
+// Opening a store from one URL:
+//
+//   sqlite:PATH                      embedded (default .bver/bver.db in the project folder)
+//   sqlite:PATH?durability=fast      development setting: may lose the last commits on power loss
+//   postgresql://user@host:port/db   shared
+//
+// The URL comes from --store, else $BVER_STORE, else the `store:` key of
+// bver.config.yaml in the project folder, else the default.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bver/status.h"
+#include "src/domain/platform.h"
+#include "src/store/store.h"
+
+namespace bver::store {
+
+// Picks the URL by the precedence above. `project_dir` holds bver.yaml.
+Result<std::string> ChooseStoreUrl(const std::string& flag, const std::string& project_dir);
+
+Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::string& project_dir);
+
+// Compiles nothing: takes an already compiled platform and its fingerprint.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& project_dir,
+                                         std::shared_ptr<const domain::Platform> platform,
+                                         const std::string& manifest_fingerprint);
+
+}  // namespace bver::store
