@@ -6,10 +6,9 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 namespace bver::patch {
 namespace {
@@ -17,11 +16,11 @@ namespace {
 using Json = nlohmann::json;
 
 // Violation rules; docs/patch.md lists them.
-constexpr char kRuleSyntax[] = "patch.syntax";    // the patch is not well formed
-constexpr char kRulePointer[] = "pointer.syntax"; // a pointer breaks RFC 6901
-constexpr char kRuleTarget[] = "patch.target";    // a location does not resolve
-constexpr char kRuleMove[] = "patch.move";        // "move" into its own child
-constexpr char kRuleTest[] = "patch.test";        // a "test" did not hold
+constexpr char kRuleSyntax[] = "patch.syntax";     // the patch is not well formed
+constexpr char kRulePointer[] = "pointer.syntax";  // a pointer breaks RFC 6901
+constexpr char kRuleTarget[] = "patch.target";     // a location does not resolve
+constexpr char kRuleMove[] = "patch.move";         // "move" into its own child
+constexpr char kRuleTest[] = "patch.test";         // a "test" did not hold
 
 // Values quoted in messages are cut to about this many bytes.
 constexpr std::size_t kMaxShownBytes = 80;
@@ -134,8 +133,8 @@ Status Unresolved(const Location& loc, std::string message) {
 // "\"/a/0\"".
 std::string At(const Location& loc, std::size_t n) {
   if (n == 0) return "the root";
-  return Quote(FormatJsonPointer(
-      std::vector<std::string>(loc.tokens.begin(), loc.tokens.begin() + static_cast<std::ptrdiff_t>(n))));
+  return Quote(FormatJsonPointer(std::vector<std::string>(
+      loc.tokens.begin(), loc.tokens.begin() + static_cast<std::ptrdiff_t>(n))));
 }
 
 // Reads member `member` of `op` as a pointer.
@@ -164,8 +163,8 @@ Result<std::size_t> ArrayIndex(const Json& array, const Location& loc, std::size
   const std::string& token = loc.tokens[i];
   const std::string where = "the array at " + At(loc, i);
   if (token == "-") {
-    return Unresolved(loc, head + ": \"-\" names the position after the last element of " +
-                               where + ", which holds no value");
+    return Unresolved(loc, head + ": \"-\" names the position after the last element of " + where +
+                               ", which holds no value");
   }
   bool digits = !token.empty();
   for (char c : token) digits = digits && c >= '0' && c <= '9';
@@ -201,8 +200,8 @@ Result<Json*> Step(Json& cur, const Location& loc, std::size_t i, const std::str
   if (cur.is_object()) {
     auto it = cur.find(token);
     if (it == cur.end()) {
-      return Unresolved(loc, head + ": the object at " + At(loc, i) + " has no member " +
-                                 Quote(token));
+      return Unresolved(loc,
+                        head + ": the object at " + At(loc, i) + " has no member " + Quote(token));
     }
     return &*it;
   }
@@ -210,8 +209,8 @@ Result<Json*> Step(Json& cur, const Location& loc, std::size_t i, const std::str
     BVER_ASSIGN_OR_RETURN(std::size_t index, ArrayIndex(cur, loc, i, cur.size(), head));
     return &cur[index];
   }
-  return Unresolved(loc, head + ": the value at " + At(loc, i) + " is " +
-                             std::string(KindOf(cur)) + ", not an object or array");
+  return Unresolved(loc, head + ": the value at " + At(loc, i) + " is " + std::string(KindOf(cur)) +
+                             ", not an object or array");
 }
 
 // The value at the first `depth` tokens of `loc`.
@@ -240,8 +239,7 @@ Status AddAt(Json& root, const Location& loc, Json value) {
     return Status::Ok();
   }
   const std::size_t last = loc.tokens.size() - 1;
-  BVER_ASSIGN_OR_RETURN(Json * parent,
-                        Walk(root, loc, last, "cannot add at " + Quote(loc.text)));
+  BVER_ASSIGN_OR_RETURN(Json * parent, Walk(root, loc, last, "cannot add at " + Quote(loc.text)));
   const std::string& token = loc.tokens[last];
   if (parent->is_object()) {
     (*parent)[token] = std::move(value);
@@ -252,9 +250,8 @@ Status AddAt(Json& root, const Location& loc, Json value) {
       parent->push_back(std::move(value));
       return Status::Ok();
     }
-    BVER_ASSIGN_OR_RETURN(
-        std::size_t index,
-        ArrayIndex(*parent, loc, last, parent->size() + 1, "cannot add at " + Quote(loc.text)));
+    BVER_ASSIGN_OR_RETURN(std::size_t index, ArrayIndex(*parent, loc, last, parent->size() + 1,
+                                                        "cannot add at " + Quote(loc.text)));
     parent->insert(parent->begin() + static_cast<std::ptrdiff_t>(index), std::move(value));
     return Status::Ok();
   }
@@ -335,12 +332,13 @@ Status ApplyOperation(Json& doc, const Json& op, OpKind kind) {
         (void)unused;
         return Status::Ok();
       }
-      BVER_ASSIGN_OR_RETURN(Json value, RemoveAt(doc, from));
+      // A requirement on the patch itself, so checked before the document.
       if (IsProperPrefix(from.tokens, path.tokens)) {
-        return OpError(StatusCode::kInvalidArgument, "path", kRuleMove,
-                       "cannot move " + Quote(from.text) + " into its own child " +
-                           Quote(path.text));
+        return OpError(
+            StatusCode::kInvalidArgument, "path", kRuleMove,
+            "cannot move " + Quote(from.text) + " into its own child " + Quote(path.text));
       }
+      BVER_ASSIGN_OR_RETURN(Json value, RemoveAt(doc, from));
       return AddAt(doc, path, std::move(value));
     }
     case OpKind::kCopy: {
@@ -395,15 +393,14 @@ Status ApplyJsonPatchImpl(Json& doc, const Json& patch) {
   for (std::size_t i = 0; i < patch.size(); ++i) {
     const Json& op = patch[i];
     if (!op.is_object()) {
-      return Place(Malformed("", "an operation must be an object, not " +
-                                     std::string(KindOf(op))),
+      return Place(Malformed("", "an operation must be an object, not " + std::string(KindOf(op))),
                    i, "");
     }
     auto name = op.find("op");
     if (name == op.end()) return Place(Malformed("op", "missing \"op\" member"), i, "");
     if (!name->is_string()) {
-      return Place(Malformed("op", "\"op\" must be a string, not " + std::string(KindOf(*name))),
-                   i, "");
+      return Place(Malformed("op", "\"op\" must be a string, not " + std::string(KindOf(*name))), i,
+                   "");
     }
     const std::string& op_name = name->get_ref<const std::string&>();
     std::optional<OpKind> kind = ParseOpName(op_name);
@@ -470,7 +467,8 @@ Result<std::vector<std::string>> ParseJsonPointer(std::string_view pointer) {
     if (!token.ok()) {
       // Report the offset within the whole pointer, not within the token.
       for (std::size_t i = start; i < end; ++i) {
-        if (pointer[i] == '~' && (i + 1 >= end || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
+        if (pointer[i] == '~' &&
+            (i + 1 >= end || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
           return InvalidArgumentError("\"~\" at offset " + std::to_string(i) +
                                       " must be followed by \"0\" or \"1\"");
         }
@@ -536,7 +534,10 @@ Status ApplyMergePatch(Json& doc, const Json& merge_patch) {
     // RFC 7386 section 2, iteratively: each pair is (target, patch) where the
     // patch is to be merged into the target. Pointers into std::map nodes stay
     // valid while sibling members are added or erased.
-    std::vector<std::pair<Json*, const Json*>> stack{{&doc, &merge_patch}};
+    // The patch may be `doc` itself or a part of it, which the merge would
+    // change under our feet; patches are small, so merge from a copy.
+    const Json patch_copy = merge_patch;
+    std::vector<std::pair<Json*, const Json*>> stack{{&doc, &patch_copy}};
     while (!stack.empty()) {
       auto [target, patch] = stack.back();
       stack.pop_back();
@@ -598,7 +599,8 @@ Json Diff(const Json& from, const Json& to) {
         const bool take_a = bi == b.end() || (ai != a.end() && ai.key() < bi.key());
         const bool take_b = ai == a.end() || (bi != b.end() && bi.key() < ai.key());
         if (take_a) {
-          children.push_back(emit("remove", task.path + "/" + EscapePointerToken(ai.key()), nullptr));
+          children.push_back(
+              emit("remove", task.path + "/" + EscapePointerToken(ai.key()), nullptr));
           ++ai;
         } else if (take_b) {
           children.push_back(emit("add", task.path + "/" + EscapePointerToken(bi.key()), &*bi));

@@ -1,13 +1,13 @@
 #include "src/patch/patch.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace bver::patch {
 namespace {
@@ -109,7 +109,8 @@ TEST(JsonPatchTest, RootOperations) {
             Parse(R"({"a":1,"b":{"a":1}})"));
   EXPECT_EQ(Applied(R"({"a":1})", R"([{"op":"move","from":"","path":""}])"), Parse(R"({"a":1})"));
   Status status = Failed(R"({"a":1})", R"([{"op":"remove","path":""}])");
-  EXPECT_EQ(status.message(), "operation 0 (remove): cannot remove the whole document (path is \"\")");
+  EXPECT_EQ(status.message(),
+            "operation 0 (remove): cannot remove the whole document (path is \"\")");
 }
 
 TEST(JsonPatchTest, MoveAndCopyOntoThemselves) {
@@ -122,21 +123,24 @@ TEST(JsonPatchTest, MoveAndCopyOntoThemselves) {
   EXPECT_EQ(Applied(R"([1,2])", R"([{"op":"copy","from":"/0","path":"/0"}])"), Parse("[1,1,2]"));
   // Moving onto itself still needs the location to exist.
   Status status = Failed(R"({})", R"([{"op":"move","from":"/a","path":"/a"}])");
-  EXPECT_EQ(status.message(),
-            "operation 0 (move): from \"/a\" does not exist: the object at the root has no member \"a\"");
+  EXPECT_EQ(
+      status.message(),
+      "operation 0 (move): from \"/a\" does not exist: the object at the root has no member \"a\"");
 }
 
 TEST(JsonPatchTest, MoveEvaluatesPathAfterRemoval) {
   // RFC 6902 A.7.
-  EXPECT_EQ(Applied(R"(["all","grass","cows","eat"])", R"([{"op":"move","from":"/1","path":"/3"}])"),
-            Parse(R"(["all","cows","eat","grass"])"));
+  EXPECT_EQ(
+      Applied(R"(["all","grass","cows","eat"])", R"([{"op":"move","from":"/1","path":"/3"}])"),
+      Parse(R"(["all","cows","eat","grass"])"));
   // Into a sibling whose name merely starts with the same characters.
   EXPECT_EQ(Applied(R"({"a":1,"ab":{}})", R"([{"op":"move","from":"/a","path":"/ab/a"}])"),
             Parse(R"({"ab":{"a":1}})"));
 }
 
 TEST(JsonPatchTest, TestComparesNumbersByValue) {
-  EXPECT_EQ(Applied(R"({"n":1})", R"([{"op":"test","path":"/n","value":1.0}])"), Parse(R"({"n":1})"));
+  EXPECT_EQ(Applied(R"({"n":1})", R"([{"op":"test","path":"/n","value":1.0}])"),
+            Parse(R"({"n":1})"));
   EXPECT_EQ(Applied(R"({"n":1.0})", R"([{"op":"test","path":"/n","value":1}])"),
             Parse(R"({"n":1.0})"));
   EXPECT_EQ(Applied(R"({"n":-3})", R"([{"op":"test","path":"/n","value":-3.0}])"),
@@ -190,8 +194,7 @@ INSTANTIATE_TEST_SUITE_P(
     Malformed, JsonPatchErrorTest,
     ::testing::Values(
         ErrorCase{"{}", R"({"op":"add","path":"/a","value":1})", kInvalid,
-                  "a JSON Patch must be an array of operations, not an object", "",
-                  "patch.syntax"},
+                  "a JSON Patch must be an array of operations, not an object", "", "patch.syntax"},
         ErrorCase{"{}", R"([{"op":"test","path":"","value":{}}, 7])", kInvalid,
                   "operation 1: an operation must be an object, not a number", "/1",
                   "patch.syntax"},
@@ -243,8 +246,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "operation 0 (remove): path \"/baz\" does not exist: the object at the root has "
                   "no member \"baz\"",
                   "/0/path", "patch.target"},
-        ErrorCase{R"({"foo":"bar"})", R"([{"op":"replace","path":"/foo/bar","value":1}])",
-                  kInvalid,
+        ErrorCase{R"({"foo":"bar"})", R"([{"op":"replace","path":"/foo/bar","value":1}])", kInvalid,
                   "operation 0 (replace): path \"/foo/bar\" does not exist: the value at "
                   "\"/foo\" is a string, not an object or array",
                   "/0/path", "patch.target"},
@@ -288,31 +290,34 @@ INSTANTIATE_TEST_SUITE_P(
                   "operation 0 (move): cannot move \"/a\" into its own child \"/a/b/c\"", "/0/path",
                   "patch.move"},
         ErrorCase{R"({"a":1})", R"([{"op":"move","from":"","path":"/b"}])", kInvalid,
-                  "operation 0 (move): cannot remove the whole document (from is \"\")", "/0/from",
-                  "patch.target"}));
+                  "operation 0 (move): cannot move \"\" into its own child \"/b\"", "/0/path",
+                  "patch.move"},
+        ErrorCase{R"({"a":1})", R"([{"op":"move","from":"","path":""}, {"op":"remove","path":""}])",
+                  kInvalid, "operation 1 (remove): cannot remove the whole document (path is \"\")",
+                  "/1/path", "patch.target"}));
 
 INSTANTIATE_TEST_SUITE_P(
     FailedTest, JsonPatchErrorTest,
     ::testing::Values(
-        ErrorCase{R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])",
-                  kFailedTest,
+        ErrorCase{R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])", kFailedTest,
                   "operation 0 (test): test failed at \"/baz\": expected \"bar\", found \"qux\"",
                   "/0", "patch.test"},
         ErrorCase{R"({"/":9,"~1":10})", R"([{"op":"test","path":"/~01","value":"10"}])",
                   kFailedTest,
                   "operation 0 (test): test failed at \"/~01\": expected \"10\", found 10", "/0",
                   "patch.test"},
-        ErrorCase{R"(["foo","bar"])", R"([{"op":"test","path":"/1e0","value":"bar"}])",
-                  kFailedTest,
+        ErrorCase{R"(["foo","bar"])", R"([{"op":"test","path":"/1e0","value":"bar"}])", kFailedTest,
                   "operation 0 (test): test failed: path \"/1e0\" does not exist: the array at the "
                   "root has no element \"1e0\" (an index is \"0\" or digits without a leading "
                   "zero)",
                   "/0/path", "patch.test"},
-        ErrorCase{R"({"a":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})",
-                  R"([{"op":"test","path":"/a","value":"y"}])", kFailedTest,
-                  "operation 0 (test): test failed at \"/a\": expected \"y\", found "
-                  "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...",
-                  "/0", "patch.test"}));
+        ErrorCase{
+            R"({"a":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)"
+            R"(xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})",
+            R"([{"op":"test","path":"/a","value":"y"}])", kFailedTest,
+            "operation 0 (test): test failed at \"/a\": expected \"y\", found "
+            "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...",
+            "/0", "patch.test"}));
 
 // ------------------------------------------------------------- atomicity
 
@@ -360,22 +365,22 @@ TEST_P(MergePatchTest, Rfc7386) {
 // RFC 7386 Appendix A, every row, then the examples of sections 1 and 3.
 INSTANTIATE_TEST_SUITE_P(
     AppendixA, MergePatchTest,
-    ::testing::Values(
-        MergeCase{R"({"a":"b"})", R"({"a":"c"})", R"({"a":"c"})"},
-        MergeCase{R"({"a":"b"})", R"({"b":"c"})", R"({"a":"b","b":"c"})"},
-        MergeCase{R"({"a":"b"})", R"({"a":null})", R"({})"},
-        MergeCase{R"({"a":"b","b":"c"})", R"({"a":null})", R"({"b":"c"})"},
-        MergeCase{R"({"a":["b"]})", R"({"a":"c"})", R"({"a":"c"})"},
-        MergeCase{R"({"a":"c"})", R"({"a":["b"]})", R"({"a":["b"]})"},
-        MergeCase{R"({"a":{"b":"c"}})", R"({"a":{"b":"d","c":null}})", R"({"a":{"b":"d"}})"},
-        MergeCase{R"({"a":[{"b":"c"}]})", R"({"a":[1]})", R"({"a":[1]})"},
-        MergeCase{R"(["a","b"])", R"(["c","d"])", R"(["c","d"])"},
-        MergeCase{R"({"a":"b"})", R"(["c"])", R"(["c"])"},
-        MergeCase{R"({"a":"foo"})", R"(null)", R"(null)"},
-        MergeCase{R"({"a":"foo"})", R"("bar")", R"("bar")"},
-        MergeCase{R"({"e":null})", R"({"a":1})", R"({"e":null,"a":1})"},
-        MergeCase{R"([1,2])", R"({"a":"b","c":null})", R"({"a":"b"})"},
-        MergeCase{R"({})", R"({"a":{"bb":{"ccc":null}}})", R"({"a":{"bb":{}}})"}));
+    ::testing::Values(MergeCase{R"({"a":"b"})", R"({"a":"c"})", R"({"a":"c"})"},
+                      MergeCase{R"({"a":"b"})", R"({"b":"c"})", R"({"a":"b","b":"c"})"},
+                      MergeCase{R"({"a":"b"})", R"({"a":null})", R"({})"},
+                      MergeCase{R"({"a":"b","b":"c"})", R"({"a":null})", R"({"b":"c"})"},
+                      MergeCase{R"({"a":["b"]})", R"({"a":"c"})", R"({"a":"c"})"},
+                      MergeCase{R"({"a":"c"})", R"({"a":["b"]})", R"({"a":["b"]})"},
+                      MergeCase{R"({"a":{"b":"c"}})", R"({"a":{"b":"d","c":null}})",
+                                R"({"a":{"b":"d"}})"},
+                      MergeCase{R"({"a":[{"b":"c"}]})", R"({"a":[1]})", R"({"a":[1]})"},
+                      MergeCase{R"(["a","b"])", R"(["c","d"])", R"(["c","d"])"},
+                      MergeCase{R"({"a":"b"})", R"(["c"])", R"(["c"])"},
+                      MergeCase{R"({"a":"foo"})", R"(null)", R"(null)"},
+                      MergeCase{R"({"a":"foo"})", R"("bar")", R"("bar")"},
+                      MergeCase{R"({"e":null})", R"({"a":1})", R"({"e":null,"a":1})"},
+                      MergeCase{R"([1,2])", R"({"a":"b","c":null})", R"({"a":"b"})"},
+                      MergeCase{R"({})", R"({"a":{"bb":{"ccc":null}}})", R"({"a":{"bb":{}}})"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Sections, MergePatchTest,
@@ -395,11 +400,21 @@ INSTANTIATE_TEST_SUITE_P(
         MergeCase{R"({"a":1})", R"({"b":null})", R"({"a":1})"},
         MergeCase{R"(7)", R"({"a":{"b":null,"c":[null]}})", R"({"a":{"c":[null]}})"}));
 
+TEST(MergePatchAliasTest, PatchIsTheDocumentOrPartOfIt) {
+  Json doc = Parse(R"({"a":{"a":null,"b":1},"c":2})");
+  ASSERT_TRUE(ApplyMergePatch(doc, doc).ok());
+  EXPECT_EQ(doc, Parse(R"({"a":{"b":1},"c":2})"));
+  Json nested = Parse(R"({"x":{"x":null,"y":1}})");
+  ASSERT_TRUE(ApplyMergePatch(nested, nested["x"]).ok());
+  EXPECT_EQ(nested, Parse(R"({"y":1})"));
+}
+
 // ------------------------------------------------------------- Diff
 
 TEST(DiffTest, SmallCases) {
   EXPECT_EQ(Diff(Parse(R"({"a":1})"), Parse(R"({"a":1.0})")), Json::array());
-  EXPECT_EQ(Diff(Parse("1"), Parse(R"("1")")), Parse(R"([{"op":"replace","path":"","value":"1"}])"));
+  EXPECT_EQ(Diff(Parse("1"), Parse(R"("1")")),
+            Parse(R"([{"op":"replace","path":"","value":"1"}])"));
   EXPECT_EQ(Diff(Parse(R"({"c":1,"a/b":2,"d":{"x":1}})"), Parse(R"({"a/b":3,"b~":4,"d":{"x":2}})")),
             Parse(R"([{"op":"replace","path":"/a~1b","value":3},
                       {"op":"add","path":"/b~0","value":4},
