@@ -222,6 +222,7 @@ Result<Json*> Walk(Json& root, const Location& loc, std::size_t depth, const std
   return cur;
 }
 
+// How messages about a missing location open: path "/a/b" does not exist.
 std::string DoesNotExist(const Location& loc) {
   return loc.member + " " + Quote(loc.text) + " does not exist";
 }
@@ -460,25 +461,18 @@ Result<std::vector<std::string>> ParseJsonPointer(std::string_view pointer) {
   if (pointer.front() != '/') {
     return InvalidArgumentError("a non-empty pointer must start with \"/\"");
   }
-  std::size_t start = 1;
-  while (true) {
-    const std::size_t end = std::min(pointer.find('/', start), pointer.size());
-    Result<std::string> token = UnescapePointerToken(pointer.substr(start, end - start));
-    if (!token.ok()) {
-      // Report the offset within the whole pointer, not within the token.
-      for (std::size_t i = start; i < end; ++i) {
-        if (pointer[i] == '~' &&
-            (i + 1 >= end || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
-          return InvalidArgumentError("\"~\" at offset " + std::to_string(i) +
-                                      " must be followed by \"0\" or \"1\"");
-        }
-        if (pointer[i] == '~') ++i;
-      }
-      return token.status();
+  for (std::size_t i = 0; i < pointer.size(); ++i) {
+    const char c = pointer[i];
+    if (c == '/') {
+      tokens.emplace_back();
+    } else if (c != '~') {
+      tokens.back() += c;
+    } else if (i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
+      tokens.back() += pointer[++i] == '0' ? '~' : '/';
+    } else {
+      return InvalidArgumentError("\"~\" at offset " + std::to_string(i) +
+                                  " must be followed by \"0\" or \"1\"");
     }
-    tokens.push_back(std::move(token).value());
-    if (end == pointer.size()) break;
-    start = end + 1;
   }
   return tokens;
 }
