@@ -78,7 +78,14 @@ std::wstring ToUtf32(std::string_view text) {
 // std::regex knows no Unicode property escapes; the common ones become
 // POSIX classes, which a wide regex imbued with a UTF-8 locale answers for
 // every code point (and the narrow one for ASCII, where they agree).
-Result<std::string> TranslatePropertyEscapes(std::string_view source, bool* translated) {
+//
+// For the wide regex, \s and \S also become explicit classes: ECMA-262
+// whitespace includes non-ASCII spaces (U+00A0, U+2028, U+3000, ...) that the
+// "C" locale's classification does not know.
+constexpr char kEcmaWhitespace[] =
+    "\\t\\n\\v\\f\\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff";
+
+Result<std::string> Translate(std::string_view source, bool wide, bool* translated) {
   std::string out;
   out.reserve(source.size());
   bool in_class = false;
@@ -113,6 +120,16 @@ Result<std::string> TranslatePropertyEscapes(std::string_view source, bool* tran
         i = close;
         continue;
       }
+      if (wide && e == 's') {
+        out += in_class ? std::string(kEcmaWhitespace) : "[" + std::string(kEcmaWhitespace) + "]";
+        ++i;
+        continue;
+      }
+      if (wide && e == 'S' && !in_class) {
+        out += "[^" + std::string(kEcmaWhitespace) + "]";
+        ++i;
+        continue;
+      }
       out += c;
       out += e;
       ++i;
@@ -142,14 +159,18 @@ Result<std::unique_ptr<Pattern>> Pattern::Create(std::string_view source) {
   std::unique_ptr<Pattern> p(new Pattern());
   p->source_ = std::string(source);
   bool translated = false;
-  BVER_ASSIGN_OR_RETURN(std::string translated_source,
-                        TranslatePropertyEscapes(source, &translated));
+  BVER_ASSIGN_OR_RETURN(std::string narrow_source, Translate(source, false, &translated));
+  BVER_ASSIGN_OR_RETURN(std::string wide_source, Translate(source, true, &translated));
+  // A non-ASCII pattern must see code points even in ASCII input: in "é*"
+  // the star applies to the whole character, not to its last UTF-8 byte.
+  p->ascii_ = IsAscii(source);
   try {
-    p->narrow_ = std::regex(translated_source, Flags());
+    if (p->ascii_) p->narrow_ = std::regex(narrow_source, Flags());
     if (translated) p->wide_.imbue(UnicodeLocale());
-    p->wide_.assign(ToUtf32(translated_source), Flags());
+    p->wide_.assign(ToUtf32(wide_source), Flags());
   } catch (const std::regex_error& e) {
-    if (e.code() == std::regex_constants::error_backref) {
+    if (e.code() == std::regex_constants::error_backref ||
+        std::string_view(e.what()).find("back-reference") != std::string_view::npos) {
       return InvalidArgumentError("back-references are not supported in patterns");
     }
     return InvalidArgumentError(std::string("invalid regular expression: ") + e.what());
@@ -161,7 +182,7 @@ Result<std::unique_ptr<Pattern>> Pattern::Create(std::string_view source) {
 
 bool Pattern::Matches(std::string_view text) const {
   try {
-    if (IsAscii(text)) return std::regex_search(text.begin(), text.end(), narrow_);
+    if (ascii_ && IsAscii(text)) return std::regex_search(text.begin(), text.end(), narrow_);
     std::wstring wide = ToUtf32(text);
     return std::regex_search(wide.begin(), wide.end(), wide_);
   } catch (...) {

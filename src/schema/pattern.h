@@ -7,7 +7,8 @@
 //    input: with libstdc++ the automaton runs in its breadth-first
 //    ("polynomial") mode, which is why back-references are rejected;
 //  - code point semantics: "." and "{n}" count characters, not UTF-8 bytes,
-//    by matching non-ASCII input with a wide (UTF-32) copy of the regex.
+//    by matching non-ASCII input (or any input, for a non-ASCII pattern)
+//    with a wide (UTF-32) copy of the regex.
 //
 // Immutable after Create; Matches is safe to call from many threads at once.
 #pragma once
@@ -36,8 +37,9 @@ class Pattern {
   Pattern() = default;
 
   std::string source_;
-  std::regex narrow_;   // for ASCII-only input: no conversion needed
-  std::wregex wide_;    // for any other input, converted to UTF-32
+  bool ascii_ = false;  // the pattern is ASCII, so narrow_ exists
+  std::regex narrow_;   // for ASCII input to an ASCII pattern: no conversion
+  std::wregex wide_;    // for everything else, matched over UTF-32
 };
 
 }  // namespace bver::schema::internal
