@@ -125,7 +125,6 @@ void BindOne(sqlite3_stmt* st, int i, const std::string& v) {
 void BindOne(sqlite3_stmt* st, int i, const char* v) { sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT); }
 void BindOne(sqlite3_stmt* st, int i, std::int64_t v) { sqlite3_bind_int64(st, i, v); }
 void BindOne(sqlite3_stmt* st, int i, std::uint64_t v) { sqlite3_bind_int64(st, i, static_cast<std::int64_t>(v)); }
-void BindOne(sqlite3_stmt* st, int i, int v) { sqlite3_bind_int(st, i, v); }
 void BindOne(sqlite3_stmt* st, int i, bool v) { sqlite3_bind_int(st, i, v ? 1 : 0); }
 
 template <typename... Args>
