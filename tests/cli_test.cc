@@ -231,4 +231,60 @@ TEST_F(CliTest, DirectoryFlag) {
   EXPECT_EQ(Run({"-C", "/nonexistent", "plan"}).code, 2);
 }
 
+TEST_F(CliTest, ReferenceLifecycleOverTheEmbeddedStore) {
+  fs::copy_file(example_, dir_ / "bver.yaml");
+  std::string d = dir_.string();
+  RunResult c = Run({"-C", d, "ref", "create", "site", "--kind", "power.substation", "--id", "n1", "--data",
+                     R"({"name":"North","voltage_levels_kv":[110,20]})", "--json"});
+  ASSERT_EQ(c.code, 0) << c.err << c.out;
+  json created = json::parse(c.out);
+  EXPECT_EQ(created["pointer"], "bver://sites/site/n1~1");
+  EXPECT_EQ(created["body"]["status"], "draft");
+  EXPECT_TRUE(fs::exists(dir_ / ".bver" / "bver.db")) << "default store is .bver/bver.db";
+
+  RunResult p = Run({"-C", d, "ref", "patch", "bver://sites/site/n1", "--merge", R"({"status":"ready"})",
+                     "--expect-version", "1", "--json"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(json::parse(p.out)["version"], 2);
+  RunResult stale = Run({"-C", d, "ref", "patch", "bver://sites/site/n1", "--merge", R"({"status":"draft"})",
+                         "--expect-version", "1", "--json"});
+  EXPECT_EQ(stale.code, 1);
+  EXPECT_EQ(json::parse(stale.out)["error"]["code"], "aborted");
+
+  RunResult r = Run({"-C", d, "resolve", "bver://sites/site/n1~1@status", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["value"], "draft");
+
+  RunResult l = Run({"-C", d, "ref", "list", "site", "--where", "status=ready", "--json"});
+  ASSERT_EQ(l.code, 0) << l.err;
+  EXPECT_EQ(json::parse(l.out)["id"], "n1");
+
+  RunResult h = Run({"-C", d, "ref", "history", "bver://sites/site/n1", "--json"});
+  ASSERT_EQ(h.code, 0);
+  EXPECT_THAT(h.out, HasSubstr("\"change\":\"patched\""));
+
+  RunResult df = Run({"-C", d, "ref", "diff", "bver://sites/site/n1", "--from", "1", "--to", "2", "--json"});
+  ASSERT_EQ(df.code, 0);
+  EXPECT_EQ(json::parse(df.out), json::parse(R"([{"op":"replace","path":"/status","value":"ready"}])"));
+
+  RunResult e = Run({"-C", d, "events", "tail", "--json"});
+  ASSERT_EQ(e.code, 0);
+  EXPECT_THAT(e.out, HasSubstr("ref.patched"));
+  RunResult v = Run({"-C", d, "ledger", "verify", "--json"});
+  ASSERT_EQ(v.code, 0);
+  EXPECT_EQ(json::parse(v.out)["entries"], 2);
+
+  // Bad input: clear errors, exit 1, nothing written.
+  RunResult bad = Run({"-C", d, "ref", "create", "site", "--data", R"({"name":5})", "--json"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(json::parse(bad.out)["error"]["violations"][0]["path"], "name");
+  EXPECT_EQ(Run({"-C", d, "ref", "create", "site", "--data", "{not json"}).code, 1);
+  EXPECT_EQ(Run({"-C", d, "ref", "get", "bver://sites/site/nobody"}).code, 1);
+  EXPECT_EQ(Run({"-C", d, "ref", "get", "not-a-pointer"}).code, 1);
+  EXPECT_EQ(Run({"-C", d, "ref", "list", "site", "--where", "a..b=1"}).code, 1);
+  EXPECT_EQ(Run({"-C", d, "ref", "create", "site", "--data", "{}", "--store", "mysql://x"}).code, 1);
+  RunResult after = Run({"-C", d, "events", "tail", "--json"});
+  EXPECT_EQ(std::count(after.out.begin(), after.out.end(), '\n'), 2);
+}
+
 }  // namespace
