@@ -148,6 +148,14 @@ class Evaluator {
   bool EvalUnevaluated(const Node* n, const Json& v, const InstanceLoc* loc, Annotations* a);
   bool CheckUnique(const Json& v, const InstanceLoc* loc);
 
+  // Follows a $ref or $dynamicRef. Re-entering a target for the same
+  // instance value while it is still being evaluated can only loop forever
+  // (the dynamic scope only grows, so it resolves the same way again): that
+  // is reported as a failure right away instead of running into the depth
+  // limit, which with branching references could take exponential time.
+  bool FollowRef(const Node* target, const Json& v, const InstanceLoc* loc, Annotations* a,
+                 std::string_view rule);
+
   // Applies `child` to `v`; a false schema is reported as a failure of
   // `rule` with a message that fits it.
   bool Apply(const Node* child, const Json& v, const InstanceLoc* loc, Annotations* ann,
@@ -166,8 +174,30 @@ class Evaluator {
   std::vector<Violation>* errors_;
   int depth_ = 0;
   bool depth_reported_ = false;
+  // Nesting of Explain calls: branch explanations stop after a few levels so
+  // that re-running branches for messages stays cheap.
+  int explain_depth_ = 0;
   std::vector<const Resource*> scope_;
+  std::vector<std::pair<const Node*, const Json*>> active_refs_;
 };
+
+bool Evaluator::FollowRef(const Node* target, const Json& v, const InstanceLoc* loc,
+                          Annotations* a, std::string_view rule) {
+  for (const auto& [node, instance] : active_refs_) {
+    if (instance == &v && node == target) {
+      if (collecting()) {
+        Report(loc, rule,
+               "infinite " + Quote(rule) +
+                   " loop: the schema refers back to itself for the same value");
+      }
+      return false;
+    }
+  }
+  active_refs_.emplace_back(target, &v);
+  bool valid = Apply(target, v, loc, a, rule);
+  active_refs_.pop_back();
+  return valid;
+}
 
 void Evaluator::Report(const InstanceLoc* loc, std::string_view rule, std::string message) {
   if (errors_ == nullptr) return;
@@ -210,6 +240,9 @@ std::string Evaluator::FirstError(const Node* n, const Json& v, const InstanceLo
 std::string Evaluator::Explain(std::string head, const std::vector<const Node*>& branches,
                                const Json& v, const InstanceLoc* loc) {
   constexpr std::size_t kMaxExplained = 4;
+  constexpr int kMaxExplainDepth = 3;
+  if (explain_depth_ >= kMaxExplainDepth) return head;
+  ++explain_depth_;
   head += ": ";
   for (std::size_t i = 0; i < branches.size() && i < kMaxExplained; ++i) {
     if (i > 0) head += "; ";
@@ -218,6 +251,7 @@ std::string Evaluator::Explain(std::string head, const std::vector<const Node*>&
   if (branches.size() > kMaxExplained) {
     head += "; and " + Plural(branches.size() - kMaxExplained, "more schema");
   }
+  --explain_depth_;
   return head;
 }
 
@@ -396,7 +430,7 @@ bool Evaluator::EvalInPlace(const Node* n, const Json& v, const InstanceLoc* loc
     valid = false;
     return !collecting();  // true: stop now
   };
-  if (n->ref != nullptr && !Apply(n->ref, v, loc, a, "$ref") && fail()) return false;
+  if (n->ref != nullptr && !FollowRef(n->ref, v, loc, a, "$ref") && fail()) return false;
   if (n->dynamic_ref != nullptr) {
     const Node* target = n->dynamic_ref;
     if (!n->dynamic_anchor.empty()) {
@@ -409,7 +443,7 @@ bool Evaluator::EvalInPlace(const Node* n, const Json& v, const InstanceLoc* loc
         }
       }
     }
-    if (!Apply(target, v, loc, a, "$dynamicRef") && fail()) return false;
+    if (!FollowRef(target, v, loc, a, "$dynamicRef") && fail()) return false;
   }
   for (const Node* child : n->all_of) {
     if (!Apply(child, v, loc, a, "allOf") && fail()) return false;
