@@ -154,8 +154,7 @@ Result<std::unique_ptr<CompiledSchema>> Compiler::Compile(const Json& schema) {
   auto doc = std::make_shared<const Json>(schema);
   out_->documents.push_back(doc);
   loaded_documents_.push_back(kDefaultBaseUri);
-  const std::string* label = &labels_.emplace_back();
-  Node* root = CompileDocument(*doc, kDefaultBaseUri, label);
+  Node* root = CompileDocument(*doc, kDefaultBaseUri, "");
   ResolvePending();
   if (!errors_.empty()) {
     std::string message = "invalid schema: " + errors_.front().message;
@@ -170,11 +169,11 @@ Result<std::unique_ptr<CompiledSchema>> Compiler::Compile(const Json& schema) {
 }
 
 Resource* Compiler::NewResource(const std::string& uri, const Json* root_json,
-                                const std::string* label) {
+                                const std::string& label) {
   Resource* r = &out_->resources.emplace_back();
   r->uri = uri;
   r->root_json = root_json;
-  (void)label;
+  r->document_label = label;
   return r;
 }
 
@@ -183,10 +182,10 @@ Resource* Compiler::FindResource(const std::string& uri) const {
   return it == resources_.end() ? nullptr : it->second;
 }
 
-Node* Compiler::CompileDocument(const Json& doc, const std::string& uri, const std::string* label) {
+Node* Compiler::CompileDocument(const Json& doc, const std::string& uri, const std::string& label) {
   Resource* resource = NewResource(uri, &doc, label);
   resources_.emplace(uri, resource);
-  Scope scope{uri, resource, kVocabAll, label};
+  Scope scope{uri, resource, kVocabAll, &resource->document_label};
   return CompileNode(doc, scope, AttributePath(), 0, /*document_root=*/true);
 }
 
@@ -222,7 +221,7 @@ void Compiler::LoadDocument(const std::string& uri) {
   }
   loaded_documents_.push_back(doc_uri);
   out_->documents.push_back(doc);
-  CompileDocument(*doc, doc_uri, &labels_.emplace_back(doc_uri));
+  CompileDocument(*doc, doc_uri, doc_uri);
 }
 
 unsigned Compiler::VocabularyOf(const std::string& metaschema, const Scope& scope,
@@ -314,7 +313,7 @@ Node* Compiler::CompileNode(const Json& s, const Scope& parent, const AttributeP
           resources_.emplace(uri, scope.resource);
           scope.resource->uri = uri;
         } else {
-          Resource* r = NewResource(uri, &s, scope.label);
+          Resource* r = NewResource(uri, &s, *scope.label);
           if (!resources_.emplace(uri, r).second) {
             Error(scope, path, "$id", "duplicate \"$id\" " + Quote(uri));
           }
@@ -668,11 +667,7 @@ const Node* Compiler::Resolve(const std::string& uri, std::string* why) {
       if (auto it = node_of_.find(at); it != node_of_.end()) return it->second;
       // A pointer into something not compiled as a schema (an unknown
       // keyword, say): compile it now, in the scope of the resource.
-      Scope scope{r->uri, r, r->vocabulary, nullptr};
-      for (const std::string& l : labels_) {
-        if (l == r->uri) scope.label = &l;
-      }
-      if (scope.label == nullptr) scope.label = &labels_.emplace_back(r->uri);
+      Scope scope{r->uri, r, r->vocabulary, &r->document_label};
       return CompileNode(*at, scope, path, 0, /*document_root=*/false);
     }
     pos = slash + 1;

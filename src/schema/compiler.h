@@ -34,7 +34,7 @@ class Compiler {
     std::string base;              // absolute base URI, no fragment
     Resource* resource = nullptr;  // the enclosing resource
     unsigned vocabulary = kVocabAll;
-    const std::string* label = nullptr;  // document name for messages; "" for the root
+    const std::string* label = nullptr;  // Resource::document_label of the document
   };
   // A $ref or $dynamicRef, resolved once every document is compiled.
   struct PendingRef {
@@ -51,7 +51,7 @@ class Compiler {
   void CompileKeywords(const Json& s, Node* node, const Scope& scope, const AttributePath& path,
                        int depth);
   Node* CompileChild(const Json& s, const Scope& scope, const AttributePath& path, int depth);
-  Node* CompileDocument(const Json& doc, const std::string& uri, const std::string* label);
+  Node* CompileDocument(const Json& doc, const std::string& uri, const std::string& label);
   void LoadDocument(const std::string& uri);
   std::shared_ptr<const Json> FindDocument(const std::string& uri, std::string* doc_uri) const;
   unsigned VocabularyOf(const std::string& metaschema, const Scope& scope,
@@ -59,7 +59,7 @@ class Compiler {
   void ResolvePending();
   const Node* Resolve(const std::string& uri, std::string* why);
   Resource* FindResource(const std::string& uri) const;
-  Resource* NewResource(const std::string& uri, const Json* root_json, const std::string* label);
+  Resource* NewResource(const std::string& uri, const Json* root_json, const std::string& label);
   const Pattern* NewPattern(const std::string& source, const Scope& scope,
                             const AttributePath& path, std::string_view keyword);
 
@@ -71,7 +71,6 @@ class Compiler {
   std::unordered_map<std::string, Resource*> resources_;
   std::unordered_map<const Json*, Node*> node_of_;
   std::vector<std::string> loaded_documents_;
-  std::deque<std::string> labels_;
   std::vector<PendingRef> pending_;
   std::vector<Violation> errors_;
 };

@@ -1,6 +1,7 @@
 #include "src/schema/evaluator.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 
@@ -33,39 +34,67 @@ AttributePath PathOf(const InstanceLoc* loc) {
 // their position in the object, which is stable (nlohmann objects are maps).
 class Annotations {
  public:
-  void MarkProperty(std::size_t i, std::size_t n) { Mark(props_, i, n); }
+  void MarkProperty(std::size_t i, std::size_t n) { props_.Set(i, n); }
   void MarkAllProperties() { all_props_ = true; }
-  bool PropertyEvaluated(std::size_t i) const {
-    return all_props_ || (i < props_.size() && props_[i]);
-  }
+  bool PropertyEvaluated(std::size_t i) const { return all_props_ || props_.Get(i); }
   void MarkPrefix(std::size_t count) { prefix_ = std::max(prefix_, count); }
-  void MarkItem(std::size_t i, std::size_t n) { Mark(items_, i, n); }
+  void MarkItem(std::size_t i, std::size_t n) { items_.Set(i, n); }
   void MarkAllItems() { all_items_ = true; }
-  bool ItemEvaluated(std::size_t i) const {
-    return all_items_ || i < prefix_ || (i < items_.size() && items_[i]);
-  }
+  bool ItemEvaluated(std::size_t i) const { return all_items_ || i < prefix_ || items_.Get(i); }
   void Merge(const Annotations& o) {
     all_props_ = all_props_ || o.all_props_;
     all_items_ = all_items_ || o.all_items_;
     prefix_ = std::max(prefix_, o.prefix_);
-    Or(props_, o.props_);
-    Or(items_, o.items_);
+    props_.Or(o.props_);
+    items_.Or(o.items_);
   }
 
  private:
-  static void Mark(std::vector<bool>& bits, std::size_t i, std::size_t n) {
-    if (bits.size() < n) bits.resize(n);
-    if (i < bits.size()) bits[i] = true;
-  }
-  static void Or(std::vector<bool>& into, const std::vector<bool>& from) {
-    if (into.size() < from.size()) into.resize(from.size());
-    for (std::size_t i = 0; i < from.size(); ++i) {
-      if (from[i]) into[i] = true;
+  // A bit set that needs no allocation for up to 64 members.
+  class Bits {
+   public:
+    void Set(std::size_t i, std::size_t n) {
+      if (n <= 64 && big_.empty()) {
+        small_ |= std::uint64_t{1} << i;
+        return;
+      }
+      Grow(n);
+      big_[i] = true;
     }
-  }
+    bool Get(std::size_t i) const {
+      if (big_.empty()) return i < 64 && (small_ >> i & 1) != 0;
+      return i < big_.size() && big_[i];
+    }
+    void Or(const Bits& o) {
+      if (big_.empty() && o.big_.empty()) {
+        small_ |= o.small_;
+        return;
+      }
+      Grow(o.big_.size());
+      for (std::size_t i = 0; i < o.big_.size(); ++i) {
+        if (o.big_[i]) big_[i] = true;
+      }
+      for (std::size_t i = 0; i < 64; ++i) {
+        if ((o.small_ >> i & 1) != 0) big_[i] = true;
+      }
+    }
 
-  std::vector<bool> props_;
-  std::vector<bool> items_;
+   private:
+    void Grow(std::size_t n) {
+      if (big_.empty()) {
+        big_.assign(std::max<std::size_t>(n, 64), false);
+        for (std::size_t i = 0; i < 64; ++i) big_[i] = (small_ >> i & 1) != 0;
+        small_ = 0;
+      } else if (big_.size() < n) {
+        big_.resize(n, false);
+      }
+    }
+    std::uint64_t small_ = 0;
+    std::vector<bool> big_;
+  };
+
+  Bits props_;
+  Bits items_;
   std::size_t prefix_ = 0;
   bool all_props_ = false;
   bool all_items_ = false;
@@ -178,12 +207,18 @@ class Evaluator {
   // that re-running branches for messages stays cheap.
   int explain_depth_ = 0;
   std::vector<const Resource*> scope_;
-  std::vector<std::pair<const Node*, const Json*>> active_refs_;
+  // The references being followed, innermost last; the first few live
+  // inline so that validation usually allocates nothing for them.
+  static constexpr std::size_t kInlineRefs = 16;
+  std::array<std::pair<const Node*, const Json*>, kInlineRefs> inline_refs_;
+  std::size_t active_ref_count_ = 0;
+  std::vector<std::pair<const Node*, const Json*>> more_refs_;
 };
 
 bool Evaluator::FollowRef(const Node* target, const Json& v, const InstanceLoc* loc,
                           Annotations* a, std::string_view rule) {
-  for (const auto& [node, instance] : active_refs_) {
+  for (std::size_t i = 0; i < active_ref_count_; ++i) {
+    const auto& [node, instance] = i < kInlineRefs ? inline_refs_[i] : more_refs_[i - kInlineRefs];
     if (instance == &v && node == target) {
       if (collecting()) {
         Report(loc, rule,
@@ -193,9 +228,15 @@ bool Evaluator::FollowRef(const Node* target, const Json& v, const InstanceLoc* 
       return false;
     }
   }
-  active_refs_.emplace_back(target, &v);
+  if (active_ref_count_ < kInlineRefs) {
+    inline_refs_[active_ref_count_] = {target, &v};
+  } else {
+    more_refs_.emplace_back(target, &v);
+  }
+  ++active_ref_count_;
   bool valid = Apply(target, v, loc, a, rule);
-  active_refs_.pop_back();
+  --active_ref_count_;
+  if (active_ref_count_ >= kInlineRefs) more_refs_.pop_back();
   return valid;
 }
 
@@ -589,15 +630,18 @@ bool Evaluator::EvalObject(const Node* n, const Json& v, const InstanceLoc* loc,
   const bool members = !n->properties.empty() || !n->pattern_properties.empty() ||
                        n->additional_properties != nullptr || n->property_names != nullptr;
   if (!members) return valid;
+  // Instance members and "properties" are both sorted by key: walk them in
+  // step instead of searching.
+  auto p = n->properties.begin();
   std::size_t index = 0;
   for (auto it = v.begin(); it != v.end(); ++it, ++index) {
     const std::string& key = it.key();
     const InstanceLoc child_loc{loc, &key, 0};
     bool evaluated = false;
-    if (!n->properties.empty()) {
-      auto p = std::lower_bound(n->properties.begin(), n->properties.end(), key,
-                                [](const auto& entry, const std::string& k) { return entry.first < k; });
-      if (p != n->properties.end() && p->first == key) {
+    if (p != n->properties.end()) {
+      int order = 0;
+      while (p != n->properties.end() && (order = p->first.compare(key)) < 0) ++p;
+      if (p != n->properties.end() && order == 0) {
         evaluated = true;
         if (!Apply(p->second, it.value(), &child_loc, nullptr, "properties") && fail()) {
           return false;

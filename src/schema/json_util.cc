@@ -211,6 +211,7 @@ bool IsMultipleOf(const Json& value, const Number& divisor) {
 }
 
 bool JsonEqual(const Json& a, const Json& b) {
+  if (!a.is_structured() || !b.is_structured()) return ShallowEqual(a, b);
   // Iterative so that deeply nested instances cannot exhaust the stack.
   std::vector<std::pair<const Json*, const Json*>> stack;
   stack.emplace_back(&a, &b);
