@@ -1,5 +1,6 @@
 #include "src/schema/pattern.h"
 
+#include <cstdio>
 #include <exception>
 #include <locale>
 
@@ -118,6 +119,16 @@ Result<std::string> Translate(std::string_view source, bool wide, bool* translat
         }
         *translated = true;
         i = close;
+        continue;
+      }
+      if (e == 'c' && i + 2 < source.size() &&
+          ((source[i + 2] >= 'a' && source[i + 2] <= 'z') ||
+           (source[i + 2] >= 'A' && source[i + 2] <= 'Z'))) {
+        // Control escape \cX, which std::regex lacks: the code X % 32.
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "\\x%02x", source[i + 2] % 32);
+        out += hex;
+        i += 2;
         continue;
       }
       if (wide && e == 's') {

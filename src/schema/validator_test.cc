@@ -36,6 +36,12 @@ std::unique_ptr<Validator> MustCompile(const Json& schema, const SchemaRegistry*
   return v.ok() ? std::move(v).value() : nullptr;
 }
 
+Status CompileError(const Json& schema, const SchemaRegistry* registry = nullptr) {
+  Result<std::unique_ptr<Validator>> v = Validator::Compile(schema, registry);
+  EXPECT_FALSE(v.ok());
+  return v.status();
+}
+
 // Validates and checks that the fast path agrees with the full one.
 Status Check(const Validator& v, const Json& instance) {
   Status s = v.Validate(instance);
@@ -226,6 +232,18 @@ TEST(ValidatorTest, PatternsAreUnanchoredAndUnicodeAware) {
                           Violation{"u", "pattern", "must match the pattern \"^.{2}$\""}));
 }
 
+TEST(ValidatorTest, PatternEscapesFollowEcma262) {
+  auto v = MustCompile(J(R"({"properties": {"c": {"pattern": "^\\cC$"},
+                                             "s": {"pattern": "^a\\sb$"},
+                                             "n": {"pattern": "^\\P{L}+$"}}})"));
+  EXPECT_TRUE(Check(*v, J(R"({"c": "\u0003", "s": "a\u3000b", "n": "12"})")).ok());
+  EXPECT_FALSE(Check(*v, J(R"({"c": "\\cC"})")).ok());
+  EXPECT_FALSE(Check(*v, J(R"({"s": "a\u200bb"})")).ok());  // zero-width space is no \s
+  EXPECT_FALSE(Check(*v, J(R"({"n": "1\u00e9"})")).ok());
+  EXPECT_THAT(CompileError(J(R"({"pattern": "\\p{Nd}"})")).message(),
+              HasSubstr("Unicode property \\p{Nd} is not supported"));
+}
+
 TEST(ValidatorTest, PatternOnHugeInputDoesNotExhaustTheStack) {
   auto v = MustCompile(J(R"({"pattern": "^(a|b)*$"})"));
   std::string big(1 << 20, 'a');
@@ -241,12 +259,6 @@ TEST(ValidatorTest, UnknownKeywordsAndAnnotationsAreIgnored) {
 }
 
 // --- Malformed schemas ------------------------------------------------------
-
-Status CompileError(const Json& schema, const SchemaRegistry* registry = nullptr) {
-  Result<std::unique_ptr<Validator>> v = Validator::Compile(schema, registry);
-  EXPECT_FALSE(v.ok());
-  return v.status();
-}
 
 TEST(ValidatorTest, MalformedKeywordsNameTheSchemaLocation) {
   Status s = CompileError(J(R"({"type": 5})"));
