@@ -48,7 +48,7 @@ struct Node;
 // "$id". Anchors are looked up here; the resources entered during
 // evaluation form the dynamic scope that "$dynamicRef" searches.
 struct Resource {
-  std::string uri;  // absolute, without fragment
+  std::string uri;             // absolute, without fragment
   std::string document_label;  // for messages: the document's URI, "" for the root document
   const Json* root_json = nullptr;
   const Node* root = nullptr;

@@ -13,9 +13,17 @@ namespace bver::schema::internal {
 
 namespace {
 
-constexpr std::array<std::string_view, 11> kSingleSchemaKeywords = {
-    "additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else",
-    "unevaluatedItems", "unevaluatedProperties", "contentSchema"};
+constexpr std::array<std::string_view, 11> kSingleSchemaKeywords = {"additionalProperties",
+                                                                    "propertyNames",
+                                                                    "items",
+                                                                    "contains",
+                                                                    "not",
+                                                                    "if",
+                                                                    "then",
+                                                                    "else",
+                                                                    "unevaluatedItems",
+                                                                    "unevaluatedProperties",
+                                                                    "contentSchema"};
 constexpr std::array<std::string_view, 4> kSchemaArrayKeywords = {"allOf", "anyOf", "oneOf",
                                                                   "prefixItems"};
 constexpr std::array<std::string_view, 4> kSchemaMapKeywords = {"properties", "patternProperties",
@@ -359,8 +367,7 @@ void Compiler::CompileKeywords(const Json& s, Node* node, const Scope& scope,
       out->push_back(CompileChild((*v)[i], scope, base.Index(i), depth));
     }
   };
-  auto schema_map = [&](std::string_view k,
-                        std::vector<std::pair<std::string, const Node*>>* out) {
+  auto schema_map = [&](std::string_view k, std::vector<std::pair<std::string, const Node*>>* out) {
     const Json* v = Find(s, k);
     if (v == nullptr) return;
     if (!v->is_object()) {
@@ -652,9 +659,10 @@ const Node* Compiler::Resolve(const std::string& uri, std::string* why) {
       at = &*it;
       path = path.Key(key);
     } else if (at->is_array()) {
-      bool digits = !key.empty() && key.size() <= 18 &&
-                    std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-                    (key.size() == 1 || key[0] != '0');
+      bool digits =
+          !key.empty() && key.size() <= 18 &&
+          std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+          (key.size() == 1 || key[0] != '0');
       if (!digits) break;
       std::size_t index = std::stoull(key);
       if (index >= at->size()) break;

@@ -123,7 +123,7 @@ bool TypeMatches(std::uint8_t types, const Json& v) {
 
 std::string TypeList(std::uint8_t types) {
   static constexpr std::pair<std::uint8_t, const char*> kNames[] = {
-      {kTypeObject, "object"}, {kTypeArray, "array"},   {kTypeString, "string"},
+      {kTypeObject, "object"}, {kTypeArray, "array"},     {kTypeString, "string"},
       {kTypeNumber, "number"}, {kTypeInteger, "integer"}, {kTypeBoolean, "boolean"},
       {kTypeNull, "null"}};
   std::vector<const char*> names;
@@ -190,8 +190,7 @@ class Evaluator {
   bool Apply(const Node* child, const Json& v, const InstanceLoc* loc, Annotations* ann,
              std::string_view rule);
 
-  [[gnu::noinline]] void Report(const InstanceLoc* loc, std::string_view rule,
-                                std::string message);
+  [[gnu::noinline]] void Report(const InstanceLoc* loc, std::string_view rule, std::string message);
   [[gnu::noinline]] std::string FalseMessage(std::string_view rule, const InstanceLoc* loc) const;
   // "head: [0] why; [1] why": re-runs each branch collecting its errors.
   [[gnu::noinline]] std::string Explain(std::string head, const std::vector<const Node*>& branches,
@@ -215,8 +214,8 @@ class Evaluator {
   std::vector<std::pair<const Node*, const Json*>> more_refs_;
 };
 
-bool Evaluator::FollowRef(const Node* target, const Json& v, const InstanceLoc* loc,
-                          Annotations* a, std::string_view rule) {
+bool Evaluator::FollowRef(const Node* target, const Json& v, const InstanceLoc* loc, Annotations* a,
+                          std::string_view rule) {
   for (std::size_t i = 0; i < active_ref_count_; ++i) {
     const auto& [node, instance] = i < kInlineRefs ? inline_refs_[i] : more_refs_[i - kInlineRefs];
     if (instance == &v && node == target) {
@@ -263,7 +262,8 @@ std::string Evaluator::Summarize(const std::vector<Violation>& errors, const std
   if (errors.empty()) return "invalid";
   const Violation& first = errors.front();
   std::string out;
-  if (first.path != here) out += (first.path.empty() ? std::string("at the root") : "at " + first.path) + ": ";
+  if (first.path != here)
+    out += (first.path.empty() ? std::string("at the root") : "at " + first.path) + ": ";
   out += first.message;
   if (errors.size() > 1) out += " (and " + std::to_string(errors.size() - 1) + " more)";
   return out;
@@ -340,8 +340,7 @@ bool Evaluator::Eval(const Node* n, const Json& v, const InstanceLoc* loc, Annot
   return valid;
 }
 
-bool Evaluator::EvalKeywords(const Node* n, const Json& v, const InstanceLoc* loc,
-                             Annotations* a) {
+bool Evaluator::EvalKeywords(const Node* n, const Json& v, const InstanceLoc* loc, Annotations* a) {
   bool valid = true;
   if (n->types != 0 && !TypeMatches(n->types, v)) {
     if (collecting()) {
@@ -459,7 +458,8 @@ bool Evaluator::EvalString(const Node* n, const Json& v, const InstanceLoc* loc)
     }
   }
   if (n->pattern != nullptr && !n->pattern->Matches(s)) {
-    if (collecting()) Report(loc, "pattern", "must match the pattern " + Quote(n->pattern->source()));
+    if (collecting())
+      Report(loc, "pattern", "must match the pattern " + Quote(n->pattern->source()));
     valid = false;
   }
   return valid;
@@ -674,8 +674,8 @@ bool Evaluator::EvalObject(const Node* n, const Json& v, const InstanceLoc* loc,
       if (!ok) {
         if (collecting()) {
           Report(&child_loc, "propertyNames",
-                 "property name " + Quote(key) + " is not allowed: " +
-                     FirstError(n->property_names, name, &child_loc));
+                 "property name " + Quote(key) +
+                     " is not allowed: " + FirstError(n->property_names, name, &child_loc));
         }
         if (fail()) return false;
       }
@@ -741,16 +741,17 @@ bool Evaluator::EvalArray(const Node* n, const Json& v, const InstanceLoc* loc, 
   const std::size_t size = v.size();
   if (n->max_items && size > *n->max_items) {
     if (collecting()) {
-      Report(loc, "maxItems",
-             "must have at most " + Plural(*n->max_items, "item") + ", got " + std::to_string(size));
+      Report(
+          loc, "maxItems",
+          "must have at most " + Plural(*n->max_items, "item") + ", got " + std::to_string(size));
     }
     if (fail()) return false;
   }
   if (n->min_items && size < *n->min_items) {
     if (collecting()) {
-      Report(loc, "minItems",
-             "must have at least " + Plural(*n->min_items, "item") + ", got " +
-                 std::to_string(size));
+      Report(
+          loc, "minItems",
+          "must have at least " + Plural(*n->min_items, "item") + ", got " + std::to_string(size));
     }
     if (fail()) return false;
   }

@@ -2,19 +2,19 @@
 // only) against the validator. Fails when a case fails that is not listed in
 // testdata/known_failures.txt, when a listed case passes (the list is
 // stale), or when fewer than 95% of the cases pass.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "src/schema/validator.h"
 
@@ -25,8 +25,8 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using CaseKey = std::tuple<std::string, std::string, std::string>;  // file, group, test
 
-const fs::path kSuiteDir = fs::path(BVER_SOURCE_DIR) / ".." / "shared" / "testdata" /
-                           "json-schema-test-suite";
+const fs::path kSuiteDir =
+    fs::path(BVER_SOURCE_DIR) / ".." / "shared" / "testdata" / "json-schema-test-suite";
 const fs::path kKnownFailures =
     fs::path(BVER_SOURCE_DIR) / "src" / "schema" / "testdata" / "known_failures.txt";
 
@@ -76,7 +76,8 @@ SchemaRegistry LoadRemotes() {
   const fs::path remotes = kSuiteDir / "remotes";
   std::vector<fs::path> files;
   for (const auto& entry : fs::recursive_directory_iterator(remotes)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".json")
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   for (const fs::path& file : files) {
@@ -95,7 +96,8 @@ TEST(JsonSchemaTestSuite, Draft202012) {
 
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(kSuiteDir / "tests" / "draft2020-12")) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".json")
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
 
@@ -150,7 +152,8 @@ TEST(JsonSchemaTestSuite, Draft202012) {
   const double rate = total == 0 ? 0.0 : 100.0 * passed / total;
   std::printf("JSON-Schema-Test-Suite draft2020-12: %d/%d passed (%.1f%%)\n", passed, total, rate);
   for (const std::string& u : unexpected) std::printf("  UNEXPECTED FAILURE: %s\n", u.c_str());
-  for (const std::string& s : stale) std::printf("  STALE KNOWN FAILURE (now passes): %s\n", s.c_str());
+  for (const std::string& s : stale)
+    std::printf("  STALE KNOWN FAILURE (now passes): %s\n", s.c_str());
   std::fflush(stdout);
 
   EXPECT_TRUE(unexpected.empty()) << unexpected.size() << " case(s) fail that are not listed in "

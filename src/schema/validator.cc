@@ -2,10 +2,9 @@
 
 #include <exception>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "src/schema/compiled.h"
 #include "src/schema/compiler.h"

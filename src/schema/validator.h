@@ -10,7 +10,8 @@
 // instance location in attribute-path form ("meta.owner", "terminals[0]",
 // "" for the whole instance) and whose rule is the failing keyword
 // ("required", "type", ...). Nothing here throws, and no schema or instance
-// can crash it: nesting and $ref recursion are bounded.
+// can crash it: nesting and $ref recursion are bounded (evaluation needs
+// about 1 KB of stack per nesting level, under 512 KB at the limit).
 //
 // Supported: the core, applicator, unevaluated, validation, meta-data,
 // format-annotation and content vocabularies of draft 2020-12 ("format" and
@@ -19,10 +20,9 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "bver/status.h"
 
@@ -57,7 +57,6 @@ class SchemaRegistry {
   // True when `uri` (without fragment) names a registered document or a
   // resource inside one.
   bool Contains(std::string_view uri) const;
-
 
  private:
   friend class internal::Compiler;

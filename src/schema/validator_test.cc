@@ -1,5 +1,7 @@
 #include "src/schema/validator.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,13 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace bver {
 void PrintTo(const Violation& v, std::ostream* os) {
@@ -30,7 +29,8 @@ using ::testing::HasSubstr;
 
 Json J(const char* text) { return Json::parse(text); }
 
-std::unique_ptr<Validator> MustCompile(const Json& schema, const SchemaRegistry* registry = nullptr) {
+std::unique_ptr<Validator> MustCompile(const Json& schema,
+                                       const SchemaRegistry* registry = nullptr) {
   Result<std::unique_ptr<Validator>> v = Validator::Compile(schema, registry);
   EXPECT_TRUE(v.ok()) << v.status().ToString();
   return v.ok() ? std::move(v).value() : nullptr;
@@ -84,7 +84,8 @@ TEST(ValidatorTest, PathsUseAttributePathSyntax) {
 TEST(ValidatorTest, RootViolationHasEmptyPath) {
   auto v = MustCompile(J(R"({"type": ["string", "null"]})"));
   Status s = Check(*v, J("3"));
-  EXPECT_THAT(s.violations(), ElementsAre(Violation{"", "type", "expected string or null, got integer"}));
+  EXPECT_THAT(s.violations(),
+              ElementsAre(Violation{"", "type", "expected string or null, got integer"}));
 }
 
 TEST(ValidatorTest, EveryFailureIsReported) {
@@ -104,7 +105,8 @@ TEST(ValidatorTest, EveryFailureIsReported) {
       ElementsAre(
           Violation{"", "required", "missing required property \"id\""},
           Violation{"count", "maximum", "must be <= 10"},
-          Violation{"extra", "additionalProperties", "additional property \"extra\" is not allowed"},
+          Violation{"extra", "additionalProperties",
+                    "additional property \"extra\" is not allowed"},
           Violation{"tags", "uniqueItems", "items 0 and 2 are equal, but items must be unique"},
           Violation{"tags[1]", "minLength", "must be at least 2 characters long, got 1"}));
 }
@@ -117,10 +119,11 @@ TEST(ValidatorTest, NumericMessages) {
     }
   })"));
   Status s = Check(*v, J(R"({"a": 1, "b": 3, "c": 0, "d": 0.3})"));
-  EXPECT_THAT(s.violations(), ElementsAre(Violation{"a", "minimum", "must be >= 1.5"},
-                                          Violation{"b", "exclusiveMaximum", "must be < 3"},
-                                          Violation{"c", "exclusiveMinimum", "must be > 0"},
-                                          Violation{"d", "multipleOf", "must be a multiple of 0.5"}));
+  EXPECT_THAT(s.violations(),
+              ElementsAre(Violation{"a", "minimum", "must be >= 1.5"},
+                          Violation{"b", "exclusiveMaximum", "must be < 3"},
+                          Violation{"c", "exclusiveMinimum", "must be > 0"},
+                          Violation{"d", "multipleOf", "must be a multiple of 0.5"}));
 }
 
 TEST(ValidatorTest, StringLengthCountsCodePoints) {
@@ -209,7 +212,8 @@ TEST(ValidatorTest, PropertyNamesAndDependencies) {
       Check(*v, J(R"({"bar": 1, "baz": 2, "toolong": 3})")).violations(),
       ElementsAre(
           Violation{"", "required", "missing required property \"qux\""},
-          Violation{"", "dependentRequired", "property \"foo\" is required when \"bar\" is present"},
+          Violation{"", "dependentRequired",
+                    "property \"foo\" is required when \"bar\" is present"},
           Violation{"toolong", "propertyNames",
                     "property name \"toolong\" is not allowed: must be at most 3 characters long, "
                     "got 7"}));
@@ -217,8 +221,9 @@ TEST(ValidatorTest, PropertyNamesAndDependencies) {
 
 TEST(ValidatorTest, FalseSchemaAtTheRoot) {
   auto v = MustCompile(Json(false));
-  EXPECT_THAT(Check(*v, J("{}")).violations(),
-              ElementsAre(Violation{"", "false", "no value is allowed here (the schema is false)"}));
+  EXPECT_THAT(
+      Check(*v, J("{}")).violations(),
+      ElementsAre(Violation{"", "false", "no value is allowed here (the schema is false)"}));
   EXPECT_TRUE(Check(*MustCompile(Json(true)), J("[1]")).ok());
 }
 
@@ -292,8 +297,8 @@ TEST(ValidatorTest, EveryMalformedKeywordIsReported) {
   std::vector<std::string> rules;
   for (const Violation& v : s.violations()) rules.push_back(v.rule);
   std::sort(rules.begin(), rules.end());
-  EXPECT_THAT(rules, ElementsAre("$anchor", "allOf", "items", "maxLength", "minItems",
-                                 "multipleOf", "pattern", "required", "schema", "type"));
+  EXPECT_THAT(rules, ElementsAre("$anchor", "allOf", "items", "maxLength", "minItems", "multipleOf",
+                                 "pattern", "required", "schema", "type"));
   EXPECT_THAT(s.message(), HasSubstr("(and 9 more problems)"));
 }
 
@@ -305,7 +310,8 @@ TEST(ValidatorTest, UnresolvableReferences) {
   EXPECT_THAT(s.violations()[0].message, HasSubstr("cannot resolve \"$ref\" \"#/$defs/missing\""));
 
   s = CompileError(J(R"({"$ref": "https://example.com/nowhere.json"})"));
-  EXPECT_THAT(s.message(), HasSubstr("no schema is known by the URI \"https://example.com/nowhere.json\""));
+  EXPECT_THAT(s.message(),
+              HasSubstr("no schema is known by the URI \"https://example.com/nowhere.json\""));
   s = CompileError(J(R"({"$ref": "#nope"})"));
   EXPECT_THAT(s.message(), HasSubstr("no anchor \"nope\""));
 }
@@ -363,7 +369,8 @@ TEST(ValidatorTest, ReferenceCyclesTerminate) {
                         "allOf": [{"$dynamicRef": "#x", "$ref": "#/allOf/0"}, {"$ref": "#"}]})"));
   EXPECT_FALSE(Check(*v, J("{}")).ok());
 
-  v = MustCompile(J(R"({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}},
+  v = MustCompile(
+      J(R"({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}},
                         "anyOf": [{"$ref": "#/$defs/a"}, {"type": "string"}]})"));
   EXPECT_TRUE(Check(*v, Json("s")).ok());
   EXPECT_FALSE(Check(*v, Json(1)).ok());
@@ -420,9 +427,9 @@ TEST(ValidatorTest, RegistryResolvesAcrossDocuments) {
                     &moved);
   }  // the registry is gone; the validator keeps what it uses
   EXPECT_TRUE(Check(*v, J(R"({"site": {"name": "A"}})")).ok());
-  EXPECT_THAT(Check(*v, J(R"({"site": {"name": ""}})")).violations(),
-              ElementsAre(Violation{"site.name", "minLength",
-                                    "must be at least 1 character long, got 0"}));
+  EXPECT_THAT(
+      Check(*v, J(R"({"site": {"name": ""}})")).violations(),
+      ElementsAre(Violation{"site.name", "minLength", "must be at least 1 character long, got 0"}));
 }
 
 TEST(ValidatorTest, RegistryRejectsBadEntries) {
@@ -489,8 +496,8 @@ TEST(ValidatorTest, ConcurrentValidationIsSafe) {
 class ValidateFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("bver_schema_test_" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("bver_schema_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
