@@ -95,6 +95,9 @@ class Txn {
   virtual Status PutArtifact(const std::string& digest, std::uint64_t size) = 0;
 };
 
+// True when a backend can evaluate `f` in its query (see ListHeads).
+bool IsPushableFilter(const Filter& f);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -120,12 +123,20 @@ class Backend {
                                                     const std::string& id, std::int64_t at_us) = 0;
   virtual Result<std::vector<VersionRow>> History(const std::string& ns, const std::string& repo,
                                                   const std::string& id) = 0;
-  // Heads of a repo in id order, starting after `after_id`; at most `limit`.
-  // Filtering by body happens in the Store for now (see store.cc).
+  // Heads of a repo in id order, starting after `after_id`; at most `limit`,
+  // keeping only those that pass every filter in `filters`. The Store passes
+  // only filters a backend can evaluate in its query (see IsPushableFilter):
+  // a scalar value (number, string, boolean, null) or exists/absent, on a
+  // path whose keys hold no '"' or '\\'. Semantics, which every backend
+  // must match exactly: kExists/kNotExists test presence; kEq/kNe need the
+  // value present (kNe: present and not equal; numbers compare by value, so
+  // 1 == 1.0); kLt..kGe hold only when both sides are numbers or both strings
+  // (strings by bytes).
   virtual Result<std::vector<VersionRow>> ListHeads(const std::string& ns, const std::string& repo,
                                                     const std::string& kind,
                                                     const std::string& after_id,
-                                                    std::size_t limit, bool include_deleted) = 0;
+                                                    std::size_t limit, bool include_deleted,
+                                                    const std::vector<Filter>& filters) = 0;
   virtual Result<std::vector<Event>> ReadEvents(std::uint64_t from_offset, std::size_t limit) = 0;
   virtual Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) = 0;
   virtual Result<std::optional<Lease>> GetLease(const std::string& target) = 0;

@@ -306,6 +306,48 @@ TEST_P(StoreConformance, ResolveExistsAndAttributePaths) {
   EXPECT_EQ(store_->Get(P("bver://other/site/s1")).status().code(), StatusCode::kNotFound);
 }
 
+TEST_P(StoreConformance, FilterSemanticsAreTheSameOnEveryBackend) {
+  MustCreateSite("a", {{"name", "alpha"}, {"bays", 2}, {"meta", {{"ok", true}, {"w", 1.5}, {"tags", {"x", "y"}},
+                                                                {"n", nullptr}, {"q\"k", 1}, {"o", {{"k", 1}}}}}});
+  MustCreateSite("b", {{"name", "beta"}, {"bays", 3}, {"meta", {{"ok", false}, {"w", "1.5"}, {"tags", {"y"}}}}});
+  MustCreateSite("c", {{"name", "Gamma"}, {"meta", {{"w", 2}}}});
+  auto ids = [&](std::vector<std::tuple<std::string, FilterOp, json>> fs) {
+    ListQuery q;
+    q.repo = "site";
+    for (auto& [path, op, v] : fs) {
+      q.filters.push_back({*AttributePath::Parse(path), op, v.is_discarded() ? nullptr : std::make_shared<json>(v)});
+    }
+    Result<ListPage> r = store_->List(q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::string out;
+    if (r.ok()) {
+      for (const Reference& ref : r->items) out += ref.id;
+    }
+    return out;
+  };
+  json none = json::value_t::discarded;
+  EXPECT_EQ(ids({{"bays", FilterOp::kEq, 2}}), "a");
+  EXPECT_EQ(ids({{"bays", FilterOp::kEq, 2.0}}), "a") << "1 == 1.0";
+  EXPECT_EQ(ids({{"bays", FilterOp::kNe, 2}}), "b") << "ne needs the value present";
+  EXPECT_EQ(ids({{"bays", FilterOp::kGe, 2}, {"bays", FilterOp::kLt, 3}}), "a");
+  EXPECT_EQ(ids({{"meta.w", FilterOp::kGt, 1}}), "ac") << "the string \"1.5\" is not a number";
+  EXPECT_EQ(ids({{"meta.w", FilterOp::kEq, "1.5"}}), "b");
+  EXPECT_EQ(ids({{"name", FilterOp::kLt, "beta"}}), "ac") << "bytewise: \"Gamma\" < \"alpha\" < \"beta\"";
+  EXPECT_EQ(ids({{"meta.ok", FilterOp::kEq, true}}), "a");
+  EXPECT_EQ(ids({{"meta.ok", FilterOp::kEq, false}}), "b");
+  EXPECT_EQ(ids({{"meta.ok", FilterOp::kNe, true}}), "b");
+  EXPECT_EQ(ids({{"meta.ok", FilterOp::kGt, false}}), "") << "booleans have no order";
+  EXPECT_EQ(ids({{"meta.n", FilterOp::kEq, nullptr}}), "a");
+  EXPECT_EQ(ids({{"meta.n", FilterOp::kExists, none}}), "a") << "a null value is present";
+  EXPECT_EQ(ids({{"meta.n", FilterOp::kNotExists, none}}), "bc");
+  EXPECT_EQ(ids({{"meta.tags[1]", FilterOp::kEq, "y"}}), "a");
+  EXPECT_EQ(ids({{"meta.tags[0]", FilterOp::kExists, none}}), "ab");
+  EXPECT_EQ(ids({{"meta.tags", FilterOp::kEq, json::array({"y"})}}), "b") << "array values run in the Store";
+  EXPECT_EQ(ids({{"meta.o", FilterOp::kEq, json{{"k", 1}}}}), "a");
+  EXPECT_EQ(ids({{"meta.[\"q\\\"k\"]", FilterOp::kEq, 1}}), "a") << "unusual keys run in the Store";
+  EXPECT_EQ(ids({{"name.deeper", FilterOp::kExists, none}}), "") << "a path through a scalar is absent";
+}
+
 TEST_P(StoreConformance, ListWithFiltersAndCursorPaging) {
   for (int i = 0; i < 25; ++i) {
     char id[8];

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -127,8 +128,39 @@ std::int64_t SystemClockMicros() {
       .count();
 }
 
+// Parsed bodies by "ns/repo/id~version". Versions are never rewritten, so an
+// entry can never go stale, whoever else writes the store; the cache only
+// saves re-parsing. Sharded to keep reader threads off one lock; a full shard
+// is simply emptied (cheap, and hot entries come straight back).
+class BodyCache {
+ public:
+  JsonPtr Find(const std::string& key) {
+    Shard& s = ShardFor(key);
+    std::lock_guard<std::mutex> l(s.mu);
+    auto it = s.map.find(key);
+    return it == s.map.end() ? nullptr : it->second;
+  }
+  void Put(const std::string& key, JsonPtr body) {
+    Shard& s = ShardFor(key);
+    std::lock_guard<std::mutex> l(s.mu);
+    if (s.map.size() >= kPerShard) s.map.clear();
+    s.map.emplace(key, std::move(body));
+  }
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  static constexpr std::size_t kPerShard = 4096;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, JsonPtr> map;  // GUARDED_BY(mu)
+  };
+  Shard& ShardFor(const std::string& key) { return shards_[std::hash<std::string>{}(key) % kShards]; }
+  Shard shards_[kShards];
+};
+
 struct Store::Impl {
   std::shared_ptr<const domain::Platform> platform;
+  mutable BodyCache bodies;
   std::unique_ptr<Backend> backend;
   Options options;
   // Compiled body schemas: key "ns/repo" or "ns/repo#kind".
@@ -213,8 +245,13 @@ struct Store::Impl {
     r.deleted = row.deleted;
     r.created_at_us = row.created_at_us;
     r.updated_at_us = row.committed_at_us;
-    BVER_ASSIGN_OR_RETURN(json body, ParseStored(row.body, "body"));
-    r.body = Share(std::move(body));
+    std::string key = RefKey(row.ns, row.repo, row.id) + "~" + std::to_string(row.version);
+    r.body = bodies.Find(key);
+    if (!r.body) {
+      BVER_ASSIGN_OR_RETURN(json body, ParseStored(row.body, "body"));
+      r.body = Share(std::move(body));
+      bodies.Put(key, r.body);
+    }
     if (!row.provenance.empty()) {
       BVER_ASSIGN_OR_RETURN(json prov, ParseStored(row.provenance, "provenance"));
       r.provenance = Share(std::move(prov));
@@ -521,19 +558,22 @@ Result<ListPage> Store::List(const ListQuery& q) {
   if (q.limit == 0 || q.limit > 1000) return InvalidArgumentError("limit must be from 1 to 1000");
   std::string after = q.cursor;
   if (!after.empty() && !IsValidReferenceId(after)) return InvalidArgumentError("invalid cursor");
+  // Filters the backend can evaluate in its query go down to it; the rest
+  // (objects or arrays as values, unusual keys) run here on the parsed body.
+  std::vector<Filter> pushed, local;
+  for (const Filter& f : q.filters) (IsPushableFilter(f) ? pushed : local).push_back(f);
   ListPage page;
-  // Filters run here over id-ordered batches of heads; the stable order is by id.
-  const std::size_t batch = std::max<std::size_t>(q.limit * 4, 256);
+  const std::size_t batch = local.empty() ? q.limit + 1 : std::max<std::size_t>(q.limit * 4, 256);
   while (true) {
     BVER_ASSIGN_OR_RETURN(std::vector<VersionRow> rows,
                           impl_->backend->ListHeads(repo->ns, repo->name, q.kind, after, batch,
-                                                    q.include_deleted));
+                                                    q.include_deleted, pushed));
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const VersionRow& row = rows[i];
       after = row.id;
       BVER_ASSIGN_OR_RETURN(Reference ref, impl_->ToReference(row));
       bool keep = true;
-      for (const Filter& f : q.filters) {
+      for (const Filter& f : local) {
         Result<const json*> v = core::ResolvePath(*ref.body, f.path);
         if (f.op == FilterOp::kExists) {
           keep = v.ok();
@@ -547,8 +587,8 @@ Result<ListPage> Store::List(const ListQuery& q) {
       if (!keep) continue;
       page.items.push_back(std::move(ref));
       if (page.items.size() == q.limit) {
-        // More may follow; the last page may then come back empty.
-        if (i + 1 < rows.size() || rows.size() == batch) page.next_cursor = after;
+        // More may follow; with local filters the last page may come back empty.
+        if (i + 1 < rows.size() || (!local.empty() && rows.size() == batch)) page.next_cursor = after;
         return page;
       }
     }

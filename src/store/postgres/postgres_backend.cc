@@ -44,9 +44,10 @@ CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size BIGINT NOT N
 INSERT INTO bver_meta (key, value) VALUES ('store_format', '1') ON CONFLICT DO NOTHING;
 )sql";
 
+// Reads never need the stored diff (see the SQLite backend).
 constexpr const char* kVersionColumns =
     "v.ns, v.repo, v.id, v.version, v.kind, v.change, v.deleted, v.created_at_us, "
-    "v.committed_at_us, v.body, v.diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
+    "v.committed_at_us, v.body, '' AS diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -251,6 +252,51 @@ class PgTxn : public Txn {
   PGconn* c_;
 };
 
+// The SQL for one pushed filter (Backend::ListHeads states the semantics);
+// its parameters are appended to `params`.
+std::string FilterSql(const Filter& f, std::vector<std::string>& params) {
+  std::string array = "{";
+  for (std::size_t i = 0; i < f.path.segments().size(); ++i) {
+    const PathSegment& s = f.path.segments()[i];
+    array += (i ? ",\"" : "\"") + (s.is_key() ? s.key() : std::to_string(s.index())) + "\"";
+  }
+  array += "}";
+  params.push_back(array);
+  std::string p = "$" + std::to_string(params.size()) + "::text[]";
+  std::string at = "(j.b #> " + p + ")";
+  std::string type = "jsonb_typeof" + at;
+  if (f.op == FilterOp::kExists) return at + " IS NOT NULL";
+  if (f.op == FilterOp::kNotExists) return at + " IS NULL";
+  const nlohmann::json& v = *f.value;
+  std::string eq, cond, lhs, x;
+  if (v.is_number()) {
+    params.push_back(v.dump());
+    x = "$" + std::to_string(params.size()) + "::numeric";
+    cond = type + " = 'number'";
+    lhs = "(CASE WHEN " + cond + " THEN (j.b #>> " + p + ")::numeric END)";
+  } else if (v.is_string()) {
+    params.push_back(v.get<std::string>());
+    x = "$" + std::to_string(params.size()) + "::text COLLATE \"C\"";
+    cond = type + " = 'string'";
+    lhs = "(j.b #>> " + p + ") COLLATE \"C\"";
+  }
+  if (x.empty()) {
+    eq = v.is_null() ? "(" + type + " = 'null')" : "(" + at + " = '" + (v.get<bool>() ? "true" : "false") + "'::jsonb)";
+  } else {
+    eq = "(" + cond + " AND " + lhs + " = " + x + ")";
+  }
+  switch (f.op) {
+    case FilterOp::kEq: return eq;
+    case FilterOp::kNe: return "(" + at + " IS NOT NULL AND NOT " + eq + ")";
+    default: break;
+  }
+  // Booleans and null have no order; the path is still referenced, since
+  // PostgreSQL rejects a parameter the statement does not use.
+  if (x.empty()) return "(" + at + " IS NOT NULL AND false)";
+  const char* op = f.op == FilterOp::kLt ? " < " : f.op == FilterOp::kLe ? " <= " : f.op == FilterOp::kGt ? " > " : " >= ";
+  return "(" + cond + " AND " + lhs + op + x + ")";
+}
+
 class PostgresBackend : public Backend {
  public:
   static Result<std::unique_ptr<Backend>> Open(const PostgresOptions& o) {
@@ -333,16 +379,19 @@ class PostgresBackend : public Backend {
 
   Result<std::vector<VersionRow>> ListHeads(const std::string& ns, const std::string& repo,
                                             const std::string& kind, const std::string& after_id,
-                                            std::size_t limit, bool include_deleted) override {
+                                            std::size_t limit, bool include_deleted,
+                                            const std::vector<Filter>& filters) override {
+    std::vector<std::string> params = {ns, repo, after_id, kind, B(include_deleted),
+                                       S(static_cast<std::uint64_t>(limit))};
+    std::string sql = std::string("SELECT ") + kVersionColumns +
+                      " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND v.id = h.id AND "
+                      "v.version = h.version CROSS JOIN LATERAL (SELECT v.body::jsonb AS b) j "
+                      "WHERE h.ns = $1 AND h.repo = $2 AND h.id COLLATE \"C\" > $3 AND "
+                      "($4 = '' OR h.kind = $4) AND ($5 OR NOT h.deleted)";
+    for (const Filter& f : filters) sql += " AND " + FilterSql(f, params);
+    sql += " ORDER BY h.id COLLATE \"C\" LIMIT $6";
     Borrow c(this);
-    BVER_ASSIGN_OR_RETURN(
-        PgResult r,
-        Exec(c.get(),
-             std::string("SELECT ") + kVersionColumns +
-                 " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND v.id = h.id AND "
-                 "v.version = h.version WHERE h.ns = $1 AND h.repo = $2 AND h.id COLLATE \"C\" > $3 AND "
-                 "($4 = '' OR h.kind = $4) AND ($5 OR NOT h.deleted) ORDER BY h.id COLLATE \"C\" LIMIT $6",
-             {ns, repo, after_id, kind, B(include_deleted), S(static_cast<std::uint64_t>(limit))}));
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(), sql, params));
     return ReadVersions(r.get());
   }
 

@@ -6,8 +6,10 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -46,9 +48,11 @@ CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size INTEGER NOT 
 INSERT OR IGNORE INTO bver_meta (key, value) VALUES ('store_format', '1');
 )sql";
 
+// Reads never need the stored diff (events carry it, and diffs between any
+// two versions are computed from snapshots), so it is not fetched.
 constexpr const char* kVersionColumns =
     "v.ns, v.repo, v.id, v.version, v.kind, v.change, v.deleted, v.created_at_us, "
-    "v.committed_at_us, v.body, v.diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
+    "v.committed_at_us, v.body, '' AS diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
 
 Status SqliteError(sqlite3* db, const std::string& what) {
   int rc = sqlite3_extended_errcode(db);
@@ -115,7 +119,7 @@ class Conn {
 
  private:
   sqlite3* db_ = nullptr;
-  std::map<std::string, sqlite3_stmt*> stmts_;
+  std::unordered_map<std::string, sqlite3_stmt*> stmts_;
 };
 
 // Binds positional parameters of mixed types.
@@ -344,6 +348,49 @@ class SqliteTxn : public Txn {
   Conn& c_;
 };
 
+// The SQL for one pushed filter (Backend::ListHeads states the semantics),
+// with its parameters appended to `binds` from ?next on.
+std::string FilterSql(const Filter& f, int& next, std::vector<std::function<void(sqlite3_stmt*)>>& binds) {
+  std::string path = "$";
+  for (const PathSegment& s : f.path.segments()) {
+    path += s.is_key() ? ".\"" + s.key() + "\"" : "[" + std::to_string(s.index()) + "]";
+  }
+  int p = next++;
+  binds.push_back([p, path](sqlite3_stmt* st) { BindOne(st, p, path); });
+  std::string type = "json_type(v.body, ?" + std::to_string(p) + ")";
+  std::string value = "json_extract(v.body, ?" + std::to_string(p) + ")";
+  if (f.op == FilterOp::kExists) return type + " IS NOT NULL";
+  if (f.op == FilterOp::kNotExists) return type + " IS NULL";
+  const nlohmann::json& v = *f.value;
+  std::string cond;  // the value at the path has v's type
+  std::string x;     // the placeholder of v
+  if (v.is_number() || v.is_string()) {
+    int xi = next++;
+    x = "?" + std::to_string(xi);
+    cond = v.is_number() ? type + " IN ('integer', 'real')" : type + " = 'text'";
+    if (v.is_number_integer() && !(v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX)) {
+      std::int64_t n = v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>()) : v.get<std::int64_t>();
+      binds.push_back([xi, n](sqlite3_stmt* st) { sqlite3_bind_int64(st, xi, n); });
+    } else if (v.is_number()) {
+      double d = v.get<double>();
+      binds.push_back([xi, d](sqlite3_stmt* st) { sqlite3_bind_double(st, xi, d); });
+    } else {
+      std::string t = v.get<std::string>();
+      binds.push_back([xi, t](sqlite3_stmt* st) { BindOne(st, xi, t); });
+    }
+  }
+  std::string eq = x.empty() ? type + (v.is_null() ? " = 'null'" : (v.get<bool>() ? " = 'true'" : " = 'false'"))
+                             : "(" + cond + " AND " + value + " = " + x + ")";
+  switch (f.op) {
+    case FilterOp::kEq: return eq;
+    case FilterOp::kNe: return "(" + type + " IS NOT NULL AND NOT " + eq + ")";
+    default: break;
+  }
+  if (x.empty()) return "(" + type + " IS NOT NULL AND 0)";  // booleans and null have no order
+  const char* op = f.op == FilterOp::kLt ? " < " : f.op == FilterOp::kLe ? " <= " : f.op == FilterOp::kGt ? " > " : " >= ";
+  return "(" + cond + " AND " + value + op + x + ")";
+}
+
 class SqliteBackend : public Backend {
  public:
   ~SqliteBackend() override {
@@ -418,15 +465,20 @@ class SqliteBackend : public Backend {
 
   Result<std::vector<VersionRow>> ListHeads(const std::string& ns, const std::string& repo,
                                             const std::string& kind, const std::string& after_id,
-                                            std::size_t limit, bool include_deleted) override {
+                                            std::size_t limit, bool include_deleted,
+                                            const std::vector<Filter>& filters) override {
+    std::string sql = std::string("SELECT ") + kVersionColumns +
+                      " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND v.id = h.id AND "
+                      "v.version = h.version WHERE h.ns = ?1 AND h.repo = ?2 AND h.id > ?3 AND "
+                      "(?4 = '' OR h.kind = ?4) AND (?5 OR h.deleted = 0)";
+    int next = 7;
+    std::vector<std::function<void(sqlite3_stmt*)>> binds;
+    for (const Filter& f : filters) sql += " AND " + FilterSql(f, next, binds);
+    sql += " ORDER BY h.id LIMIT ?6";
     Reader r(this);
-    BVER_ASSIGN_OR_RETURN(
-        sqlite3_stmt * st,
-        r->Prepare(std::string("SELECT ") + kVersionColumns +
-                   " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND v.id = h.id AND "
-                   "v.version = h.version WHERE h.ns = ?1 AND h.repo = ?2 AND h.id > ?3 AND "
-                   "(?4 = '' OR h.kind = ?4) AND (?5 OR h.deleted = 0) ORDER BY h.id LIMIT ?6"));
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, r->Prepare(sql));
     Bind(st, ns, repo, after_id, kind, include_deleted, static_cast<std::int64_t>(limit));
+    for (const auto& b : binds) b(st);
     return Collect(*r, st);
   }
 
