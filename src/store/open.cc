@@ -13,22 +13,56 @@ namespace bver::store {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The string value of `key` in bver.config.yaml of `project_dir`; empty when
+// the file or the key is absent.
+Result<std::string> ConfigString(const std::string& project_dir, const char* key, const char* what) {
+  fs::path config = fs::path(project_dir) / "bver.config.yaml";
+  if (!fs::exists(config)) return std::string();
+  BVER_ASSIGN_OR_RETURN(domain::SourceDocument doc, domain::LoadYamlFile(config.string()));
+  const nlohmann::json& v = doc.value();
+  if (!v.is_object()) return InvalidArgumentError(config.string() + ": expected a mapping");
+  if (!v.contains(key)) return std::string();
+  if (!v[key].is_string() || v[key].get<std::string>().empty()) {
+    return InvalidArgumentError(doc.Where(AttributePath().Key(key)) + ": " + key + " must be " + what);
+  }
+  return v[key].get<std::string>();
+}
+
+fs::path InProject(const std::string& path, const std::string& project_dir) {
+  return fs::path(path).is_absolute() ? fs::path(path) : fs::path(project_dir) / path;
+}
+
+}  // namespace
+
 Result<std::string> ChooseStoreUrl(const std::string& flag, const std::string& project_dir) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("BVER_STORE"); env != nullptr && *env != '\0') return std::string(env);
-  fs::path config = fs::path(project_dir) / "bver.config.yaml";
-  if (fs::exists(config)) {
-    BVER_ASSIGN_OR_RETURN(domain::SourceDocument doc, domain::LoadYamlFile(config.string()));
-    const nlohmann::json& v = doc.value();
-    if (!v.is_object()) return InvalidArgumentError(config.string() + ": expected a mapping");
-    if (v.contains("store")) {
-      if (!v["store"].is_string()) {
-        return InvalidArgumentError(doc.Where(AttributePath().Key("store")) + ": store must be a URL string");
-      }
-      return v["store"].get<std::string>();
-    }
-  }
+  BVER_ASSIGN_OR_RETURN(std::string configured, ConfigString(project_dir, "store", "a URL string"));
+  if (!configured.empty()) return configured;
   return std::string("sqlite:.bver/bver.db");
+}
+
+Result<std::string> ChooseArtifactDir(const std::string& store_url, const std::string& project_dir) {
+  if (const char* env = std::getenv("BVER_ARTIFACTS_DIR"); env != nullptr && *env != '\0') {
+    return InProject(env, project_dir).string();
+  }
+  BVER_ASSIGN_OR_RETURN(std::string configured, ConfigString(project_dir, "artifacts_dir", "a folder path"));
+  if (!configured.empty()) return InProject(configured, project_dir).string();
+  if (store_url.rfind("sqlite:", 0) == 0) {
+    std::string path = store_url.substr(7);
+    path = path.substr(0, path.find('?'));
+    if (path.empty()) return InvalidArgumentError("sqlite: URL needs a path, e.g. sqlite:.bver/bver.db");
+    return (InProject(path, project_dir).parent_path() / "artifacts").string();
+  }
+  if (store_url.rfind("postgresql://", 0) == 0 || store_url.rfind("postgres://", 0) == 0) {
+    return FailedPreconditionError(
+        "a PostgreSQL store keeps artifact content in a folder that every bver process using the "
+        "database must share: set artifacts_dir: in bver.config.yaml or $BVER_ARTIFACTS_DIR");
+  }
+  return InvalidArgumentError("unknown store URL \"" + store_url +
+                              "\": expected sqlite:PATH or postgresql://user@host:port/db");
 }
 
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::string& project_dir) {
@@ -47,7 +81,7 @@ Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::
       }
     }
     if (rest.empty()) return InvalidArgumentError("sqlite: URL needs a path, e.g. sqlite:.bver/bver.db");
-    fs::path path = fs::path(rest).is_absolute() ? fs::path(rest) : fs::path(project_dir) / rest;
+    fs::path path = InProject(rest, project_dir);
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec) return UnavailableError("cannot create " + path.parent_path().string() + ": " + ec.message());

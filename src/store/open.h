@@ -20,6 +20,14 @@ namespace bver::store {
 // Picks the URL by the precedence above. `project_dir` holds bver.yaml.
 Result<std::string> ChooseStoreUrl(const std::string& flag, const std::string& project_dir);
 
+// The folder that holds artifact content (artifact_store.h) for the store at
+// `store_url`: $BVER_ARTIFACTS_DIR, else `artifacts_dir:` in
+// bver.config.yaml, else, for sqlite:PATH, the folder `artifacts` beside the
+// database file. A PostgreSQL store has no default (its processes may run on
+// several machines, which must share one folder): FailedPrecondition saying
+// what to set. Relative paths are relative to `project_dir`. Creates nothing.
+Result<std::string> ChooseArtifactDir(const std::string& store_url, const std::string& project_dir);
+
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::string& project_dir);
 
 // Compiles nothing: takes an already compiled platform and its fingerprint.
