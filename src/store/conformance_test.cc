@@ -348,6 +348,33 @@ TEST_P(StoreConformance, FilterSemanticsAreTheSameOnEveryBackend) {
   EXPECT_EQ(ids({{"name.deeper", FilterOp::kExists, none}}), "") << "a path through a scalar is absent";
 }
 
+TEST_P(StoreConformance, PluginOwnedNamespacesAcceptOnlyTheirOwner) {
+  Result<domain::SourceDocument> doc = domain::ParseYaml(
+      "bver: 1\nplatform: { id: owned, version: 1.0.0 }\n"
+      "namespaces:\n  calc:\n    owner: load-flow\n    repos:\n      result:\n"
+      "        schema: { properties: { v: { type: number } } }\n",
+      "owned.yaml");
+  ASSERT_TRUE(doc.ok());
+  Result<domain::Platform> p = domain::Compile(*doc);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  fs::path owned = dir_ / (dir_.filename().string() + "_owned");
+  fs::create_directories(owned);
+  Result<std::unique_ptr<Backend>> b = GetParam().open(owned);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  Result<std::unique_ptr<Store>> s =
+      Store::Open(std::make_shared<domain::Platform>(std::move(p).value()), std::move(b).value(), {});
+  ASSERT_TRUE(s.ok());
+  Result<Reference> denied = (*s)->Create("result", "", json{{"v", 1}}, ctx_, "r1");
+  ASSERT_EQ(denied.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(denied.status().message(), HasSubstr("owned by plugin \"load-flow\""));
+  WriteContext plugin = ctx_;
+  plugin.actor = "plugin:load-flow";
+  ASSERT_TRUE((*s)->Create("result", "", json{{"v", 1}}, plugin, "r1").ok());
+  EXPECT_EQ((*s)->Patch(P("bver://calc/result/r1"), PatchFormat::kMergePatch, json{{"v", 2}}, ctx_).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ((*s)->Get(P("bver://calc/result/r1"))->version, 1u);
+}
+
 TEST_P(StoreConformance, ListWithFiltersAndCursorPaging) {
   for (int i = 0; i < 25; ++i) {
     char id[8];

@@ -265,6 +265,14 @@ struct Store::Impl {
                            ChangeType change, const json& request,
                            const std::function<Result<json>(const json* current)>& compute,
                            const WriteContext& ctx) {
+    // A namespace owned by a plugin is written only by that plugin.
+    for (const domain::Namespace& n : platform->namespaces) {
+      if (n.name == repo.ns && n.owner != "core" && ctx.actor != "plugin:" + n.owner) {
+        return PermissionDeniedError("namespace \"" + n.name + "\" is owned by plugin \"" + n.owner +
+                                     "\"; only it may write " + repo.qualified_name() + " (actor was \"" +
+                                     ctx.actor + "\")");
+      }
+    }
     std::string request_digest;
     if (!ctx.idempotency_key.empty()) {
       BVER_ASSIGN_OR_RETURN(request_digest, core::JsonDigest(request));

@@ -52,7 +52,9 @@ struct VersionInfo {
 
 // Who is writing and under which conditions.
 struct WriteContext {
-  std::string actor;           // principal, e.g. "key:ab12" or "cli"
+  // Principal, e.g. "key:ab12" or "cli". Plugins write as "plugin:<id>";
+  // a namespace whose owner is a plugin accepts writes only from it.
+  std::string actor;
   std::string correlation_id;  // carried into the event and the ledger
   std::string causation_id;
   // Optimistic concurrency: the mutation applies only if the head is at this version.
