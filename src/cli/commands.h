@@ -5,6 +5,9 @@
 
 #include <functional>
 #include <ostream>
+#include <string>
+
+#include "bver/status.h"
 
 namespace CLI {
 class App;
@@ -21,5 +24,21 @@ struct Context {
 void RegisterCoreCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterDomainCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterStoreCommands(CLI::App& app, Context& ctx, int& code);
+
+// Flags of every command that uses the store (store_commands.cc).
+struct StoreFlags {
+  std::string file = "bver.yaml";
+  std::string store;
+  bool json = false;
+};
+void AddStoreFlags(CLI::App* cmd, StoreFlags& f);
+
+// Which store the flags name: its URL and the project folder (where the
+// domain file is), which relative paths are resolved against.
+struct StoreLocation {
+  std::string url;
+  std::string project_dir;
+};
+Result<StoreLocation> LocateStore(const StoreFlags& f);
 
 }  // namespace bver::cli

@@ -18,26 +18,11 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-struct StoreFlags {
-  std::string file = "bver.yaml";
-  std::string store;
-  bool json = false;
-};
-
-void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
-  cmd->add_option("-f,--file", f.file, "The domain definition")->capture_default_str();
-  cmd->add_option("--store", f.store, "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, "
-                                      "bver.config.yaml, sqlite:.bver/bver.db)");
-  cmd->add_flag("--json", f.json, "Print JSON (one object per line for lists)");
-}
-
 Result<std::unique_ptr<store::Store>> Open(const StoreFlags& f) {
   BVER_ASSIGN_OR_RETURN(domain::Platform p, domain::CompileFile(f.file));
   BVER_ASSIGN_OR_RETURN(std::string fp, domain::ManifestFingerprint(domain::ToManifest(p)));
-  std::string dir = fs::path(f.file).parent_path().string();
-  if (dir.empty()) dir = ".";
-  BVER_ASSIGN_OR_RETURN(std::string url, store::ChooseStoreUrl(f.store, dir));
-  return store::OpenStore(url, dir, std::make_shared<domain::Platform>(std::move(p)), fp);
+  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(f));
+  return store::OpenStore(at.url, at.project_dir, std::make_shared<domain::Platform>(std::move(p)), fp);
 }
 
 // JSON text, or @FILE for a file's content.
@@ -144,6 +129,20 @@ CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* 
 }
 
 }  // namespace
+
+void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
+  cmd->add_option("-f,--file", f.file, "The domain definition")->capture_default_str();
+  cmd->add_option("--store", f.store, "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, "
+                                      "bver.config.yaml, sqlite:.bver/bver.db)");
+  cmd->add_flag("--json", f.json, "Print JSON (one object per line for lists)");
+}
+
+Result<StoreLocation> LocateStore(const StoreFlags& f) {
+  std::string dir = fs::path(f.file).parent_path().string();
+  if (dir.empty()) dir = ".";
+  BVER_ASSIGN_OR_RETURN(std::string url, store::ChooseStoreUrl(f.store, dir));
+  return StoreLocation{url, dir};
+}
 
 void RegisterStoreCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   CLI::App* ref = app.add_subcommand("ref", "Create, read, change and list references");
