@@ -27,6 +27,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterCoreCommands(app, ctx, code);
   RegisterDomainCommands(app, ctx, code);
   RegisterStoreCommands(app, ctx, code);
+  RegisterArtifactCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,134 @@
+// bver artifact put | get | stat
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "src/cli/commands.h"
+#include "src/cli/output.h"
+#include "src/core/status_map.h"
+#include "src/store/artifact_store.h"
+#include "src/store/open.h"
+
+namespace bver::cli {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+json InfoJson(const store::ArtifactInfo& a) {
+  return {{"digest", a.digest}, {"size", a.size}, {"existed", a.existed}};
+}
+
+// Registers a subcommand whose action opens the store's backend and its
+// artifact folder and runs `body`. Artifacts do not depend on the domain, so
+// unlike the ref commands this does not compile bver.yaml: -f only says
+// where the project folder is.
+template <typename Fn>
+CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
+                  std::shared_ptr<StoreFlags> flags, Fn body) {
+  CLI::App* cmd = parent->add_subcommand(name, help);
+  AddStoreFlags(cmd, *flags);
+  cmd->callback([&ctx, flags, body] {
+    ctx.action = [&ctx, flags, body] {
+      Output o{ctx.out, ctx.err, flags->json};
+      Result<StoreLocation> at = LocateStore(*flags);
+      if (!at.ok()) return o.Fail(at.status());
+      Result<std::string> dir = store::ChooseArtifactDir(at->url, at->project_dir);
+      if (!dir.ok()) return o.Fail(dir.status());
+      Result<std::unique_ptr<store::Backend>> backend =
+          store::OpenBackend(at->url, at->project_dir);
+      if (!backend.ok()) return o.Fail(backend.status());
+      store::ArtifactStore artifacts(*dir, **backend);
+      return body(o, artifacts);
+    };
+  });
+  return cmd;
+}
+
+}  // namespace
+
+void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
+  CLI::App* art =
+      app.add_subcommand("artifact", "Store and fetch content-addressed files (by SHA-256)");
+  art->require_subcommand(1);
+  {
+    auto f = std::make_shared<StoreFlags>();
+    auto file = std::make_shared<std::string>();
+    CLI::App* c =
+        Command(art, ctx, "put", "Store a file; print its digest (sha256:<hex>)", f,
+                [file](const Output& o, store::ArtifactStore& a) {
+                  Result<store::ArtifactInfo> info = [&]() -> Result<store::ArtifactInfo> {
+                    if (*file == "-") return a.Put(std::cin);
+                    std::error_code ec;
+                    if (fs::is_directory(*file, ec)) {
+                      return InvalidArgumentError(*file + " is a folder, not a file");
+                    }
+                    std::ifstream in(*file, std::ios::binary);
+                    if (!in) {
+                      const int err = errno;
+                      std::string why = "cannot open " + *file + ": " + std::strerror(err);
+                      if (err == ENOENT) return NotFoundError(why);
+                      if (err == EACCES) return PermissionDeniedError(why);
+                      return UnavailableError(why);
+                    }
+                    return a.Put(in);
+                  }();
+                  if (!info.ok()) return o.Fail(info.status());
+                  if (o.json) {
+                    o.Json(InfoJson(*info));
+                  } else {
+                    o.out << info->digest << "\n";
+                  }
+                  return 0;
+                });
+    c->add_option("FILE", *file, "the file to store (- for standard input)")->required();
+  }
+  {
+    auto f = std::make_shared<StoreFlags>();
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    CLI::App* c = Command(
+        art, ctx, "get", "Write a stored artifact to standard output or to a file, verified", f,
+        [a](const Output& o, store::ArtifactStore& s) {
+          const auto& [digest, path] = *a;
+          if (path.empty()) {
+            if (o.json) {
+              o.err << "usage error: --json needs -o FILE (standard output would carry the "
+                       "content)\n";
+              return core::kExitUsage;
+            }
+            Status st = s.Get(digest, o.out);
+            return st.ok() ? 0 : o.Fail(st);
+          }
+          Result<store::ArtifactInfo> info = s.Export(digest, path);
+          if (!info.ok()) return o.Fail(info.status());
+          if (o.json) o.Json({{"digest", info->digest}, {"size", info->size}, {"path", path}});
+          return 0;
+        });
+    c->add_option("DIGEST", a->first, "sha256:<64 hex> (the prefix may be left out)")->required();
+    c->add_option(
+        "-o,--output", a->second,
+        "write to FILE (replaced only once the content is verified) instead of standard output");
+  }
+  {
+    auto f = std::make_shared<StoreFlags>();
+    auto digest = std::make_shared<std::string>();
+    CLI::App* c = Command(art, ctx, "stat", "Whether the store holds an artifact, and its size", f,
+                          [digest](const Output& o, store::ArtifactStore& s) {
+                            Result<store::ArtifactInfo> info = s.Stat(*digest);
+                            if (!info.ok()) return o.Fail(info.status());
+                            if (o.json) {
+                              o.Json({{"digest", info->digest}, {"size", info->size}});
+                            } else {
+                              o.out << info->digest << "  " << info->size << " bytes\n";
+                            }
+                            return 0;
+                          });
+    c->add_option("DIGEST", *digest, "sha256:<64 hex> (the prefix may be left out)")->required();
+  }
+}
+
+}  // namespace bver::cli
