@@ -274,7 +274,7 @@ TEST_F(ArtifactCliTest, BadInputExitCodes) {
   EXPECT_EQ(Art({}).code, 2);
   RunResult json_stdout = Art({"get", std::string(64, 'a'), "--json"});
   EXPECT_EQ(json_stdout.code, 2) << "--json needs -o: stdout cannot carry both";
-  EXPECT_THAT(json_stdout.err, HasSubstr("-o"));
+  EXPECT_THAT(json_stdout.err, HasSubstr("--output"));
 }
 
 // The example's Document holds an artifact digest: refused before the put,

@@ -9,7 +9,6 @@
 
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
-#include "src/core/status_map.h"
 #include "src/store/artifact_store.h"
 #include "src/store/open.h"
 
@@ -94,12 +93,7 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
         art, ctx, "get", "Write a stored artifact to standard output or to a file, verified", f,
         [a](const Output& o, store::ArtifactStore& s) {
           const auto& [digest, path] = *a;
-          if (path.empty()) {
-            if (o.json) {
-              o.err << "usage error: --json needs -o FILE (standard output would carry the "
-                       "content)\n";
-              return core::kExitUsage;
-            }
+          if (path.empty() || path == "-") {
             Status st = s.Get(digest, o.out);
             return st.ok() ? 0 : o.Fail(st);
           }
@@ -109,9 +103,11 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
           return 0;
         });
     c->add_option("DIGEST", a->first, "sha256:<64 hex> (the prefix may be left out)")->required();
-    c->add_option(
+    CLI::Option* output = c->add_option(
         "-o,--output", a->second,
         "write to FILE (replaced only once the content is verified) instead of standard output");
+    // Standard output carries either the content or the JSON result.
+    c->get_option("--json")->needs(output);
   }
   {
     auto f = std::make_shared<StoreFlags>();
