@@ -275,6 +275,7 @@ TEST_F(ArtifactCliTest, BadInputExitCodes) {
   RunResult json_stdout = Art({"get", std::string(64, 'a'), "--json"});
   EXPECT_EQ(json_stdout.code, 2) << "--json needs -o: stdout cannot carry both";
   EXPECT_THAT(json_stdout.err, HasSubstr("--output"));
+  EXPECT_EQ(Art({"get", std::string(64, 'a'), "--json", "-o", "-"}).code, 1);
 }
 
 // The example's Document holds an artifact digest: refused before the put,

@@ -94,6 +94,11 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
         [a](const Output& o, store::ArtifactStore& s) {
           const auto& [digest, path] = *a;
           if (path.empty() || path == "-") {
+            if (o.json) {
+              return o.Fail(InvalidArgumentError(
+                  "--json needs -o FILE: standard output cannot carry both the content and the "
+                  "JSON result"));
+            }
             Status st = s.Get(digest, o.out);
             return st.ok() ? 0 : o.Fail(st);
           }
