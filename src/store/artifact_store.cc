@@ -189,8 +189,9 @@ std::string ArtifactStore::PathFor(const std::string& hex) const {
 }
 
 Result<ArtifactInfo> ArtifactStore::Put(std::istream& in) {
-  if (in.fail())
+  if (in.fail()) {
     return UnavailableError("cannot read the artifact's content: the input is not readable");
+  }
   fs::path tmp_dir = fs::path(dir_) / "tmp";
   BVER_RETURN_IF_ERROR(EnsureDir(tmp_dir));
   std::string tmp = (tmp_dir / ("put-" + UniqueSuffix())).string();
@@ -211,8 +212,6 @@ Result<ArtifactInfo> ArtifactStore::Put(std::istream& in) {
     size += n;
     BVER_RETURN_IF_ERROR(WriteAll(fd.get(), buf.data(), n, tmp));
   }
-  BVER_RETURN_IF_ERROR(Fsync(fd.get(), tmp));
-  BVER_RETURN_IF_ERROR(fd.Close(tmp));
   std::string hex = hash.FinishHex();
 
   std::string final_path = PathFor(hex);
@@ -222,12 +221,15 @@ Result<ArtifactInfo> ArtifactStore::Put(std::istream& in) {
   Fd existing(::open(final_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (existing.get() >= 0) {
     BVER_ASSIGN_OR_RETURN(std::string actual, HashFile(existing.get(), final_path, nullptr));
-    // A corrupted copy is replaced by the content just received.
+    // A corrupted copy is replaced by the content just received. A good one
+    // is kept, and the temporary dropped without the cost of an fsync.
     have_good_copy = actual == hex;
   } else if (errno != ENOENT) {
     return SysError("cannot open", final_path);
   }
   if (!have_good_copy) {
+    BVER_RETURN_IF_ERROR(Fsync(fd.get(), tmp));
+    BVER_RETURN_IF_ERROR(fd.Close(tmp));
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
       return SysError("cannot move", tmp, final_path);
     }
