@@ -725,29 +725,42 @@ Result<std::vector<Event>> Store::ReadEvents(std::uint64_t from_offset, std::siz
 
 Result<LedgerVerification> Store::VerifyLedger() {
   LedgerVerification v;
+  auto broken = [&v](std::uint64_t seq, std::string why) {
+    v.ok = false;
+    v.first_broken = seq;
+    v.problem = std::move(why);
+    return v;
+  };
   std::string prev(64, '0');
   std::uint64_t next = 1;
+  std::uint64_t last_event_offset = 0;
   while (true) {
     BVER_ASSIGN_OR_RETURN(std::vector<LedgerRow> rows, impl_->backend->ReadLedger(next, 1000));
-    if (rows.empty()) return v;
     for (const LedgerRow& r : rows) {
-      auto broken = [&](std::string why) {
-        v.ok = false;
-        v.first_broken = r.seq;
-        v.problem = std::move(why);
-        return v;
-      };
-      if (r.seq != next) return broken("entry " + std::to_string(next) + " is missing");
-      if (core::Sha256Hex(r.entry) != r.hash) return broken("entry " + std::to_string(r.seq) + " does not match its hash");
+      if (r.seq != next) return broken(next, "entry " + std::to_string(next) + " is missing");
+      if (core::Sha256Hex(r.entry) != r.hash) {
+        return broken(r.seq, "entry " + std::to_string(r.seq) + " does not match its hash");
+      }
       json e = json::parse(r.entry, nullptr, false);
       if (e.is_discarded() || e.value("prev_hash", "") != prev) {
-        return broken("entry " + std::to_string(r.seq) + " does not link to entry " + std::to_string(r.seq - 1));
+        return broken(r.seq, "entry " + std::to_string(r.seq) + " does not link to entry " +
+                                 std::to_string(r.seq - 1));
       }
+      last_event_offset = std::max(last_event_offset, e.value("event_offset", std::uint64_t{0}));
       prev = r.hash;
       ++next;
       ++v.entries;
     }
+    if (rows.size() < 1000) break;
   }
+  // Every mutation writes one event and one ledger entry together, so an
+  // event past the last entry's means entries were cut off the end.
+  BVER_ASSIGN_OR_RETURN(std::vector<Event> after, impl_->backend->ReadEvents(last_event_offset + 1, 1));
+  if (!after.empty()) {
+    return broken(next, "entry " + std::to_string(next) + " is missing: event " +
+                            std::to_string(after.front().offset) + " has no ledger entry (the ledger was truncated)");
+  }
+  return v;
 }
 
 }  // namespace bver::store

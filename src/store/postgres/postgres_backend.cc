@@ -308,6 +308,9 @@ class PostgresBackend : public Backend {
         while (!msg.empty() && msg.back() == '\n') msg.pop_back();
         return UnavailableError("cannot connect to PostgreSQL: " + msg);
       }
+      // Server notices ("relation already exists, skipping") are not errors and
+      // must not reach the user's terminal.
+      PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
       b->pool_.push_back(std::move(c));
     }
     PGconn* c = b->pool_.front().get();
