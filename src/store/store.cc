@@ -211,7 +211,7 @@ struct Store::Impl {
         std::string hex = digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest;
         BVER_ASSIGN_OR_RETURN(bool has, t.HasArtifact(hex));
         if (!has) {
-          missing.push_back({path, "artifact", "no stored artifact " + digest + "; upload it first"});
+          missing.push_back({path, "artifact", "no stored artifact " + digest + "; store it first (bver artifact put FILE)"});
         }
       }
     }
