@@ -54,6 +54,17 @@ struct EdgeRow {
   std::string to;
 };
 
+// An API key as stored (src/auth/api_keys.h): never the secret itself, only
+// a salted hash of it, so a copy of the database grants nothing.
+struct ApiKeyRow {
+  std::string id;           // the public part of the key, unique
+  std::string name;         // for people; may be empty
+  std::string scopes;       // space-separated
+  std::string secret_hash;  // "<scheme>:<salt>:<hash>", e.g. "sha256:<hex>:<hex>"
+  std::int64_t created_at_us = 0;
+  std::int64_t revoked_at_us = 0;  // 0 while the key is active
+};
+
 struct IdempotencyRow {
   std::string key;
   std::string request_digest;
@@ -93,6 +104,13 @@ class Txn {
   // Artifacts known to the store (content lives in the artifact folder).
   virtual Result<bool> HasArtifact(const std::string& digest) = 0;
   virtual Status PutArtifact(const std::string& digest, std::uint64_t size) = 0;
+
+  // API keys. PutApiKey inserts a new key: AlreadyExists when the id is
+  // taken. RevokeApiKey sets revoked_at_us on an active key and returns
+  // true; false when there is no such key; a key already revoked keeps its
+  // first revocation time (and true is returned).
+  virtual Status PutApiKey(const ApiKeyRow& row) = 0;
+  virtual Result<bool> RevokeApiKey(const std::string& id, std::int64_t at_us) = 0;
 };
 
 // True when a backend can evaluate `f` in its query (see ListHeads).
@@ -143,6 +161,9 @@ class Backend {
   virtual Result<bool> HasArtifact(const std::string& digest) = 0;
   // Edges pointing at `to` (ns/repo/id).
   virtual Result<std::vector<EdgeRow>> EdgesTo(const std::string& to) = 0;
+  // One API key by id (revoked ones too); every key in id order.
+  virtual Result<std::optional<ApiKeyRow>> GetApiKey(const std::string& id) = 0;
+  virtual Result<std::vector<ApiKeyRow>> ListApiKeys() = 0;
 };
 
 }  // namespace bver::store

@@ -17,14 +17,14 @@ constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7206283546)";
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS bver_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
-  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT NOT NULL,
+  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL,
   version BIGINT NOT NULL, kind TEXT NOT NULL, deleted BOOLEAN NOT NULL,
   PRIMARY KEY (ns, repo, id));
 CREATE TABLE IF NOT EXISTS versions (
-  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT NOT NULL, version BIGINT NOT NULL,
+  ns TEXT NOT NULL, repo TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL, version BIGINT NOT NULL,
   kind TEXT NOT NULL, change TEXT NOT NULL, deleted BOOLEAN NOT NULL,
   created_at_us BIGINT NOT NULL, committed_at_us BIGINT NOT NULL,
-  body TEXT NOT NULL, diff TEXT NOT NULL, provenance TEXT NOT NULL,
+  body JSONB NOT NULL, diff TEXT NOT NULL, provenance TEXT NOT NULL,
   actor TEXT NOT NULL, correlation_id TEXT NOT NULL, event_offset BIGINT NOT NULL,
   PRIMARY KEY (ns, repo, id, version));
 CREATE INDEX IF NOT EXISTS versions_by_time ON versions (ns, repo, id, committed_at_us);
@@ -41,13 +41,16 @@ CREATE TABLE IF NOT EXISTS edges (
   from_ref TEXT NOT NULL, path TEXT NOT NULL, to_ref TEXT NOT NULL, PRIMARY KEY (from_ref, path));
 CREATE INDEX IF NOT EXISTS edges_to ON edges (to_ref);
 CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL,
+  created_at_us BIGINT NOT NULL, revoked_at_us BIGINT NOT NULL);
 INSERT INTO bver_meta (key, value) VALUES ('store_format', '1') ON CONFLICT DO NOTHING;
 )sql";
 
 // Reads never need the stored diff (see the SQLite backend).
 constexpr const char* kVersionColumns =
     "v.ns, v.repo, v.id, v.version, v.kind, v.change, v.deleted, v.created_at_us, "
-    "v.committed_at_us, v.body, '' AS diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
+    "v.committed_at_us, v.body::text, '' AS diff, v.provenance, v.actor, v.correlation_id, v.event_offset";
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -131,9 +134,10 @@ Result<std::optional<VersionRow>> One(Result<PgResult> r) {
   return std::optional<VersionRow>(std::move(rows.front()));
 }
 
+// The head is the highest version: one index seek, no join.
 const std::string kHeadSql = std::string("SELECT ") + kVersionColumns +
-                             " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND "
-                             "v.id = h.id AND v.version = h.version WHERE h.ns = $1 AND h.repo = $2 AND h.id = $3";
+                             " FROM versions v WHERE v.ns = $1 AND v.repo = $2 AND v.id = $3 "
+                             "ORDER BY v.version DESC LIMIT 1";
 
 Result<std::optional<VersionRow>> HeadOf(PGconn* c, const std::string& ns, const std::string& repo,
                                          const std::string& id) {
@@ -155,6 +159,23 @@ Result<std::optional<Lease>> LeaseOf(PGconn* c, const std::string& target) {
 Result<bool> ArtifactKnown(PGconn* c, const std::string& digest) {
   BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c, "SELECT 1 FROM artifacts WHERE digest = $1", {digest}));
   return PQntuples(r.get()) > 0;
+}
+
+constexpr const char* kApiKeyColumns = "id, name, scopes, secret_hash, created_at_us, revoked_at_us";
+
+std::vector<ApiKeyRow> ReadApiKeys(const PGresult* r) {
+  std::vector<ApiKeyRow> out;
+  for (int i = 0; i < PQntuples(r); ++i) {
+    out.push_back(ApiKeyRow{Get(r, i, 0), Get(r, i, 1), Get(r, i, 2), Get(r, i, 3), GetInt(r, i, 4), GetInt(r, i, 5)});
+  }
+  return out;
+}
+
+Result<std::optional<ApiKeyRow>> ApiKeyOf(PGconn* c, const std::string& id) {
+  BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c, std::string("SELECT ") + kApiKeyColumns + " FROM api_keys WHERE id = $1", {id}));
+  std::vector<ApiKeyRow> rows = ReadApiKeys(r.get());
+  if (rows.empty()) return std::optional<ApiKeyRow>();
+  return std::optional<ApiKeyRow>(std::move(rows.front()));
 }
 
 class PgTxn : public Txn {
@@ -246,6 +267,23 @@ class PgTxn : public Txn {
 
   Status PutArtifact(const std::string& digest, std::uint64_t size) override {
     return Exec(c_, "INSERT INTO artifacts VALUES ($1, $2) ON CONFLICT DO NOTHING", {digest, S(size)}).status();
+  }
+
+  Status PutApiKey(const ApiKeyRow& r) override {
+    // Writers hold the advisory lock, so the check and the insert cannot race.
+    BVER_ASSIGN_OR_RETURN(std::optional<ApiKeyRow> existing, ApiKeyOf(c_, r.id));
+    if (existing) return AlreadyExistsError("an API key with id \"" + r.id + "\" already exists");
+    return Exec(c_, "INSERT INTO api_keys VALUES ($1, $2, $3, $4, $5, $6)",
+                {r.id, r.name, r.scopes, r.secret_hash, S(r.created_at_us), S(r.revoked_at_us)})
+        .status();
+  }
+
+  Result<bool> RevokeApiKey(const std::string& id, std::int64_t at_us) override {
+    BVER_ASSIGN_OR_RETURN(std::optional<ApiKeyRow> existing, ApiKeyOf(c_, id));
+    if (!existing) return false;
+    if (existing->revoked_at_us != 0) return true;
+    BVER_RETURN_IF_ERROR(Exec(c_, "UPDATE api_keys SET revoked_at_us = $2 WHERE id = $1", {id, S(at_us)}).status());
+    return true;
   }
 
  private:
@@ -388,7 +426,7 @@ class PostgresBackend : public Backend {
                                        S(static_cast<std::uint64_t>(limit))};
     std::string sql = std::string("SELECT ") + kVersionColumns +
                       " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND v.id = h.id AND "
-                      "v.version = h.version CROSS JOIN LATERAL (SELECT v.body::jsonb AS b) j "
+                      "v.version = h.version CROSS JOIN LATERAL (SELECT v.body AS b) j "
                       "WHERE h.ns = $1 AND h.repo = $2 AND h.id COLLATE \"C\" > $3 AND "
                       "($4 = '' OR h.kind = $4) AND ($5 OR NOT h.deleted)";
     for (const Filter& f : filters) sql += " AND " + FilterSql(f, params);
@@ -446,6 +484,18 @@ class PostgresBackend : public Backend {
     std::vector<EdgeRow> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back({Get(r.get(), i, 0), Get(r.get(), i, 1), Get(r.get(), i, 2)});
     return out;
+  }
+
+  Result<std::optional<ApiKeyRow>> GetApiKey(const std::string& id) override {
+    Borrow c(this);
+    return ApiKeyOf(c.get(), id);
+  }
+
+  Result<std::vector<ApiKeyRow>> ListApiKeys() override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(), std::string("SELECT ") + kApiKeyColumns +
+                                                        " FROM api_keys ORDER BY id COLLATE \"C\""));
+    return ReadApiKeys(r.get());
   }
 
  private:

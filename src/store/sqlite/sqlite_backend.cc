@@ -30,7 +30,6 @@ CREATE TABLE IF NOT EXISTS versions (
   body TEXT NOT NULL, diff TEXT NOT NULL, provenance TEXT NOT NULL,
   actor TEXT NOT NULL, correlation_id TEXT NOT NULL, event_offset INTEGER NOT NULL,
   PRIMARY KEY (ns, repo, id, version)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS versions_by_time ON versions (ns, repo, id, committed_at_us);
 CREATE TABLE IF NOT EXISTS events (
   offset INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, envelope TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);
@@ -45,6 +44,9 @@ CREATE TABLE IF NOT EXISTS edges (
   PRIMARY KEY (from_ref, path)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_to ON edges (to_ref);
 CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL, revoked_at_us INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO bver_meta (key, value) VALUES ('store_format', '1');
 )sql";
 
@@ -80,6 +82,11 @@ class Conn {
       return UnavailableError("cannot open SQLite database " + path + ": " + msg);
     }
     sqlite3_busy_timeout(c->db_, 5000);
+    // Reads come from the OS page cache through mmap, and each connection
+    // keeps a larger page cache of its own (64 MiB), so hot data costs no
+    // read(2) per page.
+    BVER_RETURN_IF_ERROR(c->Exec("PRAGMA mmap_size=1073741824"));
+    BVER_RETURN_IF_ERROR(c->Exec("PRAGMA cache_size=-65536"));
     if (!read_only) {
       BVER_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode=WAL"));
       BVER_RETURN_IF_ERROR(c->Exec(d == Durability::kFull ? "PRAGMA synchronous=FULL"
@@ -191,9 +198,11 @@ Status StepDone(Conn& c, sqlite3_stmt* st, const char* what) {
   return Status::Ok();
 }
 
+// The head is the highest version: one backwards seek on the versions
+// primary key, no join (the heads table serves listing and the writer).
 const std::string kHeadSql = std::string("SELECT ") + kVersionColumns +
-                             " FROM heads h JOIN versions v ON v.ns = h.ns AND v.repo = h.repo AND "
-                             "v.id = h.id AND v.version = h.version WHERE h.ns = ?1 AND h.repo = ?2 AND h.id = ?3";
+                             " FROM versions v WHERE v.ns = ?1 AND v.repo = ?2 AND v.id = ?3 "
+                             "ORDER BY v.version DESC LIMIT 1";
 
 Result<std::optional<VersionRow>> HeadOf(Conn& c, const std::string& ns, const std::string& repo,
                                          const std::string& id) {
@@ -228,6 +237,28 @@ Result<bool> ArtifactKnown(Conn& c, const std::string& digest) {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   return SqliteError(c.db(), "artifact");
+}
+
+constexpr const char* kApiKeyColumns = "id, name, scopes, secret_hash, created_at_us, revoked_at_us";
+
+ApiKeyRow ReadApiKey(sqlite3_stmt* st) {
+  return ApiKeyRow{Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3), sqlite3_column_int64(st, 4),
+                   sqlite3_column_int64(st, 5)};
+}
+
+Result<std::optional<ApiKeyRow>> ApiKeyOf(Conn& c, const std::string& id) {
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                        c.Prepare(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys WHERE id = ?1"));
+  Bind(st, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    ApiKeyRow r = ReadApiKey(st);
+    sqlite3_reset(st);
+    return std::optional<ApiKeyRow>(std::move(r));
+  }
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return std::optional<ApiKeyRow>();
+  return SqliteError(c.db(), "api key");
 }
 
 class SqliteTxn : public Txn {
@@ -342,6 +373,24 @@ class SqliteTxn : public Txn {
     BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT OR IGNORE INTO artifacts VALUES (?1, ?2)"));
     Bind(st, digest, size);
     return StepDone(c_, st, "artifact");
+  }
+
+  Status PutApiKey(const ApiKeyRow& r) override {
+    BVER_ASSIGN_OR_RETURN(std::optional<ApiKeyRow> existing, ApiKeyOf(c_, r.id));
+    if (existing) return AlreadyExistsError("an API key with id \"" + r.id + "\" already exists");
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT INTO api_keys VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    Bind(st, r.id, r.name, r.scopes, r.secret_hash, r.created_at_us, r.revoked_at_us);
+    return StepDone(c_, st, "api key");
+  }
+
+  Result<bool> RevokeApiKey(const std::string& id, std::int64_t at_us) override {
+    BVER_ASSIGN_OR_RETURN(std::optional<ApiKeyRow> existing, ApiKeyOf(c_, id));
+    if (!existing) return false;
+    if (existing->revoked_at_us != 0) return true;
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("UPDATE api_keys SET revoked_at_us = ?2 WHERE id = ?1"));
+    Bind(st, id, at_us);
+    BVER_RETURN_IF_ERROR(StepDone(c_, st, "api key"));
+    return true;
   }
 
  private:
@@ -505,6 +554,23 @@ class SqliteBackend : public Backend {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back({Text(st, 0), Text(st, 1), Text(st, 2)});
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return SqliteError(r->db(), "edges");
+    return out;
+  }
+
+  Result<std::optional<ApiKeyRow>> GetApiKey(const std::string& id) override {
+    Reader r(this);
+    return ApiKeyOf(*r, id);
+  }
+
+  Result<std::vector<ApiKeyRow>> ListApiKeys() override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                          r->Prepare(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys ORDER BY id"));
+    std::vector<ApiKeyRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(ReadApiKey(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return SqliteError(r->db(), "api keys");
     return out;
   }
 

@@ -1,0 +1,195 @@
+// Conformance of the API key table (backend.h ApiKeyRow) over every backend,
+// in the manner of conformance_test.cc: the same cases run against SQLite
+// and a throwaway PostgreSQL cluster, so the backends cannot drift.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "src/store/postgres/postgres_backend.h"
+#include "src/store/sqlite/sqlite_backend.h"
+#include "tests/support/pg_cluster.h"
+
+namespace bver::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BackendCase {
+  std::string name;
+  std::function<Result<std::unique_ptr<Backend>>(const fs::path& dir)> open;
+};
+
+// One PostgreSQL cluster for the whole binary; if it cannot start, every
+// PostgreSQL case fails (never skips).
+Result<bver::testing::PgCluster*> Cluster() {
+  static Result<std::unique_ptr<bver::testing::PgCluster>>* cluster =
+      new Result<std::unique_ptr<bver::testing::PgCluster>>(bver::testing::PgCluster::Start());
+  static struct Stopper {
+    ~Stopper() { delete cluster; }
+  } stopper;
+  if (!cluster->ok()) return cluster->status();
+  return cluster->value().get();
+}
+
+std::vector<BackendCase> Backends() {
+  return {{"sqlite",
+           [](const fs::path& dir) {
+             return sqlite::OpenSqlite({(dir / "bver.db").string(), sqlite::Durability::kFull, 2});
+           }},
+          {"postgresql", [](const fs::path& dir) -> Result<std::unique_ptr<Backend>> {
+             BVER_ASSIGN_OR_RETURN(bver::testing::PgCluster * c, Cluster());
+             std::string db = dir.filename().string();
+             for (char& ch : db) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+             if (db.size() > 60) db = db.substr(db.size() - 60);
+             static std::set<std::string> created;
+             if (created.insert(db).second) {
+               BVER_ASSIGN_OR_RETURN(std::string url, c->NewDatabase(db));
+               (void)url;
+             }
+             return postgres::OpenPostgres({c->Url(db), 2});
+           }}};
+}
+
+ApiKeyRow Row(const std::string& id, const std::string& scopes = "sites.site:read admin") {
+  return ApiKeyRow{id, "name of " + id, scopes, "sha256:00ff:" + std::string(64, 'a'), 1'700'000'000'000'000, 0};
+}
+
+class KeysConformance : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = fs::temp_directory_path() / ("bver_keys_" + std::to_string(::getpid()) + "_" + name);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    backend_.reset();
+    fs::remove_all(dir_);
+  }
+  void Reopen() {
+    backend_.reset();
+    Result<std::unique_ptr<Backend>> b = GetParam().open(dir_);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    backend_ = std::move(b).value();
+  }
+  Status Put(const ApiKeyRow& row) {
+    return backend_->WriteTxn([&](Txn& t) { return t.PutApiKey(row); });
+  }
+  Result<bool> Revoke(const std::string& id, std::int64_t at) {
+    bool found = false;
+    Status s = backend_->WriteTxn([&](Txn& t) -> Status {
+      BVER_ASSIGN_OR_RETURN(found, t.RevokeApiKey(id, at));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return found;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Backend> backend_;
+};
+
+TEST_P(KeysConformance, PutGetRoundTripsEveryField) {
+  ApiKeyRow row = Row("k1");
+  row.name = "ünïcode name with 'quotes'";
+  ASSERT_TRUE(Put(row).ok());
+  Result<std::optional<ApiKeyRow>> got = backend_->GetApiKey("k1");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_TRUE(got->has_value());
+  const ApiKeyRow& g = **got;
+  EXPECT_EQ(g.id, row.id);
+  EXPECT_EQ(g.name, row.name);
+  EXPECT_EQ(g.scopes, row.scopes);
+  EXPECT_EQ(g.secret_hash, row.secret_hash);
+  EXPECT_EQ(g.created_at_us, row.created_at_us);
+  EXPECT_EQ(g.revoked_at_us, 0);
+}
+
+TEST_P(KeysConformance, MissingKeyIsEmptyNotAnError) {
+  Result<std::optional<ApiKeyRow>> got = backend_->GetApiKey("nope");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_FALSE(got->has_value());
+  Result<std::vector<ApiKeyRow>> all = backend_->ListApiKeys();
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+}
+
+TEST_P(KeysConformance, DuplicateIdIsAlreadyExistsAndKeepsTheFirst) {
+  ASSERT_TRUE(Put(Row("k1", "a")).ok());
+  Status s = Put(Row("k1", "b"));
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  EXPECT_EQ((*backend_->GetApiKey("k1"))->scopes, "a");
+}
+
+TEST_P(KeysConformance, ListIsInIdOrder) {
+  for (const char* id : {"b2", "a1", "B0", "c3"}) ASSERT_TRUE(Put(Row(id)).ok());
+  Result<std::vector<ApiKeyRow>> all = backend_->ListApiKeys();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  std::vector<std::string> ids;
+  for (const ApiKeyRow& r : *all) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"B0", "a1", "b2", "c3"})) << "byte order, as ids are compared";
+}
+
+TEST_P(KeysConformance, RevokeKeepsTheFirstTimeAndReportsMissingKeys) {
+  ASSERT_TRUE(Put(Row("k1")).ok());
+  Result<bool> r = Revoke("k1", 42);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(*r);
+  EXPECT_EQ((*backend_->GetApiKey("k1"))->revoked_at_us, 42);
+  r = Revoke("k1", 99);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r);
+  EXPECT_EQ((*backend_->GetApiKey("k1"))->revoked_at_us, 42) << "a second revoke changes nothing";
+  r = Revoke("missing", 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+}
+
+TEST_P(KeysConformance, FailedTransactionWritesNoKey) {
+  Status s = backend_->WriteTxn([&](Txn& t) -> Status {
+    BVER_RETURN_IF_ERROR(t.PutApiKey(Row("k1")));
+    return AbortedError("changed my mind");
+  });
+  EXPECT_EQ(s.code(), StatusCode::kAborted);
+  EXPECT_FALSE(backend_->GetApiKey("k1")->has_value());
+}
+
+TEST_P(KeysConformance, KeysSurviveReopen) {
+  ASSERT_TRUE(Put(Row("k1")).ok());
+  ASSERT_TRUE(Revoke("k1", 7).ok());
+  Reopen();
+  Result<std::optional<ApiKeyRow>> got = backend_->GetApiKey("k1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->revoked_at_us, 7);
+}
+
+TEST_P(KeysConformance, ConcurrentCreatorsOfOneIdGetOneWinner) {
+  constexpr int kThreads = 4;
+  std::vector<Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] { results[i] = Put(Row("same", "s" + std::to_string(i))); });
+  }
+  for (std::thread& t : threads) t.join();
+  int ok = 0;
+  for (const Status& s : results) {
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+    }
+  }
+  EXPECT_EQ(ok, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, KeysConformance, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace bver::store
