@@ -149,7 +149,7 @@ class BodyCache {
 
  private:
   static constexpr std::size_t kShards = 16;
-  static constexpr std::size_t kPerShard = 4096;
+  static constexpr std::size_t kPerShard = 8192;
   struct Shard {
     std::mutex mu;
     std::unordered_map<std::string, JsonPtr> map;  // GUARDED_BY(mu)
@@ -196,9 +196,6 @@ struct Store::Impl {
               " is invalid: " + std::to_string(s.violations().size()) + " violation(s)",
           s.violations());
     }
-    // I-JSON: bodies must canonicalize (digests and the ledger depend on it).
-    Result<std::string> canon = core::CanonicalJson(body);
-    if (!canon.ok()) return InvalidArgumentError("body cannot be stored: " + canon.status().message());
     return Status::Ok();
   }
 
@@ -245,18 +242,65 @@ struct Store::Impl {
     r.deleted = row.deleted;
     r.created_at_us = row.created_at_us;
     r.updated_at_us = row.committed_at_us;
-    std::string key = RefKey(row.ns, row.repo, row.id) + "~" + std::to_string(row.version);
-    r.body = bodies.Find(key);
-    if (!r.body) {
-      BVER_ASSIGN_OR_RETURN(json body, ParseStored(row.body, "body"));
-      r.body = Share(std::move(body));
-      bodies.Put(key, r.body);
-    }
+    BVER_ASSIGN_OR_RETURN(r.body, BodyOf(row));
     if (!row.provenance.empty()) {
       BVER_ASSIGN_OR_RETURN(json prov, ParseStored(row.provenance, "provenance"));
       r.provenance = Share(std::move(prov));
     }
     return r;
+  }
+
+  // The parsed body of a stored version, from the cache when possible.
+  Result<JsonPtr> BodyOf(const VersionRow& row) const {
+    std::string key = RefKey(row.ns, row.repo, row.id) + "~" + std::to_string(row.version);
+    if (JsonPtr hit = bodies.Find(key)) return hit;
+    BVER_ASSIGN_OR_RETURN(json body, ParseStored(row.body, "body"));
+    JsonPtr shared = Share(std::move(body));
+    bodies.Put(key, shared);
+    return shared;
+  }
+
+  // Everything about a new version that depends only on the version it
+  // replaces: computed before the write transaction when possible, so that
+  // the backend's writer (one thread on SQLite) does only the writing.
+  struct Prepared {
+    std::uint64_t base_version = 0;  // 0: no head (create)
+    std::string kind;
+    JsonPtr body;
+    std::string body_text;
+    json diff;
+    std::string diff_text;
+    std::string body_digest;
+    std::vector<EdgeRow> edges;
+  };
+
+  Result<Prepared> Prepare(const domain::Repo& repo, const std::string& target, const std::string& kind_in,
+                           ChangeType change, const std::optional<VersionRow>& head,
+                           const std::function<Result<json>(const json* current)>& compute) const {
+    Prepared p;
+    p.base_version = head ? head->version : 0;
+    p.kind = head ? head->kind : kind_in;
+    JsonPtr old_body;
+    if (head) {
+      BVER_ASSIGN_OR_RETURN(old_body, BodyOf(*head));
+    }
+    json new_body = json::object();
+    if (change != ChangeType::kDeleted) {
+      BVER_ASSIGN_OR_RETURN(new_body, compute(old_body.get()));
+      BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
+    }
+    // I-JSON check and digest from one canonicalization.
+    Result<std::string> canon = core::CanonicalJson(new_body);
+    if (!canon.ok()) return InvalidArgumentError("body cannot be stored: " + canon.status().message());
+    p.body_digest = "sha256:" + core::Sha256Hex(*canon);
+    // Version 1 has no previous version: its diff is empty and its snapshot
+    // is the content.
+    p.diff = head ? patch::Diff(*old_body, new_body) : json::array();
+    p.diff_text = p.diff.dump();
+    p.body_text = new_body.dump();
+    if (change != ChangeType::kDeleted) p.edges = EdgesOf(repo, target, new_body);
+    p.body = Share(std::move(new_body));
+    return p;
   }
 
   // The shared path of every mutation. `compute` turns the current head
@@ -278,12 +322,29 @@ struct Store::Impl {
       BVER_ASSIGN_OR_RETURN(request_digest, core::JsonDigest(request));
     }
     std::string target = RefKey(repo.ns, repo.name, id);
+
+    // Optimistic preparation against the head as read now. A create's body
+    // does not depend on any head, so its validation errors are final.
+    std::optional<Prepared> early;
+    if (change == ChangeType::kCreated) {
+      BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, kind_in, change, std::nullopt, compute));
+      early = std::move(p);
+    } else {
+      Result<std::optional<VersionRow>> head = backend->GetHead(repo.ns, repo.name, id);
+      if (head.ok() && *head && !(*head)->deleted) {
+        Result<Prepared> p = Prepare(repo, target, kind_in, change, *head, compute);
+        if (p.ok()) early = std::move(p).value();
+      }
+    }
+
     std::optional<VersionRow> result;
+    std::optional<Prepared> used;
     bool replayed = false;
     std::int64_t now = options.clock();
 
     Status st = backend->WriteTxn([&](Txn& t) -> Status {
       result.reset();
+      used.reset();
       replayed = false;
       if (!ctx.idempotency_key.empty()) {
         BVER_ASSIGN_OR_RETURN(std::optional<IdempotencyRow> seen, t.GetIdempotency(ctx.idempotency_key));
@@ -325,29 +386,28 @@ struct Store::Impl {
                               FormatTime(lease->expires_at_us));
         }
       }
-      json old_body = json::object();
-      if (head) {
-        BVER_ASSIGN_OR_RETURN(old_body, ParseStored(head->body, "body"));
+      // The head moved since the optimistic preparation: prepare again here.
+      if (early && early->base_version == current) {
+        used = *early;
+      } else {
+        BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, kind_in, change, head, compute));
+        used = std::move(p);
       }
-      std::string kind = head ? head->kind : kind_in;
-      json new_body = json::object();
-      if (change != ChangeType::kDeleted) {
-        BVER_ASSIGN_OR_RETURN(new_body, compute(head ? &old_body : nullptr));
-        BVER_RETURN_IF_ERROR(Validate(repo, kind, new_body));
-        BVER_RETURN_IF_ERROR(CheckArtifacts(t, repo, new_body));
-      }
+      const Prepared& p = *used;
+      if (change != ChangeType::kDeleted) BVER_RETURN_IF_ERROR(CheckArtifacts(t, repo, *p.body));
+
       VersionRow row;
       row.ns = repo.ns;
       row.repo = repo.name;
       row.id = id;
-      row.kind = kind;
+      row.kind = p.kind;
       row.version = current + 1;
       row.change = change;
       row.deleted = change == ChangeType::kDeleted;
       row.created_at_us = head ? head->created_at_us : now;
       row.committed_at_us = now;
-      row.body = new_body.dump();
-      row.diff = patch::Diff(old_body, new_body).dump();
+      row.body = p.body_text;
+      row.diff = p.diff_text;
       row.provenance = ctx.provenance ? ctx.provenance->dump() : "";
       row.actor = ctx.actor;
       row.correlation_id = ctx.correlation_id;
@@ -356,20 +416,18 @@ struct Store::Impl {
       row.event_offset = offset;
       std::string event_id = core::NewUuidV7();
       std::string pinned = "bver://" + target + "~" + std::to_string(row.version);
-      json payload = {{"version", row.version},
-                      {"kind", kind},
-                      {"diff", json::parse(row.diff)},
-                      {"actor", ctx.actor}};
+      std::string ts = FormatTime(now);
+      json payload = {{"version", row.version}, {"kind", p.kind}, {"diff", p.diff}, {"actor", ctx.actor}};
       if (ctx.provenance) payload["provenance"] = *ctx.provenance;
       json envelope = {{"event_id", event_id},
                        {"envelope_version", kEnvelopeVersion},
                        {"event_type", std::string("ref.") + ChangeTypeName(change)},
                        {"channel", "traffic"},
-                       {"ts_utc", FormatTime(now)},
+                       {"ts_utc", ts},
                        {"object_pointer", pinned},
                        {"change_type", ChangeTypeName(change)},
                        {"payload_schema", "bver.ref.change@1.0.0"},
-                       {"payload", payload},
+                       {"payload", std::move(payload)},
                        {"correlation_id", ctx.correlation_id},
                        {"causation_id", ctx.causation_id},
                        {"manifest_fingerprint", options.manifest_fingerprint},
@@ -377,23 +435,21 @@ struct Store::Impl {
                        {"offset", offset}};
       BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
       BVER_RETURN_IF_ERROR(t.PutVersion(row));
-      BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, row.deleted ? std::vector<EdgeRow>{}
-                                                              : EdgesOf(repo, target, new_body)));
+      BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
 
       BVER_ASSIGN_OR_RETURN(std::optional<LedgerRow> last, t.LastLedger());
-      BVER_ASSIGN_OR_RETURN(std::string body_digest, core::JsonDigest(new_body));
       LedgerRow lr;
       lr.seq = last ? last->seq + 1 : 1;
       json entry = {{"seq", lr.seq},
                     {"prev_hash", last ? last->hash : std::string(64, '0')},
-                    {"ts_utc", FormatTime(now)},
+                    {"ts_utc", ts},
                     {"act", std::string("ref.") + ChangeTypeName(change)},
                     {"subject", pinned},
                     {"actor", ctx.actor},
                     {"correlation_id", ctx.correlation_id},
                     {"event_id", event_id},
                     {"event_offset", offset},
-                    {"body_digest", body_digest}};
+                    {"body_digest", p.body_digest}};
       BVER_ASSIGN_OR_RETURN(lr.entry, core::CanonicalJson(entry));
       lr.hash = core::Sha256Hex(lr.entry);
       BVER_RETURN_IF_ERROR(t.AppendLedger(lr));
@@ -411,6 +467,8 @@ struct Store::Impl {
       if (!v) return InternalError("idempotent replay: version vanished");
       return ToReference(*v);
     }
+    // The body just written is already parsed: no round trip through text.
+    bodies.Put(target + "~" + std::to_string(result->version), used->body);
     return ToReference(*result);
   }
 
