@@ -272,6 +272,7 @@ struct Store::Impl {
     std::string diff_text;
     std::string body_digest;
     std::vector<EdgeRow> edges;
+    bool edges_changed = true;  // false: the stored edges already match
   };
 
   Result<Prepared> Prepare(const domain::Repo& repo, const std::string& target, const std::string& kind_in,
@@ -299,6 +300,10 @@ struct Store::Impl {
     p.diff_text = p.diff.dump();
     p.body_text = new_body.dump();
     if (change != ChangeType::kDeleted) p.edges = EdgesOf(repo, target, new_body);
+    // Most writes do not touch pointer fields: then the edge rows stay.
+    std::vector<EdgeRow> old_edges = old_body ? EdgesOf(repo, target, *old_body) : std::vector<EdgeRow>{};
+    p.edges_changed = !std::equal(p.edges.begin(), p.edges.end(), old_edges.begin(), old_edges.end(),
+                                  [](const EdgeRow& a, const EdgeRow& b) { return a.path == b.path && a.to == b.to; });
     p.body = Share(std::move(new_body));
     return p;
   }
@@ -435,7 +440,7 @@ struct Store::Impl {
                        {"offset", offset}};
       BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
       BVER_RETURN_IF_ERROR(t.PutVersion(row));
-      BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
+      if (p.edges_changed) BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
 
       BVER_ASSIGN_OR_RETURN(std::optional<LedgerRow> last, t.LastLedger());
       LedgerRow lr;
