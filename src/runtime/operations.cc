@@ -1,0 +1,207 @@
+#include "src/runtime/operations.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "src/runtime/handlers.h"
+#include "src/runtime/op_schemas.h"
+#include "src/schema/validator.h"
+
+namespace bver::runtime {
+namespace {
+
+using nlohmann::json;
+using domain::OperationKind;
+
+HttpParam Path(std::string field, std::string name = "") {
+  if (name.empty()) name = field;
+  return {std::move(field), HttpSource::kPath, std::move(name), HttpForm::kValue, {}};
+}
+HttpParam Query(std::string field) {
+  std::string name = field;
+  return {std::move(field), HttpSource::kQuery, std::move(name), HttpForm::kValue, {}};
+}
+HttpParam Header(std::string field, std::string name, HttpForm form = HttpForm::kValue) {
+  return {std::move(field), HttpSource::kHeader, std::move(name), form, {}};
+}
+HttpParam Body(std::string field, std::vector<std::string> media_types) {
+  return {std::move(field), HttpSource::kBody, "", HttpForm::kValue, std::move(media_types)};
+}
+
+// The REST route of each operation (docs/operations.md lists them).
+HttpBinding HttpFor(const domain::Operation& op, const domain::Repo* repo) {
+  HttpBinding h;
+  std::string coll = repo ? "/v1/refs/" + repo->ns + "/" + repo->name : "";
+  std::string item = coll + "/{id}";
+  const HttpParam idem = Header("idempotency_key", "Idempotency-Key");
+  const HttpParam if_match = Header("expected_version", "If-Match", HttpForm::kIfMatchVersion);
+  switch (op.kind) {
+    case OperationKind::kRefCreate:
+      h = {"POST", coll, {Query("kind"), Query("id"), idem, Body("body", {"application/json"})}, 201, "version",
+           item, false, false};
+      break;
+    case OperationKind::kRefGet:
+      h = {"GET", item, {Path("id")}, 200, "version", "", false, false};
+      break;
+    case OperationKind::kRefPatch:
+      h = {"PATCH",
+           item,
+           {Path("id"), if_match, idem, Body("merge", {"application/merge-patch+json", "application/json"}),
+            Body("json_patch", {"application/json-patch+json"})},
+           200,
+           "version",
+           "",
+           false,
+           false};
+      break;
+    case OperationKind::kRefReplace:
+      h = {"PUT", item, {Path("id"), if_match, idem, Body("body", {"application/json"})}, 200, "version", "", false,
+           false};
+      break;
+    case OperationKind::kRefDelete:
+      h = {"DELETE", item, {Path("id"), if_match, idem}, 200, "version", "", false, false};
+      break;
+    case OperationKind::kRefList:
+      h = {"GET", coll, {Query("kind"), Query("where"), Query("cursor"), Query("limit"), Query("include_deleted")},
+           200, "", "", false, false};
+      break;
+    case OperationKind::kRefHistory:
+      h = {"GET", item + "/history", {Path("id")}, 200, "", "", false, false};
+      break;
+    case OperationKind::kRefVersion:
+      h = {"GET", item + "/versions/{version}", {Path("id"), Path("version")}, 200, "version", "", false, false};
+      break;
+    case OperationKind::kRefDiff:
+      h = {"GET", item + "/diff", {Path("id"), Query("from"), Query("to")}, 200, "", "", false, false};
+      break;
+    case OperationKind::kResolve:
+      h = {"GET", "/v1/resolve", {Query("pointer")}, 200, "", "", false, false};
+      break;
+    case OperationKind::kEventsRead:
+      h = {"GET", "/v1/events", {Query("from"), Query("limit")}, 200, "", "", false, false};
+      break;
+    case OperationKind::kLedgerVerify:
+      h = {"GET", "/v1/ledger/verify", {}, 200, "", "", false, false};
+      break;
+    case OperationKind::kArtifactPut:
+      h = {"PUT", "/v1/artifacts", {}, 201, "digest", "/v1/artifacts/{digest}", true, false};
+      break;
+    case OperationKind::kArtifactGet:
+      h = {"GET", "/v1/artifacts/{digest}", {Path("digest")}, 200, "digest", "", false, true};
+      break;
+    default:
+      break;
+  }
+  return h;
+}
+
+std::string DescriptionFor(const domain::Operation& op, const domain::Repo* repo) {
+  std::string repo_note;
+  if (repo != nullptr) {
+    repo_note = " Repo " + repo->qualified_name() + (repo->description.empty() ? "" : ": " + repo->description);
+    if (!repo->kinds.empty()) {
+      repo_note += " Kinds:";
+      for (const domain::Kind& k : repo->kinds) repo_note += " " + k.name + (&k == &repo->kinds.back() ? "." : ",");
+    }
+  }
+  switch (op.kind) {
+    case OperationKind::kRefCreate:
+      return op.summary + "." + repo_note +
+             " Writes version 1 with its event and ledger entry; answers the new reference.";
+    case OperationKind::kRefGet:
+      return op.summary + "." + repo_note + " Address it by id or by pointer.";
+    case OperationKind::kRefPatch:
+      return op.summary + "." + repo_note +
+             " Give exactly one of merge and json_patch; expected_version makes it conditional.";
+    case OperationKind::kRefReplace:
+    case OperationKind::kRefDelete:
+      return op.summary + "." + repo_note + " expected_version makes it conditional.";
+    case OperationKind::kRefList:
+      return op.summary + "." + repo_note + " Pages in id order; follow next_cursor.";
+    case OperationKind::kResolve:
+      return "Resolve any pointer, bver://ns/repo/id[~N][@path], to its value: a whole body or one attribute, "
+             "of the latest or of version N. Needs the read scope of the pointer's repo.";
+    default:
+      return op.summary + "." + repo_note;
+  }
+}
+
+}  // namespace
+
+OperationTable::~OperationTable() = default;
+
+Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<const domain::Platform> platform,
+                                                              Bindings bindings) {
+  std::unique_ptr<OperationTable> t(new OperationTable());
+  for (const domain::Operation& op : platform->operations) {
+    switch (op.kind) {
+      case OperationKind::kJobStart:
+      case OperationKind::kJobStatus:
+      case OperationKind::kJobCancel:
+      case OperationKind::kOrchStart:
+      case OperationKind::kOrchGet:
+      case OperationKind::kOrchCancel:
+        continue;  // no runtime for jobs and orchestrators yet
+      default:
+        break;
+    }
+    const domain::Repo* repo = nullptr;
+    if (!op.target.empty()) {
+      repo = platform->FindRepo(op.target);
+      if (repo == nullptr) return InternalError("operation " + op.id + " names unknown repo " + op.target);
+    }
+    OperationRow row;
+    row.id = op.id;
+    row.kind = op.kind;
+    row.summary = op.summary;
+    row.description = DescriptionFor(op, repo);
+    row.target = op.target;
+    row.scopes = op.scopes;
+    if (op.kind == OperationKind::kResolve) row.scope_from_pointer = "pointer";
+    row.read_only = op.read_only;
+    row.destructive = op.destructive;
+    row.idempotent = op.idempotent;
+    row.input_schema = std::make_shared<const json>(internal::InputSchema(op, repo));
+    row.output_schema = std::make_shared<const json>(internal::OutputSchema(op, repo));
+    for (auto [schema, validator, what] :
+         {std::tuple{row.input_schema, &row.input_validator, "input"},
+          std::tuple{row.output_schema, &row.output_validator, "output"}}) {
+      Result<std::unique_ptr<schema::Validator>> v = schema::Validator::Compile(*schema);
+      if (!v.ok()) {
+        return InternalError("the " + std::string(what) + " schema of " + op.id +
+                             " does not compile: " + v.status().ToString());
+      }
+      *validator = std::shared_ptr<const schema::Validator>(std::move(v).value());
+    }
+    row.http = HttpFor(op, repo);
+    row.handler = internal::MakeHandler(op, repo, bindings);
+    t->index_.emplace(row.id, t->rows_.size());
+    t->rows_.push_back(std::move(row));
+  }
+  t->platform_ = std::move(platform);
+  return t;
+}
+
+const OperationRow* OperationTable::Find(std::string_view id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &rows_[it->second];
+}
+
+Status OperationTable::ReplaceHandlerForTest(std::string_view id, Handler handler) {
+  auto it = index_.find(id);
+  if (it == index_.end()) return NotFoundError("no operation " + std::string(id));
+  rows_[it->second].handler = std::move(handler);
+  return Status::Ok();
+}
+
+std::vector<std::string> OperationTable::AllScopes() const {
+  std::vector<std::string> out = {"admin"};
+  for (const OperationRow& r : rows_) out.insert(out.end(), r.scopes.begin(), r.scopes.end());
+  for (const domain::Repo& r : platform_->repos) out.push_back(r.read_scope);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace bver::runtime

@@ -1,0 +1,154 @@
+// The operation table (BVER.md §1 "operation", §7; STYLE.md "One operation
+// table"): one row per operation the runtime can execute, generated from a
+// compiled domain::Platform. A row is data — id, summary, input and output
+// JSON Schemas (object roots, draft 2020-12), required scopes, hints, and
+// how it maps onto HTTP — plus a handler bound to a store. REST routes, the
+// OpenAPI document, MCP tools and CLI commands are all derived from these
+// rows (docs/operations.md says how), so they cannot disagree.
+//
+// Rows are built for refs.<repo>.{create,get,patch,replace,delete,list,
+// history,version,diff}, resolve, events.read, ledger.verify, artifacts.put
+// and artifacts.get. Operations the compiler declares for which no runtime
+// exists yet (jobs.*, orch.*) get no row.
+//
+// Thread safety: a table is immutable once built; rows and their compiled
+// validators may be read, and handlers called, from any number of threads
+// (the handlers' store is itself thread-safe).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bver/status.h"
+#include "src/auth/principal.h"
+#include "src/domain/platform.h"
+
+namespace bver::schema {
+class Validator;
+}
+namespace bver::store {
+class Store;
+class ArtifactStore;
+}  // namespace bver::store
+
+namespace bver::runtime {
+
+using JsonPtr = std::shared_ptr<const nlohmann::json>;
+
+// One invocation of an operation, as a transport hands it to the broker.
+struct Call {
+  std::string operation;  // "refs.site.create"
+  JsonPtr input;          // the arguments object; null means {}
+  auth::Principal principal;
+  // Given by the caller (X-Correlation-ID, MCP _meta) or empty: the broker
+  // then generates a UUIDv7. Carried into events, ledger entries and logs.
+  std::string correlation_id;
+  std::string causation_id;  // optional: the event or call that caused this one
+  std::string transport;     // "http", "mcp", "cli", "test": for logs and metrics
+};
+
+// Where an input field comes from in an HTTP request. Path, query and header
+// values are text; the transport converts them by the field's type in the
+// input schema (integer, boolean; an array field takes the parameter
+// repeated). kIfMatchVersion parses an entity tag "\"N\"" (or N) into the
+// integer N. A body binding puts the request body (parsed as JSON) into the
+// field; `media_types` says for which Content-Types, so PATCH can route
+// merge patches and JSON Patches to different fields.
+enum class HttpSource { kPath, kQuery, kHeader, kBody };
+enum class HttpForm { kValue, kIfMatchVersion };
+
+struct HttpParam {
+  std::string field;  // the input field
+  HttpSource source = HttpSource::kQuery;
+  std::string name;   // path placeholder, query parameter or header name ("" for a body)
+  HttpForm form = HttpForm::kValue;
+  std::vector<std::string> media_types;  // kBody only: Content-Types that select this field
+};
+
+struct HttpBinding {
+  std::string method;  // "GET", "POST", "PUT", "PATCH", "DELETE"
+  // Path template; "{name}" placeholders are HttpParams with source kPath.
+  std::string path;
+  std::vector<HttpParam> params;
+  int success_status = 200;      // 201 for creates
+  std::string etag_field;        // output field whose value is the ETag ("version"), or empty
+  std::string location;          // template filled from output fields for the Location header, or empty
+  // Streaming routes: the request body is raw bytes, or the response is the
+  // raw artifact. The transport streams them itself (ArtifactStore) after
+  // Broker::Authorize; the JSON handler serves the generic POST /v1/ops form.
+  bool raw_request_body = false;
+  bool raw_response_body = false;
+};
+
+using Handler = std::function<Result<nlohmann::json>(const Call&)>;
+
+struct OperationRow {
+  std::string id;
+  domain::OperationKind kind = domain::OperationKind::kRefGet;
+  std::string summary;      // one line
+  std::string description;  // a paragraph for people and for MCP tool descriptions
+  std::string target;       // "ns/repo" for refs.*, empty otherwise
+  // Every one of these is required ("admin" implies all).
+  std::vector<std::string> scopes;
+  // Non-empty: this input field holds a pointer, and the read scope of the
+  // pointer's repo is required too (resolve).
+  std::string scope_from_pointer;
+  bool read_only = false;
+  bool destructive = false;
+  bool idempotent = false;
+  JsonPtr input_schema;   // {"type":"object", ...}
+  JsonPtr output_schema;  // {"type":"object", ...}
+  std::shared_ptr<const schema::Validator> input_validator;
+  std::shared_ptr<const schema::Validator> output_validator;
+  HttpBinding http;
+  // Runs the operation on input the broker has already validated. Never
+  // call it directly: Broker::Invoke checks scopes and schemas first.
+  Handler handler;
+};
+
+class OperationTable {
+ public:
+  // What handlers run against. Either may be null: handlers that need it
+  // then answer FailedPrecondition (a table without a store still serves
+  // documentation: OpenAPI, MCP tool lists). Both must outlive the table.
+  struct Bindings {
+    store::Store* store = nullptr;
+    store::ArtifactStore* artifacts = nullptr;
+  };
+
+  // Builds every row and compiles every schema. Internal when a generated
+  // schema does not compile (a bug, or a domain schema using $id/$anchor in
+  // a way that cannot be embedded; the message names the operation).
+  static Result<std::unique_ptr<OperationTable>> Build(std::shared_ptr<const domain::Platform> platform,
+                                                       Bindings bindings);
+  ~OperationTable();
+
+  const domain::Platform& platform() const { return *platform_; }
+  // In the platform's operation order.
+  const std::vector<OperationRow>& rows() const { return rows_; }
+  const OperationRow* Find(std::string_view id) const;
+  // Every scope a row needs, plus the read scope of every repo and "admin", sorted.
+  std::vector<std::string> AllScopes() const;
+
+  // Swaps the handler of row `id` (NotFound when absent): lets tests make a
+  // handler misbehave, e.g. answer what its output schema forbids.
+  Status ReplaceHandlerForTest(std::string_view id, Handler handler);
+
+ private:
+  OperationTable() = default;
+  std::shared_ptr<const domain::Platform> platform_;
+  std::vector<OperationRow> rows_;
+  std::map<std::string, std::size_t, std::less<>> index_;  // id -> position in rows_
+};
+
+// Largest artifact carried inline (base64) by artifacts.put / artifacts.get;
+// bigger ones go through the streaming routes.
+inline constexpr std::size_t kMaxInlineArtifactBytes = 4u << 20;
+
+}  // namespace bver::runtime
