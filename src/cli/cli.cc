@@ -28,6 +28,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterDomainCommands(app, ctx, code);
   RegisterStoreCommands(app, ctx, code);
   RegisterArtifactCommands(app, ctx, code);
+  RegisterKeyCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -25,6 +25,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterDomainCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterStoreCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& code);
+void RegisterKeyCommands(CLI::App& app, Context& ctx, int& code);
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {
