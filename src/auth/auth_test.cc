@@ -5,7 +5,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -397,6 +399,27 @@ TEST_F(ApiKeysTest, RevokedKeysFailAtOnceHereAndAfterTheCacheTtlElsewhere) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 1u);
   EXPECT_FALSE((*all)[0].active());
+}
+
+TEST_F(ApiKeysTest, ConcurrentVerificationAndRevocation) {
+  ApiKeys keys(*backend_);
+  std::vector<CreatedApiKey> created;
+  for (int i = 0; i < 4; ++i) created.push_back(*keys.Create("", {"x"}));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        const CreatedApiKey& k = created[static_cast<std::size_t>((t + i) % 3)];  // never the revoked one
+        if (!keys.Verify(k.key).ok()) ++wrong;
+        (void)keys.Verify(created[3].key);  // races with its revocation: either answer is fine
+      }
+    });
+  }
+  ASSERT_TRUE(keys.Revoke(created[3].info.id).ok());
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(keys.Verify(created[3].key).status().code(), StatusCode::kUnauthenticated);
 }
 
 TEST_F(ApiKeysTest, CreateChecksScopesAndName) {

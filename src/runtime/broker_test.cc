@@ -6,7 +6,9 @@
 #include <map>
 #include <set>
 #include <fstream>
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -424,6 +426,38 @@ TEST_F(BrokerTest, ObserverSeesEveryCall) {
   EXPECT_EQ(records_[0].code, StatusCode::kOk);
   EXPECT_GE(records_[0].duration_us, 0);
   EXPECT_EQ(records_[1].code, StatusCode::kUnauthenticated);
+}
+
+TEST_F(BrokerTest, ConcurrentCallsFromManyThreads) {
+  Broker& b = broker();
+  constexpr int kThreads = 8;
+  constexpr int kEach = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto call = [&](std::string op, json input) {
+          Call c;
+          c.operation = std::move(op);
+          c.input = std::make_shared<const json>(std::move(input));
+          c.principal = With({"sites.site:read", "sites.site:write"}, "key:t" + std::to_string(t));
+          c.transport = "test";
+          return b.Invoke(c);
+        };
+        if (!call("refs.site.create", {{"id", id}, {"body", {{"name", id}}}}).ok()) ++failures;
+        Result<json> got = call("refs.site.get", {{"id", id}});
+        if (!got.ok() || (*got)["body"]["name"] != id) ++failures;
+        if (!call("refs.site.list", {{"limit", 5}}).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(EventCount(), static_cast<std::size_t>(kThreads * kEach));
+  std::lock_guard<std::mutex> l(mu_);
+  EXPECT_EQ(records_.size(), static_cast<std::size_t>(kThreads * kEach * 3));
 }
 
 TEST(Problem, Rfc9457BodyWithStableCodeAndPaths) {
