@@ -614,7 +614,8 @@ Result<JsonPtr> Store::Resolve(const Pointer& p) {
   BVER_ASSIGN_OR_RETURN(Reference ref, Get(p));
   if (p.path().empty()) return ref.body;
   BVER_ASSIGN_OR_RETURN(const json* v, core::ResolvePath(*ref.body, p.path()));
-  return Share(*v);
+  // Shares ownership of the (immutable) body: no copy of the value.
+  return JsonPtr(ref.body, v);
 }
 
 Result<bool> Store::Exists(const Pointer& p) {
