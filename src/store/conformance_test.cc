@@ -230,9 +230,20 @@ TEST_P(StoreConformance, FailedPatchesWriteNothing) {
   // Malformed patch documents.
   EXPECT_FALSE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kJsonPatch, json{{"op", "add"}}, ctx_).ok());
   EXPECT_FALSE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json::array(), ctx_).ok());
+  // Replace and delete with bad input.
+  EXPECT_EQ(store_->Replace(P("bver://sites/site/s1"), json{{"nome", "x"}}, ctx_).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Replace(P("bver://sites/site/s1"), json::array(), ctx_).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Delete(P("bver://sites/site/nobody"), ctx_).status().code(), StatusCode::kNotFound);
+  Result<Reference> big = store_->Replace(
+      P("bver://sites/site/s1"), json{{"name", "a"}, {"meta", {{"big", 9007199254740993ULL}}}}, ctx_);
+  EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(big.status().message(), HasSubstr("cannot be stored")) << "a body that is not I-JSON";
   EXPECT_EQ(store_->Get(P("bver://sites/site/s1"))->version, 1u);
   EXPECT_EQ((*store_->Get(P("bver://sites/site/s1"))->body)["name"], "a");
   EXPECT_EQ(EventCount(), 1u);
+  EXPECT_EQ(store_->VerifyLedger()->entries, 1u);
 }
 
 TEST_P(StoreConformance, OptimisticConcurrency) {
