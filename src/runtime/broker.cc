@@ -89,8 +89,11 @@ Status Broker::Check(const Call& call, const OperationRow& row, const json& inpu
                                 valid.violations());
   }
   if (!row.scope_from_pointer.empty()) {
-    const std::string& text = input[row.scope_from_pointer].get_ref<const std::string&>();
-    Result<Pointer> p = Pointer::Parse(text);
+    auto field = input.find(row.scope_from_pointer);
+    if (field == input.end() || !field->is_string()) {
+      return InvalidArgumentError("operation " + row.id + " needs a pointer in " + row.scope_from_pointer);
+    }
+    Result<Pointer> p = Pointer::Parse(field->get_ref<const std::string&>());
     if (!p.ok()) {
       std::vector<Violation> v = p.status().violations();
       for (Violation& x : v) x.path = row.scope_from_pointer + (x.path.empty() ? "" : " (" + x.path + ")");

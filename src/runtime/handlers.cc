@@ -110,11 +110,11 @@ Result<json> Mutation(const Call& call, store::Store& s, const domain::Repo& r, 
   Result<store::Reference> out = InternalError("unreachable");
   switch (kind) {
     case OperationKind::kRefPatch:
-      out = in.contains("merge") ? s.Patch(p, store::PatchFormat::kMergePatch, in["merge"], ctx)
-                                 : s.Patch(p, store::PatchFormat::kJsonPatch, in["json_patch"], ctx);
+      out = in.contains("merge") ? s.Patch(p, store::PatchFormat::kMergePatch, in.at("merge"), ctx)
+                                 : s.Patch(p, store::PatchFormat::kJsonPatch, in.at("json_patch"), ctx);
       break;
     case OperationKind::kRefReplace:
-      out = s.Replace(p, in["body"], ctx);
+      out = s.Replace(p, in.at("body"), ctx);
       break;
     case OperationKind::kRefDelete:
       out = s.Delete(p, ctx);
@@ -133,7 +133,7 @@ Result<json> RefOp(const Call& call, store::Store* sp, const domain::Repo& r, Op
   switch (kind) {
     case OperationKind::kRefCreate: {
       store::WriteContext ctx = Context(call, in);
-      BVER_ASSIGN_OR_RETURN(store::Reference ref, s.Create(r.qualified_name(), in.value("kind", ""), in["body"], ctx,
+      BVER_ASSIGN_OR_RETURN(store::Reference ref, s.Create(r.qualified_name(), in.value("kind", ""), in.at("body"), ctx,
                                                            in.value("id", "")));
       return RefJson(ref);
     }
@@ -190,7 +190,7 @@ Result<json> RefOp(const Call& call, store::Store* sp, const domain::Repo& r, Op
     }
     case OperationKind::kRefVersion: {
       BVER_ASSIGN_OR_RETURN(Pointer p, TargetOf(in, r, true));
-      std::uint64_t v = in["version"].get<std::uint64_t>();
+      std::uint64_t v = in.at("version").get<std::uint64_t>();
       if (p.version() && *p.version() != v) {
         return InvalidArgumentError("the pointer names version " + std::to_string(*p.version()) + " but version is " +
                                         std::to_string(v),
@@ -201,8 +201,8 @@ Result<json> RefOp(const Call& call, store::Store* sp, const domain::Repo& r, Op
     }
     case OperationKind::kRefDiff: {
       BVER_ASSIGN_OR_RETURN(Pointer p, TargetOf(in, r, false));
-      std::uint64_t from = in["from"].get<std::uint64_t>();
-      std::uint64_t to = in["to"].get<std::uint64_t>();
+      std::uint64_t from = in.at("from").get<std::uint64_t>();
+      std::uint64_t to = in.at("to").get<std::uint64_t>();
       BVER_ASSIGN_OR_RETURN(json patch, s.Diff(p, from, to));
       return json{{"pointer", p.ToString()}, {"from", from}, {"to", to}, {"patch", std::move(patch)}};
     }
@@ -217,7 +217,7 @@ Result<json> GlobalOp(const Call& call, OperationTable::Bindings b, OperationKin
     case OperationKind::kResolve: {
       if (b.store == nullptr) return NoStore();
       // The broker has parsed the pointer to check its repo's read scope.
-      BVER_ASSIGN_OR_RETURN(Pointer p, Pointer::Parse(in["pointer"].get<std::string>()));
+      BVER_ASSIGN_OR_RETURN(Pointer p, Pointer::Parse(in.at("pointer").get<std::string>()));
       BVER_ASSIGN_OR_RETURN(store::JsonPtr v, b.store->Resolve(p));
       return json{{"pointer", p.ToString()}, {"value", *v}};
     }
@@ -248,7 +248,7 @@ Result<json> GlobalOp(const Call& call, OperationTable::Bindings b, OperationKin
     }
     case OperationKind::kArtifactPut: {
       if (b.artifacts == nullptr) return NoArtifacts();
-      const std::string& text = in["content_base64"].get_ref<const std::string&>();
+      const std::string& text = in.at("content_base64").get_ref<const std::string&>();
       if (text.size() / 4 * 3 > kMaxInlineArtifactBytes + 3) {
         return InvalidArgumentError("inline content is limited to 4 MiB; stream larger files",
                                     {{"content_base64", "maxLength", "at most 4 MiB once decoded"}});
@@ -264,7 +264,7 @@ Result<json> GlobalOp(const Call& call, OperationTable::Bindings b, OperationKin
     }
     case OperationKind::kArtifactGet: {
       if (b.artifacts == nullptr) return NoArtifacts();
-      std::string digest = in["digest"].get<std::string>();
+      std::string digest = in.at("digest").get<std::string>();
       BVER_ASSIGN_OR_RETURN(store::ArtifactInfo a, b.artifacts->Stat(digest));
       json out = {{"digest", a.digest}, {"size", a.size}};
       if (in.value("include_content", false)) {
