@@ -77,44 +77,6 @@ bool Utf8ToUtf16(std::string_view s, std::u16string* out, std::size_t* bad_at) {
   return true;
 }
 
-void AppendString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
 
 // ECMAScript Number::toString (ECMA-262 §6.1.6.1.20) from the shortest
 // round-trip digits, which std::to_chars computes.
@@ -204,7 +166,7 @@ class Writer {
         if (!Utf8ToUtf16(s, &ignored, &bad_at)) {
           return Error("string is not valid UTF-8 (at byte " + std::to_string(bad_at) + ")");
         }
-        AppendString(out_, s);
+        AppendJsonString(out_, s);
         return Status::Ok();
       }
       case json::value_t::array: {
@@ -243,7 +205,7 @@ class Writer {
         for (const auto& [key16, it] : members) {
           if (!first) out_ += ',';
           first = false;
-          AppendString(out_, it.key());
+          AppendJsonString(out_, it.key());
           out_ += ':';
           path_.push_back(PathSegment::Key(it.key()));
           BVER_RETURN_IF_ERROR(Write(it.value(), depth + 1));
@@ -299,6 +261,45 @@ class Writer {
 };
 
 }  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
 
 Result<std::string> CanonicalNumber(double value) {
   if (!std::isfinite(value)) {

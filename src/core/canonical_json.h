@@ -7,6 +7,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 
 #include "bver/status.h"
 
@@ -28,6 +29,10 @@ namespace bver::core {
 //
 // CanonicalJson(parse(CanonicalJson(v))) == CanonicalJson(v).
 Result<std::string> CanonicalJson(const nlohmann::json& value);
+
+// Appends `s` as an RFC 8785 JSON string (quotes included): only '"', '\\'
+// and control characters are escaped. `s` is taken as valid UTF-8.
+void AppendJsonString(std::string& out, std::string_view s);
 
 // The deepest nesting of arrays and objects CanonicalJson accepts.
 inline constexpr int kMaxJsonDepth = 512;

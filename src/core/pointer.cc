@@ -1,6 +1,7 @@
 #include "bver/pointer.h"
 
-#include <cstdio>
+#include "src/core/canonical_json.h"
+
 
 namespace bver {
 namespace {
@@ -9,32 +10,6 @@ bool IsLowerAlpha(char c) { return c >= 'a' && c <= 'z'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-// RFC 8785 string form: only '"', '\\' and control characters are escaped,
-// the common ones by their short form.
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
 
 }  // namespace
 
@@ -76,7 +51,7 @@ std::string AttributePath::ToString() const {
       out += s.key();
     } else {
       out += '[';
-      AppendJsonString(out, s.key());
+      core::AppendJsonString(out, s.key());
       out += ']';
     }
   }
