@@ -29,6 +29,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterStoreCommands(app, ctx, code);
   RegisterArtifactCommands(app, ctx, code);
   RegisterKeyCommands(app, ctx, code);
+  RegisterServeCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,39 @@
+// An HTTP request and response as plain values: what the transport (net/)
+// hands to a handler and gets back. No Beast type and no domain type, so
+// api/ stays transport-free and net/ stays domain-free.
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bver::api {
+
+struct HttpRequest {
+  std::string method;  // "GET", ...
+  std::string target;  // origin form: "/v1/refs/sites/site?where=a%3D1"
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote;  // peer address, for logs
+
+  // The first header named `name` (case-insensitive), or empty.
+  std::string_view Header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // Content-Length is set by the transport
+  std::string body;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// The small RFC 9457 problem the transport itself answers (limits, timeouts):
+// {"type","title","status","detail","code"} as application/problem+json.
+HttpResponse TransportProblem(int status, std::string_view code, std::string_view title, std::string_view detail);
+
+}  // namespace bver::api

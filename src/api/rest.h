@@ -1,0 +1,61 @@
+// REST: maps an HTTP request onto a broker Call through each operation row's
+// HttpBinding (runtime/operations.h), and the broker's answer back onto an
+// HTTP response. Transport-free: request in, response out.
+//
+//   routes        every row's binding, plus POST /v1/ops/{operation_id}
+//                 (the JSON body is the input object), /healthz, /readyz
+//   input         path, query and header values converted by the field's
+//                 type in the input schema; the body parsed as JSON and put
+//                 into the field its Content-Type selects (PATCH:
+//                 merge-patch+json or json-patch+json)
+//   output        the binding's success status; ETag "\"N\"" from its
+//                 etag_field; Location on create; X-Correlation-ID always
+//   errors        application/problem+json (runtime/problem.h); unknown
+//                 route 404, known path with another method 405 with Allow,
+//                 unsupported Content-Type 415, malformed JSON 400
+//   auth          Authorization: Bearer / X-API-Key through the
+//                 Authenticator. With local_operator set (a server on
+//                 loopback with no auth configured), a request without
+//                 credentials runs as Principal::Local.
+//
+// Thread safety: Handle may be called from any number of threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/api/http_message.h"
+
+namespace bver::auth {
+class Authenticator;
+}
+namespace bver::runtime {
+class Broker;
+}
+
+namespace bver::api {
+
+class Rest {
+ public:
+  struct Options {
+    // Requests without credentials run as the local operator (admin).
+    bool local_operator = false;
+  };
+
+  // `broker` and `authenticator` (may be null: no credential is accepted)
+  // must outlive this object.
+  Rest(const runtime::Broker& broker, const auth::Authenticator* authenticator, Options options);
+  ~Rest();
+
+  HttpResponse Handle(const HttpRequest& request) const;
+
+ private:
+  struct Route;
+  const runtime::Broker& broker_;
+  const auth::Authenticator* authenticator_;
+  Options options_;
+  std::vector<Route> routes_;
+};
+
+}  // namespace bver::api

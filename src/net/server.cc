@@ -1,0 +1,297 @@
+#include "src/net/server.h"
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace bver::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct Shared {
+  ServerOptions options;
+  api::HttpHandler handler;
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<bool> stopping{false};
+};
+
+http::response<http::string_body> ToBeast(api::HttpResponse r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "bver");
+  for (auto& [k, v] : r.headers) res.insert(k, v);
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)), timer_(stream_.get_executor()) {
+    shared_->connections.fetch_add(1);
+  }
+  ~Session() { shared_->connections.fetch_sub(1); }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+  // Answers `status` at once and closes: too many connections.
+  void Refuse(api::HttpResponse r) {
+    Fail(std::move(r));
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(shared_->options.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.header_limit));
+    Arm(first_ ? shared_->options.request_timeout : shared_->options.idle_timeout);
+    first_ = false;
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    // The header arrived: the rest of the request gets request_timeout.
+    Arm(shared_->options.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code e, std::size_t) { self->OnRead(e); });
+  }
+
+  // Our own timer rather than tcp_stream's expiry, which closes the socket:
+  // a client that sent part of a request gets a 408 before the close.
+  void Arm(std::chrono::milliseconds timeout) {
+    reading_ = true;
+    timed_out_ = false;
+    stream_.expires_never();
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (e || !self->reading_) return;
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    reading_ = false;
+    timer_.cancel();
+    if (timed_out_) {
+      if (buffer_.size() == 0 && !parser_->got_some()) return Close();  // idle keep-alive connection
+      return Fail(api::TransportProblem(408, "request_timeout", "Request timeout",
+                                        "the request did not arrive within " +
+                                            std::to_string(shared_->options.request_timeout.count()) + " ms"));
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      return Close();
+    }
+    if (ec == http::error::body_limit) {
+      return Fail(api::TransportProblem(413, "payload_too_large", "Payload too large",
+                                        "the request body exceeds " +
+                                            std::to_string(shared_->options.body_limit) + " bytes"));
+    }
+    if (ec == http::error::header_limit) {
+      return Fail(api::TransportProblem(431, "header_fields_too_large", "Request header fields too large",
+                                        "the request header exceeds " +
+                                            std::to_string(shared_->options.header_limit) + " bytes"));
+    }
+    Fail(api::TransportProblem(400, "bad_request", "Bad request", "malformed HTTP request: " + ec.message()));
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    reading_ = false;
+    timer_.cancel();
+    http::request<http::string_body> req = parser_->release();
+    api::HttpRequest in;
+    in.method = std::string(req.method_string());
+    in.target = std::string(req.target());
+    for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    in.body = std::move(req.body());
+    beast::error_code ignored;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(ignored);
+    in.remote = peer.address().to_string(ignored);
+
+    shared_->in_flight.fetch_add(1);
+    api::HttpResponse out;
+    try {
+      out = shared_->handler(in);
+    } catch (const std::exception&) {
+      // The handler's contract is to answer, never to throw; stay up anyway.
+      out = api::TransportProblem(500, "internal", "Internal error", "the request could not be handled");
+    }
+    bool keep = req.keep_alive() && !shared_->stopping.load();
+    res_ = std::make_shared<http::response<http::string_body>>(ToBeast(std::move(out), req.version(), keep));
+    stream_.expires_after(shared_->options.request_timeout);
+    http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code e, std::size_t) {
+      self->shared_->in_flight.fetch_sub(1);
+      self->res_.reset();
+      if (e || !keep) return self->Close();
+      self->Read();
+    });
+  }
+
+  // Writes a transport problem, then closes after draining what the client
+  // still sends (closing with unread input would reset the connection and
+  // could lose the answer).
+  void Fail(api::HttpResponse r) {
+    res_ = std::make_shared<http::response<http::string_body>>(ToBeast(std::move(r), 11, false));
+    stream_.expires_after(shared_->options.request_timeout);
+    http::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code e, std::size_t) {
+      self->res_.reset();
+      if (e) return self->Close();
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->Drain();
+    });
+  }
+
+  void Drain() {
+    stream_.expires_after(std::chrono::seconds(1));
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(64 * 1024), [self = shared_from_this()](beast::error_code e, std::size_t) {
+      if (e) return self->Close();
+      self->Drain();
+    });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> res_;
+  asio::steady_timer timer_;
+  bool first_ = true;
+  bool reading_ = false;    // a read of a request is pending
+  bool timed_out_ = false;  // the timer cancelled it
+};
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(ServerOptions o, api::HttpHandler h)
+      : threads(o.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : o.threads),
+        ioc(static_cast<int>(threads)),
+        acceptor(asio::make_strand(ioc)),
+        signals(ioc),
+        drain_timer(ioc),
+        shared(std::make_shared<Shared>()) {
+    shared->options = std::move(o);
+    shared->handler = std::move(h);
+  }
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (!acceptor.is_open()) return;
+        return Accept();
+      }
+      auto session = std::make_shared<Session>(std::move(socket), shared);
+      if (shared->connections.load() > shared->options.max_connections) {
+        session->Refuse(api::TransportProblem(503, "unavailable", "Unavailable", "too many connections"));
+      } else {
+        session->Start();
+      }
+      Accept();
+    });
+  }
+
+  void BeginStop() {
+    if (shared->stopping.exchange(true)) return;
+    asio::post(acceptor.get_executor(), [this] {
+      beast::error_code ignored;
+      acceptor.close(ignored);
+    });
+    deadline = std::chrono::steady_clock::now() + shared->options.request_timeout;
+    WaitDrained();
+  }
+
+  // In-flight requests finish (bounded by request_timeout); idle
+  // connections are dropped with the io_context.
+  void WaitDrained() {
+    if (shared->in_flight.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([this](beast::error_code) { WaitDrained(); });
+  }
+
+  unsigned threads;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  asio::steady_timer drain_timer;
+  std::shared_ptr<Shared> shared;
+  std::chrono::steady_clock::time_point deadline;
+  std::uint16_t port = 0;
+};
+
+Server::Server(ServerOptions options, api::HttpHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+Server::~Server() = default;
+
+Status Server::Start() {
+  beast::error_code ec;
+  asio::ip::address address = asio::ip::make_address(impl_->shared->options.address, ec);
+  if (ec) return InvalidArgumentError("not an IP address: " + impl_->shared->options.address);
+  tcp::endpoint endpoint{address, impl_->shared->options.port};
+  tcp::acceptor& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return UnavailableError("cannot listen on " + impl_->shared->options.address + ":" +
+                            std::to_string(impl_->shared->options.port) + ": " + ec.message());
+  }
+  impl_->port = a.local_endpoint(ec).port();
+  if (impl_->shared->options.handle_signals) {
+    impl_->signals.add(SIGINT);
+    impl_->signals.add(SIGTERM);
+    impl_->signals.async_wait([this](beast::error_code e, int) {
+      if (!e) impl_->BeginStop();
+    });
+  }
+  impl_->Accept();
+  return Status::Ok();
+}
+
+std::uint16_t Server::port() const { return impl_->port; }
+
+void Server::Run() {
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (std::thread& t : pool) t.join();
+}
+
+void Server::Stop() {
+  asio::post(impl_->ioc, [this] { impl_->BeginStop(); });
+}
+
+}  // namespace bver::net

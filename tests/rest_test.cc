@@ -1,0 +1,346 @@
+// REST end to end: starts the real `bver up` on a free loopback port in a
+// temporary project with the substation example, talks HTTP/1.1 to it over
+// plain sockets, and stops it with SIGTERM.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+struct Reply {
+  int status = 0;  // 0: no answer (the connection closed)
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  json Json() const { return json::parse(body, nullptr, false); }
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// One TCP connection to the server; requests on it use keep-alive.
+class Conn {
+ public:
+  explicit Conn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~Conn() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+  bool Send(const std::string& data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+      ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  // Reads one response (Content-Length framed) within `timeout`.
+  Reply Read(std::chrono::milliseconds timeout = std::chrono::milliseconds(15000)) {
+    Reply r;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t header_end = std::string::npos;
+    std::size_t need = std::string::npos;
+    while (true) {
+      if (header_end == std::string::npos) {
+        header_end = buf_.find("\r\n\r\n");
+        if (header_end != std::string::npos) {
+          std::string head = buf_.substr(0, header_end);
+          std::size_t line_end = head.find("\r\n");
+          std::string status_line = head.substr(0, line_end);
+          if (status_line.size() >= 12) r.status = std::stoi(status_line.substr(9, 3));
+          std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+          while (pos < head.size()) {
+            std::size_t e = head.find("\r\n", pos);
+            if (e == std::string::npos) e = head.size();
+            std::string line = head.substr(pos, e - pos);
+            std::size_t colon = line.find(':');
+            if (colon != std::string::npos) {
+              std::string k = line.substr(0, colon);
+              for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+              std::string v = line.substr(colon + 1);
+              while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+              r.headers[k] = v;
+            }
+            pos = e + 2;
+          }
+          need = header_end + 4 + (r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0);
+        }
+      }
+      if (need != std::string::npos && buf_.size() >= need) {
+        r.body = buf_.substr(header_end + 4, need - header_end - 4);
+        buf_.erase(0, need);
+        return r;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Reply{};
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return Reply{};
+      char tmp[65536];
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n <= 0) return Reply{};
+      buf_.append(tmp, static_cast<std::size_t>(n));
+    }
+  }
+
+  Reply Request(const std::string& method, const std::string& target, const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {}) {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    bool has_type = false;
+    for (const auto& [k, v] : headers) {
+      req += k + ": " + v + "\r\n";
+      has_type = has_type || k == "Content-Type";
+    }
+    if (!body.empty() && !has_type) req += "Content-Type: application/json\r\n";
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+      req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    req += "\r\n" + body;
+    if (!Send(req)) return Reply{};
+    return Read();
+  }
+
+  // True when the server closed the connection (within `timeout`).
+  bool ClosedWithin(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+    char tmp[4096];
+    return ::recv(fd_, tmp, sizeof tmp, 0) <= 0;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+class RestTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("bver_rest_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", dir_ / "bver.yaml");
+    int out[2];
+    ASSERT_EQ(::pipe(out), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      int e = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(e, 2);
+      ::close(out[0]);
+      std::string exe = BVER_EXE;
+      std::vector<std::string> args = {exe, "-C", dir_.string(), "up", "--listen", "127.0.0.1:0",
+                                       "--request-timeout-ms", "1500"};
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(exe.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    // The one line "listening on http://127.0.0.1:PORT".
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out[0], POLLIN, 0};
+      if (::poll(&p, 1, 1000) <= 0) continue;
+      char c[256];
+      ssize_t n = ::read(out[0], c, sizeof c);
+      if (n <= 0) break;
+      line.append(c, static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
+    const std::string prefix = "listening on http://127.0.0.1:";
+    ASSERT_EQ(line.rfind(prefix, 0), 0u) << "got: " << line;
+    port_ = std::stoi(line.substr(prefix.size()));
+  }
+
+  static void TearDownTestSuite() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+
+  void SetUp() override { ASSERT_GT(port_, 0) << "the server did not start"; }
+
+  static Reply Do(const std::string& method, const std::string& target, const std::string& body = "",
+                  const std::map<std::string, std::string>& headers = {}) {
+    Conn c(port_);
+    return c.Request(method, target, body, headers);
+  }
+
+  static void ExpectProblem(const Reply& r, int status, const std::string& what) {
+    EXPECT_EQ(r.status, status) << what << ": " << r.body;
+    EXPECT_EQ(r.Header("content-type"), "application/problem+json") << what;
+    json p = r.Json();
+    EXPECT_TRUE(p.is_object() && p.contains("code") && p["status"] == r.status) << what << ": " << r.body;
+  }
+
+  static inline fs::path dir_;
+  static inline pid_t pid_ = -1;
+  static inline int port_ = 0;
+};
+
+TEST_F(RestTest, HealthAndReady) {
+  EXPECT_EQ(Do("GET", "/healthz").status, 200);
+  EXPECT_EQ(Do("GET", "/readyz").status, 200);
+}
+
+TEST_F(RestTest, CreateReadPatchOverKeepAlive) {
+  Conn c(port_);
+  ASSERT_TRUE(c.ok());
+  Reply created = c.Request("POST", "/v1/refs/sites/site?kind=power.substation", R"({"name":"Alpha","bays":4})",
+                            {{"X-Correlation-ID", "rest-test-1"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.Header("etag"), "\"1\"");
+  EXPECT_EQ(created.Header("x-correlation-id"), "rest-test-1");
+  std::string id = created.Json()["id"];
+  EXPECT_EQ(created.Header("location"), "/v1/refs/sites/site/" + id);
+
+  Reply got = c.Request("GET", created.Header("location"));
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.Json()["body"]["name"], "Alpha");
+  EXPECT_EQ(got.Header("etag"), "\"1\"");
+
+  Reply merged = c.Request("PATCH", "/v1/refs/sites/site/" + id, R"({"status":"ready"})",
+                           {{"Content-Type", "application/merge-patch+json"}, {"If-Match", "\"1\""}});
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  EXPECT_EQ(merged.Header("etag"), "\"2\"");
+  EXPECT_EQ(merged.Json()["body"]["status"], "ready");
+
+  Reply patched = c.Request("PATCH", "/v1/refs/sites/site/" + id, R"([{"op":"replace","path":"/name","value":"Beta"}])",
+                            {{"Content-Type", "application/json-patch+json"}, {"If-Match", "\"2\""}});
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.Header("etag"), "\"3\"");
+  EXPECT_EQ(patched.Json()["body"]["name"], "Beta");
+
+  Reply stale = c.Request("PATCH", "/v1/refs/sites/site/" + id, R"({"status":"draft"})",
+                          {{"Content-Type", "application/merge-patch+json"}, {"If-Match", "\"1\""}});
+  ExpectProblem(stale, 412, "stale If-Match");
+
+  Reply v1 = c.Request("GET", "/v1/refs/sites/site/" + id + "/versions/1");
+  ASSERT_EQ(v1.status, 200) << v1.body;
+  EXPECT_EQ(v1.Json()["body"]["name"], "Alpha");
+
+  Reply resolved = c.Request("GET", "/v1/resolve?pointer=" + std::string("bver%3A%2F%2Fsites%2Fsite%2F") + id +
+                                        "%40name");
+  ASSERT_EQ(resolved.status, 200) << resolved.body;
+  EXPECT_THAT(resolved.body, HasSubstr("Beta"));
+
+  Reply generic = c.Request("POST", "/v1/ops/refs.site.get", json{{"id", id}}.dump());
+  ASSERT_EQ(generic.status, 200) << generic.body;
+  EXPECT_EQ(generic.Json()["version"], 3);
+}
+
+TEST_F(RestTest, BadInputIsAProblemAndChangesNothing) {
+  Reply before = Do("GET", "/v1/refs/sites/site");
+  ASSERT_EQ(before.status, 200) << before.body;
+
+  struct Case {
+    std::string what, method, target, body;
+    std::map<std::string, std::string> headers;
+    int status;  // 0: any 4xx
+  };
+  const std::vector<Case> cases = {
+      {"malformed JSON", "POST", "/v1/refs/sites/site", R"({"name":)", {}, 400},
+      {"wrong type", "POST", "/v1/refs/sites/site", R"({"name":5})", {}, 0},
+      {"unknown field", "POST", "/v1/refs/sites/site", R"({"name":"x","bogus":1})", {}, 0},
+      {"body not an object", "POST", "/v1/refs/sites/site", R"([1,2])", {}, 0},
+      {"wrong content type", "POST", "/v1/refs/sites/site", R"({"name":"x"})", {{"Content-Type", "text/plain"}}, 415},
+      {"bad pointer", "GET", "/v1/resolve?pointer=not-a-pointer", "", {}, 400},
+      {"unknown route", "GET", "/v1/nothing/here", "", {}, 404},
+      {"unknown operation", "POST", "/v1/ops/refs.nothing.get", "{}", {}, 404},
+      {"wrong method", "POST", "/v1/refs/sites/site/abc", "{}", {}, 405},
+      {"bad If-Match", "PATCH", "/v1/refs/sites/site/abc", "{}", {{"If-Match", "yesterday"}}, 400},
+      {"bad version", "GET", "/v1/refs/sites/site/abc/versions/x", "", {}, 400},
+      {"bad correlation id", "GET", "/v1/refs/sites/site", "", {{"X-Correlation-ID", "a b"}}, 400},
+      {"bad bearer token", "GET", "/v1/refs/sites/site", "", {{"Authorization", "Bearer nonsense"}}, 401},
+  };
+  for (const Case& c : cases) {
+    Reply r = Do(c.method, c.target, c.body, c.headers);
+    if (c.status == 0) {
+      EXPECT_GE(r.status, 400) << c.what << ": " << r.body;
+      EXPECT_LT(r.status, 500) << c.what << ": " << r.body;
+      EXPECT_EQ(r.Header("content-type"), "application/problem+json") << c.what;
+    } else {
+      ExpectProblem(r, c.status, c.what);
+    }
+    if (c.status == 405) {
+      EXPECT_THAT(r.Header("allow"), HasSubstr("GET")) << c.what;
+    }
+    EXPECT_EQ(Do("GET", "/healthz").status, 200) << "after " << c.what;
+  }
+
+  {  // A body over the limit: 413 before the body is read.
+    Conn c(port_);
+    std::string huge(9u << 20, ' ');
+    Reply r = c.Request("POST", "/v1/refs/sites/site", huge);
+    ExpectProblem(r, 413, "huge body");
+  }
+  {  // A header block over the limit: 431.
+    Conn c(port_);
+    Reply r = c.Request("GET", "/healthz", "", {{"X-Filler", std::string(64 * 1024, 'a')}});
+    ExpectProblem(r, 431, "huge header");
+  }
+  {  // Slow headers: 408 once the request timeout passes, then the close.
+    Conn c(port_);
+    ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    Reply r = c.Read(std::chrono::milliseconds(10000));
+    ExpectProblem(r, 408, "slow headers");
+    EXPECT_TRUE(c.ClosedWithin(std::chrono::milliseconds(5000)));
+  }
+  {  // An idle connection is closed quietly (no request, no answer).
+    Conn c(port_);
+    EXPECT_TRUE(c.ClosedWithin(std::chrono::milliseconds(10000)));
+  }
+  EXPECT_EQ(Do("GET", "/healthz").status, 200);
+
+  Reply after = Do("GET", "/v1/refs/sites/site");
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(after.Json(), before.Json()) << "the store changed";
+}
+
+// Last: SIGTERM stops the server gracefully with exit code 0.
+TEST_F(RestTest, ZzSigtermExitsZero) {
+  ASSERT_EQ(::kill(pid_, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
+  pid_ = -1;
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
