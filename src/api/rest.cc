@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/api/openapi.h"
 #include "src/auth/authenticator.h"
 #include "src/core/status_map.h"
 #include "src/runtime/broker.h"
@@ -190,6 +191,7 @@ Rest::Rest(const runtime::Broker& broker, const auth::Authenticator* authenticat
     for (std::string_view seg : Split(std::string_view(row.http.path).substr(1), '/')) r.segments.emplace_back(seg);
     routes_.push_back(std::move(r));
   }
+  openapi_ = OpenApiDocument(broker_.table()).dump();
 }
 
 Rest::~Rest() = default;
@@ -234,6 +236,13 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
 
   if (request.method == "GET" && (path == "/healthz" || path == "/readyz")) {
     return JsonResponse(200, json{{"status", "ok"}}, corr);
+  }
+  if (request.method == "GET" && path == "/v1/openapi.json") {
+    HttpResponse r;
+    r.headers.emplace_back("Content-Type", std::string(kJson));
+    r.headers.emplace_back("X-Correlation-ID", corr);
+    r.body = openapi_;
+    return r;
   }
 
   // Find the row and the path parameters.
@@ -373,7 +382,9 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
       HttpResponse r = Problem(InvalidArgumentError("Content-Type " + content_type + " is not accepted here; use " +
                                                     accepted),
                                corr, path, 415);
-      r.headers.emplace_back("Accept-Patch", accepted);
+      if (request.method == "PATCH" || request.method == "POST") {
+        r.headers.emplace_back(request.method == "PATCH" ? "Accept-Patch" : "Accept-Post", accepted);
+      }
       return r;
     }
   }

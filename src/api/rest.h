@@ -3,7 +3,8 @@
 // HTTP response. Transport-free: request in, response out.
 //
 //   routes        every row's binding, plus POST /v1/ops/{operation_id}
-//                 (the JSON body is the input object), /healthz, /readyz
+//                 (the JSON body is the input object), /healthz, /readyz,
+//                 GET /v1/openapi.json (openapi.h)
 //   input         path, query and header values converted by the field's
 //                 type in the input schema; the body parsed as JSON and put
 //                 into the field its Content-Type selects (PATCH:
@@ -56,6 +57,7 @@ class Rest {
   const auth::Authenticator* authenticator_;
   Options options_;
   std::vector<Route> routes_;
+  std::string openapi_;  // the document, rendered once
 };
 
 }  // namespace bver::api

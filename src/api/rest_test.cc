@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -109,6 +110,40 @@ TEST_F(RestUnitTest, WithoutLocalOperatorAnonymousIsUnauthenticated) {
   EXPECT_EQ(Header(r, "WWW-Authenticate"), "Bearer");
   HttpResponse t = Call(rest, "GET", "/v1/refs/sites/site", "", {{"Authorization", "Bearer x"}});
   EXPECT_EQ(t.status, 401);
+}
+
+TEST_F(RestUnitTest, OpenApiDocumentListsEveryRouteAndScope) {
+  Rest rest(*broker_, nullptr, {});
+  HttpResponse r = Call(rest, "GET", "/v1/openapi.json");  // no credentials needed
+  ASSERT_EQ(r.status, 200);
+  json doc = json::parse(r.body);
+  EXPECT_EQ(doc["openapi"], "3.1.1");
+  EXPECT_EQ(doc["jsonSchemaDialect"], "https://json-schema.org/draft/2020-12/schema");
+  const json& scopes = doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"];
+  for (const std::string& s : broker_->table().AllScopes()) EXPECT_TRUE(scopes.contains(s)) << s;
+  const json& create = doc["paths"]["/v1/refs/sites/site"]["post"];
+  EXPECT_EQ(create["operationId"], "refs.site.create");
+  EXPECT_TRUE(create["responses"].contains("201"));
+  EXPECT_TRUE(doc["paths"]["/v1/refs/sites/site/{id}"]["patch"]["requestBody"]["content"].contains(
+      "application/json-patch+json"));
+  // Every local $ref points into the document.
+  std::function<void(const json&)> check = [&](const json& v) {
+    if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (it.key() == "$ref" && it->is_string()) {
+          std::string ref = *it;
+          if (ref.rfind("#/", 0) == 0) {
+            EXPECT_NO_THROW((void)doc.at(json::json_pointer(ref.substr(1)))) << ref;
+          }
+        } else {
+          check(*it);
+        }
+      }
+    } else if (v.is_array()) {
+      for (const json& e : v) check(e);
+    }
+  };
+  check(doc);
 }
 
 }  // namespace
