@@ -144,6 +144,79 @@ class Conn {
   std::string buf_;
 };
 
+
+// Runs the real binary to completion: exit code and stdout (stderr appended to *err).
+int RunBver(const std::vector<std::string>& args, std::string* out, std::string* err) {
+  int o[2], e[2];
+  if (::pipe(o) != 0 || ::pipe(e) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(o[1], 1);
+    ::dup2(e[1], 2);
+    ::close(o[0]);
+    ::close(e[0]);
+    std::vector<std::string> all = {BVER_EXE};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(BVER_EXE, argv.data());
+    ::_exit(127);
+  }
+  ::close(o[1]);
+  ::close(e[1]);
+  for (auto [fd, dst] : {std::pair{o[0], out}, std::pair{e[0], err}}) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) dst->append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Starts `bver -C dir up ARGS...`; returns the port from its one line, or 0.
+int StartServer(const fs::path& dir, std::vector<std::string> args, pid_t* pid) {
+  int out[2];
+  if (::pipe(out) != 0) return 0;
+  *pid = ::fork();
+  if (*pid == 0) {
+    ::dup2(out[1], 1);
+    int e = ::open((dir / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(e, 2);
+    ::close(out[0]);
+    std::vector<std::string> all = {BVER_EXE, "-C", dir.string(), "up"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(BVER_EXE, argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) continue;
+    char c[256];
+    ssize_t n = ::read(out[0], c, sizeof c);
+    if (n <= 0) break;
+    line.append(c, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  std::size_t colon = line.rfind(':');
+  if (line.rfind("listening on http://", 0) != 0 || colon == std::string::npos) return 0;
+  return std::stoi(line.substr(colon + 1));
+}
+
+void ExpectProblem401(const Reply& r) {
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_EQ(r.Header("www-authenticate"), "Bearer");
+  EXPECT_EQ(r.Header("content-type"), "application/problem+json");
+}
+
 class RestTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -151,39 +224,7 @@ class RestTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", dir_ / "bver.yaml");
-    int out[2];
-    ASSERT_EQ(::pipe(out), 0);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      int e = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(e, 2);
-      ::close(out[0]);
-      std::string exe = BVER_EXE;
-      std::vector<std::string> args = {exe, "-C", dir_.string(), "up", "--listen", "127.0.0.1:0",
-                                       "--request-timeout-ms", "1500"};
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(exe.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    // The one line "listening on http://127.0.0.1:PORT".
-    std::string line;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{out[0], POLLIN, 0};
-      if (::poll(&p, 1, 1000) <= 0) continue;
-      char c[256];
-      ssize_t n = ::read(out[0], c, sizeof c);
-      if (n <= 0) break;
-      line.append(c, static_cast<std::size_t>(n));
-    }
-    ::close(out[0]);
-    const std::string prefix = "listening on http://127.0.0.1:";
-    ASSERT_EQ(line.rfind(prefix, 0), 0u) << "got: " << line;
-    port_ = std::stoi(line.substr(prefix.size()));
+    port_ = StartServer(dir_, {"--listen", "127.0.0.1:0", "--request-timeout-ms", "1500"}, &pid_);
   }
 
   static void TearDownTestSuite() {
@@ -361,6 +402,42 @@ TEST_F(RestTest, BadInputIsAProblemAndChangesNothing) {
   Reply after = Do("GET", "/v1/refs/sites/site");
   ASSERT_EQ(after.status, 200);
   EXPECT_EQ(after.Json(), before.Json()) << "the store changed";
+}
+
+// With an API key in the store, auth is on: anonymous callers are refused,
+// a key answers within its scopes, and a non-loopback address is allowed.
+TEST(RestAuthTest, KeysTurnAuthOn) {
+  fs::path dir = fs::temp_directory_path() / ("bver_rest_auth_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", dir / "bver.yaml");
+  std::string out, err;
+  // No auth configured: any address but loopback is refused, saying why.
+  int code = RunBver({"-C", dir.string(), "up", "--listen", "0.0.0.0:0"}, &out, &err);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(err, HasSubstr("auth"));
+  out.clear();
+  err.clear();
+  ASSERT_EQ(RunBver({"-C", dir.string(), "keys", "create", "--scopes", "sites.site:read"}, &out, &err), 0) << err;
+  std::string key = out.substr(0, out.find('\n'));
+  pid_t pid = -1;
+  int port = StartServer(dir, {"--listen", "0.0.0.0:0"}, &pid);
+  ASSERT_GT(port, 0);
+  {
+    Conn c(port);
+    ExpectProblem401(c.Request("GET", "/v1/refs/sites/site"));
+    Reply ok = c.Request("GET", "/v1/refs/sites/site", "", {{"Authorization", "Bearer " + key}});
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    Reply denied = c.Request("POST", "/v1/refs/sites/site", R"({"name":"A"})", {{"Authorization", "Bearer " + key}});
+    EXPECT_EQ(denied.status, 403) << denied.body;
+    Reply wrong = c.Request("GET", "/v1/refs/sites/site", "", {{"Authorization", "Bearer " + key + "x"}});
+    EXPECT_EQ(wrong.status, 401) << wrong.body;
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  fs::remove_all(dir);
 }
 
 // Last: SIGTERM stops the server gracefully with exit code 0.
