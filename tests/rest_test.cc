@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -224,7 +225,8 @@ class RestTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", dir_ / "bver.yaml");
-    port_ = StartServer(dir_, {"--listen", "127.0.0.1:0", "--request-timeout-ms", "1500"}, &pid_);
+    port_ = StartServer(dir_, {"--listen", "127.0.0.1:0", "--request-timeout-ms", "1500", "--max-connections", "8"},
+                        &pid_);
   }
 
   static void TearDownTestSuite() {
@@ -392,6 +394,27 @@ TEST_F(RestTest, BadInputIsAProblemAndChangesNothing) {
     Reply r = c.Read(std::chrono::milliseconds(10000));
     ExpectProblem(r, 408, "slow headers");
     EXPECT_TRUE(c.ClosedWithin(std::chrono::milliseconds(5000)));
+  }
+  {  // Slow headers on a kept-alive connection: 408 too.
+    Conn c(port_);
+    ASSERT_EQ(c.Request("GET", "/healthz").status, 200);
+    ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\n"));
+    Reply r = c.Read(std::chrono::milliseconds(10000));
+    ExpectProblem(r, 408, "slow headers after keep-alive");
+  }
+  {  // More connections than allowed: 503 to the extra one, the others still served.
+    std::vector<std::unique_ptr<Conn>> held;
+    for (int i = 0; i < 8; ++i) {
+      held.push_back(std::make_unique<Conn>(port_));
+      ASSERT_EQ(held.back()->Request("GET", "/healthz").status, 200) << i;
+    }
+    Conn extra(port_);
+    ExpectProblem(extra.Read(std::chrono::milliseconds(5000)), 503, "too many connections");
+    EXPECT_EQ(held.front()->Request("GET", "/healthz").status, 200);
+  }
+  // The server notices the closes asynchronously: wait until it accepts again.
+  for (int i = 0; i < 100 && Do("GET", "/healthz").status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   {  // An idle connection is closed quietly (no request, no answer).
     Conn c(port_);

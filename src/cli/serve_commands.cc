@@ -29,6 +29,7 @@ struct UpFlags {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;
   long request_timeout_ms = 10000;
+  std::size_t max_connections = 1024;
 };
 
 // "HOST:PORT" or "[V6]:PORT".
@@ -110,6 +111,7 @@ int Up(const Output& o, const UpFlags& f) {
   options.port = port;
   options.threads = f.threads;
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
+  options.max_connections = f.max_connections;
   net::Server server(options, [&rest](const api::HttpRequest& r) { return rest.Handle(r); });
   if (Status s = server.Start(); !s.ok()) return o.Fail(s);
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -130,6 +132,9 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   up->add_option("--request-timeout-ms", f->request_timeout_ms,
                  "A request (header and body) must arrive within this time, else 408")
       ->check(CLI::Range(100L, 3600000L))
+      ->capture_default_str();
+  up->add_option("--max-connections", f->max_connections, "Open connections at most; more get 503")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
   up->callback([&ctx, f] {
     ctx.action = [&ctx, f] {

@@ -60,8 +60,23 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(shared_->options.body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(shared_->options.header_limit));
-    Arm(first_ ? shared_->options.request_timeout : shared_->options.idle_timeout);
-    first_ = false;
+    if (first_ || buffer_.size() > 0) {
+      first_ = false;
+      return ReadHeader();
+    }
+    // A kept-alive connection may idle for idle_timeout; once the next
+    // request's first byte arrives, the whole request gets request_timeout
+    // (else a client could trickle a header for the idle time).
+    Arm(shared_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->OnReadError(ec);
+      self->buffer_.commit(n);
+      self->ReadHeader();
+    });
+  }
+
+  void ReadHeader() {
+    Arm(shared_->options.request_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
