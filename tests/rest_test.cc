@@ -336,6 +336,20 @@ TEST_F(RestTest, CreateReadPatchOverKeepAlive) {
   Reply generic = c.Request("POST", "/v1/ops/refs.site.get", json{{"id", id}}.dump());
   ASSERT_EQ(generic.status, 200) << generic.body;
   EXPECT_EQ(generic.Json()["version"], 3);
+
+  Reply replaced = c.Request("PUT", "/v1/refs/sites/site/" + id, R"({"name":"Gamma"})", {{"If-Match", "\"3\""}});
+  ASSERT_EQ(replaced.status, 200) << replaced.body;
+  EXPECT_EQ(replaced.Header("etag"), "\"4\"");
+  Reply listed = c.Request("GET", "/v1/refs/sites/site?where=name%3D%22Gamma%22");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_THAT(listed.body, HasSubstr(id));
+  Reply history = c.Request("GET", "/v1/refs/sites/site/" + id + "/history");
+  EXPECT_EQ(history.status, 200) << history.body;
+  Reply diff = c.Request("GET", "/v1/refs/sites/site/" + id + "/diff?from=1&to=4");
+  EXPECT_EQ(diff.status, 200) << diff.body;
+  Reply deleted = c.Request("DELETE", "/v1/refs/sites/site/" + id, "", {{"If-Match", "\"4\""}});
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(deleted.Header("etag"), "\"5\"");
 }
 
 TEST_F(RestTest, BadInputIsAProblemAndChangesNothing) {
@@ -360,6 +374,7 @@ TEST_F(RestTest, BadInputIsAProblemAndChangesNothing) {
       {"bad If-Match", "PATCH", "/v1/refs/sites/site/abc", "{}", {{"If-Match", "yesterday"}}, 400},
       {"bad version", "GET", "/v1/refs/sites/site/abc/versions/x", "", {}, 400},
       {"bad correlation id", "GET", "/v1/refs/sites/site", "", {{"X-Correlation-ID", "a b"}}, 400},
+      {"unknown query parameter", "GET", "/v1/refs/sites/site?wher=name%3Dx", "", {}, 400},
       {"bad bearer token", "GET", "/v1/refs/sites/site", "", {{"Authorization", "Bearer nonsense"}}, 401},
   };
   for (const Case& c : cases) {

@@ -310,6 +310,19 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
       if (!input.is_object()) return Problem(InvalidArgumentError("the body must be a JSON object"), corr, path);
     }
   } else {
+    // A query parameter the route does not know is a mistake (a typo would
+    // otherwise silently widen a list or drop a condition).
+    for (const auto& [name, value] : query) {
+      bool known = false;
+      for (const runtime::HttpParam& p : row->http.params) {
+        known = known || (p.source == HttpSource::kQuery && p.name == name);
+      }
+      if (!known) {
+        return Problem(InvalidArgumentError("unknown query parameter " + name,
+                                            {{"query." + name, "additionalProperties", "not a parameter of " + row->id}}),
+                       corr, path);
+      }
+    }
     bool has_body_param = false;
     bool body_taken = false;
     for (const runtime::HttpParam& p : row->http.params) {
