@@ -23,6 +23,7 @@ build: deps $(BUILD_DIR)/build.ninja
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 unit: build
+	@bash scripts/npm_test_deps.sh
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 
 fuzz: deps

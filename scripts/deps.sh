@@ -10,7 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev postgresql
   libboost1.81-dev
+  nodejs  # the MCP SDK client tests (tests/mcp); npm below when node does not bring it
 )
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -30,6 +30,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterArtifactCommands(app, ctx, code);
   RegisterKeyCommands(app, ctx, code);
   RegisterServeCommands(app, ctx, code);
+  RegisterMcpCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -27,6 +27,7 @@ void RegisterStoreCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterKeyCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterServeCommands(CLI::App& app, Context& ctx, int& code);
+void RegisterMcpCommands(CLI::App& app, Context& ctx, int& code);
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {

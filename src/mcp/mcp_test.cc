@@ -1,0 +1,115 @@
+// The MCP handler without a transport: JSON-RPC framing errors, the
+// lifecycle and tools/list, over a table without a store.
+#include "src/mcp/server.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "src/domain/compiler.h"
+
+namespace bver::mcp {
+namespace {
+
+using nlohmann::json;
+
+std::shared_ptr<const runtime::Broker> SubstationBroker() {
+  Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/examples/substation/bver.yaml");
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  Result<std::unique_ptr<runtime::OperationTable>> t =
+      runtime::OperationTable::Build(std::make_shared<const domain::Platform>(std::move(p).value()), {});
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(t).value()));
+}
+
+class McpTest : public ::testing::Test {
+ protected:
+  json One(std::string_view text) {
+    std::vector<std::string> out = server_.Handle(text, auth::Principal::Local("test"));
+    EXPECT_EQ(out.size(), 1u) << text;
+    if (out.size() != 1) return nullptr;
+    EXPECT_EQ(out[0].find('\n'), std::string::npos);
+    return json::parse(out[0]);
+  }
+  Server server_{SubstationBroker()};
+};
+
+TEST_F(McpTest, MalformedJsonIsAParseError) {
+  json a = One("{\"jsonrpc\":\"2.0\",");
+  EXPECT_EQ(a["error"]["code"], kParseError);
+  EXPECT_TRUE(a["id"].is_null());
+}
+
+TEST_F(McpTest, UnknownMethodIsMethodNotFound) {
+  json a = One(R"({"jsonrpc":"2.0","id":7,"method":"nope/nothing"})");
+  EXPECT_EQ(a["error"]["code"], kMethodNotFound);
+  EXPECT_EQ(a["id"], 7);
+}
+
+TEST_F(McpTest, BatchesAndNonRequestsAreInvalidRequests) {
+  EXPECT_EQ(One(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])")["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(One(R"("ping")")["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(One(R"({"jsonrpc":"2.0","id":null,"method":"ping"})")["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(One(R"({"jsonrpc":"1.0","id":1,"method":"ping"})")["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(One(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]})")["error"]["code"], kInvalidParams);
+}
+
+TEST_F(McpTest, NotificationsAndResponsesGetNoAnswer) {
+  auto who = auth::Principal::Local("test");
+  EXPECT_TRUE(server_.Handle(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", who).empty());
+  EXPECT_TRUE(server_.Handle(R"({"jsonrpc":"2.0","id":3,"result":{}})", who).empty());
+}
+
+TEST_F(McpTest, InitializeEchoesASupportedVersionElseOurLatest) {
+  json a = One(R"({"jsonrpc":"2.0","id":"a","method":"initialize","params":{"protocolVersion":"2025-06-18",
+               "capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+  EXPECT_EQ(a["id"], "a");
+  EXPECT_EQ(a["result"]["protocolVersion"], "2025-06-18");
+  EXPECT_EQ(a["result"]["capabilities"]["resources"]["subscribe"], false);
+  json b = One(R"({"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"1999-01-01"}})");
+  EXPECT_EQ(b["result"]["protocolVersion"], std::string(kLatestProtocolVersion));
+  EXPECT_EQ(One(R"({"jsonrpc":"2.0","id":3,"method":"ping"})")["result"], json::object());
+}
+
+TEST_F(McpTest, ToolsAreTheRowsWithObjectSchemasAndPage) {
+  std::vector<std::string> names;
+  json cursor = nullptr;
+  int pages = 0;
+  do {
+    json req = {{"jsonrpc", "2.0"}, {"id", pages}, {"method", "tools/list"}, {"params", json::object()}};
+    if (!cursor.is_null()) req["params"]["cursor"] = cursor;
+    json a = One(req.dump());
+    ASSERT_TRUE(a.contains("result")) << a.dump();
+    for (const json& t : a["result"]["tools"]) {
+      names.push_back(t["name"]);
+      EXPECT_EQ(t["inputSchema"]["type"], "object") << t["name"];
+      EXPECT_EQ(t["outputSchema"]["type"], "object") << t["name"];
+      EXPECT_TRUE(t["description"].is_string());
+    }
+    cursor = a["result"].value("nextCursor", json(nullptr));
+  } while (!cursor.is_null() && ++pages < 20);
+  EXPECT_NE(std::find(names.begin(), names.end(), "refs.site.create"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "resolve"), names.end());
+  EXPECT_EQ(One(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"zz"}})")["error"]["code"],
+            kInvalidParams);
+}
+
+TEST_F(McpTest, UnknownToolIsInvalidParamsAndBadInputIsAnErrorResult) {
+  json a = One(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"no.such.tool"}})");
+  EXPECT_EQ(a["error"]["code"], kInvalidParams);
+  json b = One(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"refs.site.create",
+               "arguments":{"body":{"name":7}}}})");
+  ASSERT_TRUE(b.contains("result")) << b.dump();
+  EXPECT_EQ(b["result"]["isError"], true);
+  EXPECT_EQ(b["result"]["content"][0]["type"], "text");
+}
+
+TEST_F(McpTest, TemplatesPutTheAttributePathFirst) {
+  json a = One(R"({"jsonrpc":"2.0","id":1,"method":"resources/templates/list"})");
+  ASSERT_EQ(a["result"]["resourceTemplates"].size(), 2u);
+  EXPECT_EQ(a["result"]["resourceTemplates"][0]["uriTemplate"], "bver://{namespace}/{repo}/{id}@{+path}");
+  json r = One(R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"not a pointer"}})");
+  EXPECT_EQ(r["error"]["code"], kInvalidParams);
+}
+
+}  // namespace
+}  // namespace bver::mcp
