@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -132,6 +133,41 @@ try {
   await step("resources/read of a missing pointer is -32002", async () => {
     const uri = "bver://sites/site/no-such-site";
     await assert.rejects(client.readResource({ uri }), (e) => e.code === -32002 && e.data && e.data.uri === uri);
+  });
+
+  await step("BVER_API_KEY: a read-only key reads but cannot write", async () => {
+    const made = JSON.parse(
+      execFileSync(exe, ["keys", "create", "--scopes", "sites.site:read", "--json"], { cwd: project, env }).toString(),
+    );
+    const keyed = new Client({ name: "bver-mcp-test-key", version: "0.1.0" });
+    await keyed.connect(
+      new StdioClientTransport({
+        command: exe, args: ["mcp"], cwd: project, env: { ...env, BVER_API_KEY: made.key }, stderr: "inherit",
+      }),
+    );
+    try {
+      await keyed.listTools();
+      const got = await keyed.callTool({ name: "refs.site.get", arguments: { id: site.id } });
+      assert.notEqual(got.isError, true, JSON.stringify(got));
+      const denied = await keyed.callTool({ name: "refs.site.create", arguments: { body: { name: "South" } } });
+      assert.equal(denied.isError, true);
+      assert.equal(JSON.parse(denied.content[0].text).code, "permission_denied");
+      const { resources } = await keyed.listResources();
+      assert.ok(resources.every((r) => r.uri.startsWith("bver://sites/site/")), JSON.stringify(resources));
+      assert.ok(resources.some((r) => r.uri === site.pointer));
+    } finally {
+      await keyed.close().catch(() => {});
+    }
+  });
+
+  await step("BVER_API_KEY: a wrong key stops bver mcp with an error", async () => {
+    let code = 0;
+    try {
+      execFileSync(exe, ["mcp"], { cwd: project, env: { ...env, BVER_API_KEY: "bver_nope_nope" }, input: "", stdio: "pipe" });
+    } catch (e) {
+      code = e.status;
+    }
+    assert.notEqual(code, 0);
   });
 } catch (e) {
   failed = true;
