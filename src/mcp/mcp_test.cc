@@ -2,10 +2,18 @@
 // lifecycle and tools/list, over a table without a store.
 #include "src/mcp/server.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include "src/domain/compiler.h"
+#include "src/domain/manifest.h"
+#include "src/store/open.h"
 
 namespace bver::mcp {
 namespace {
@@ -109,6 +117,73 @@ TEST_F(McpTest, TemplatesPutTheAttributePathFirst) {
   EXPECT_EQ(a["result"]["resourceTemplates"][0]["uriTemplate"], "bver://{namespace}/{repo}/{id}@{+path}");
   json r = One(R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"not a pointer"}})");
   EXPECT_EQ(r["error"]["code"], kInvalidParams);
+}
+
+// resources/list over a real store, two per page: every reference once,
+// the cursor carried across pages, a bad cursor refused.
+TEST(McpResources, ListPagesOverTheStoreAndReadResolves) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("bver-mcp-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/examples/substation/bver.yaml");
+  ASSERT_TRUE(p.ok());
+  Result<std::string> fp = domain::ManifestFingerprint(domain::ToManifest(*p));
+  ASSERT_TRUE(fp.ok());
+  auto platform = std::make_shared<const domain::Platform>(std::move(p).value());
+  Result<std::unique_ptr<store::Store>> st =
+      store::OpenStore("sqlite:" + (dir / "bver.db").string(), dir.string(), platform, *fp);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  Result<std::unique_ptr<runtime::OperationTable>> t = runtime::OperationTable::Build(platform, {st->get(), nullptr});
+  ASSERT_TRUE(t.ok());
+  auto broker =
+      std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(t).value()));
+  Server::Options options;
+  options.page_size = 2;
+  Server server(broker, options);
+  auto who = auth::Principal::Local("test");
+  auto call = [&](const json& req) {
+    std::vector<std::string> out = server.Handle(req.dump(), who);
+    EXPECT_EQ(out.size(), 1u);
+    return out.empty() ? json() : json::parse(out[0]);
+  };
+  std::vector<std::string> made;
+  for (const char* name : {"A", "B", "C"}) {
+    json a = call({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+                   {"params", {{"name", "refs.site.create"}, {"arguments", {{"body", {{"name", name}}}}}}}});
+    ASSERT_EQ(a["result"]["isError"], false) << a.dump();
+    made.push_back(a["result"]["structuredContent"]["pointer"]);
+  }
+  std::vector<std::string> listed;
+  json cursor = nullptr;
+  int pages = 0;
+  do {
+    json req = {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "resources/list"}, {"params", json::object()}};
+    if (!cursor.is_null()) req["params"]["cursor"] = cursor;
+    json a = call(req);
+    ASSERT_TRUE(a.contains("result")) << a.dump();
+    EXPECT_LE(a["result"]["resources"].size(), 2u);
+    for (const json& r : a["result"]["resources"]) {
+      listed.push_back(r["uri"]);
+      EXPECT_TRUE(r["description"].is_string());
+    }
+    cursor = a["result"].value("nextCursor", json(nullptr));
+  } while (!cursor.is_null() && ++pages < 10);
+  std::sort(made.begin(), made.end());
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, made);
+  EXPECT_EQ(call({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "resources/list"}, {"params", {{"cursor", "x"}}}})["error"]
+                ["code"],
+            kInvalidParams);
+  json read = call({{"jsonrpc", "2.0"}, {"id", 4}, {"method", "resources/read"}, {"params", {{"uri", made[0] + "@name"}}}});
+  ASSERT_TRUE(read.contains("result")) << read.dump();
+  EXPECT_TRUE(json::parse(read["result"]["contents"][0]["text"].get<std::string>()).is_string());
+  json missing = call({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "resources/read"},
+                       {"params", {{"uri", "bver://sites/site/nope"}}}});
+  EXPECT_EQ(missing["error"]["code"], kResourceNotFound);
+  EXPECT_EQ(missing["error"]["data"]["uri"], "bver://sites/site/nope");
+  st->reset();
+  fs::remove_all(dir);
 }
 
 }  // namespace
