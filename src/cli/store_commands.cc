@@ -10,6 +10,7 @@
 #include "src/cli/output.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
+#include "src/store/filter.h"
 #include "src/store/open.h"
 
 namespace bver::cli {
@@ -69,39 +70,6 @@ void PrintRef(const Output& o, const store::Reference& r) {
         << r.body->dump(2) << "\n";
 }
 
-// PATH=V, PATH!=V, PATH<V, PATH<=V, PATH>V, PATH>=V, PATH (exists), !PATH (absent).
-Result<store::Filter> ParseWhere(const std::string& w) {
-  store::Filter f;
-  static const std::pair<const char*, store::FilterOp> kOps[] = {
-      {"!=", store::FilterOp::kNe}, {"<=", store::FilterOp::kLe}, {">=", store::FilterOp::kGe},
-      {"=", store::FilterOp::kEq},  {"<", store::FilterOp::kLt},  {">", store::FilterOp::kGt}};
-  std::size_t best = std::string::npos;
-  std::size_t len = 0;
-  for (const auto& [tok, op] : kOps) {
-    std::size_t at = w.find(tok);
-    if (at != std::string::npos && (at < best || (at == best && std::strlen(tok) > len))) {
-      best = at;
-      len = std::strlen(tok);
-      f.op = op;
-    }
-  }
-  std::string path = best == std::string::npos ? w : w.substr(0, best);
-  if (best == std::string::npos) {
-    f.op = store::FilterOp::kExists;
-    if (!path.empty() && path[0] == '!') {
-      f.op = store::FilterOp::kNotExists;
-      path = path.substr(1);
-    }
-  } else {
-    std::string value = w.substr(best + len);
-    json v = json::parse(value, nullptr, false);
-    f.value = std::make_shared<const json>(v.is_discarded() ? json(value) : v);
-  }
-  Result<AttributePath> p = AttributePath::Parse(path);
-  if (!p.ok()) return p.status().WithPrefix("--where \"" + w + "\"");
-  f.path = *p;
-  return f;
-}
 
 store::WriteContext Ctx(const std::string& idem, long long expect) {
   store::WriteContext c;
@@ -246,7 +214,7 @@ void RegisterStoreCommands(CLI::App& app, Context& ctx, int& /*code*/) {
                           [q, wheres, all](const Output& o, store::Store& s) {
                             store::ListQuery query = *q;
                             for (const std::string& w : *wheres) {
-                              Result<store::Filter> filter = ParseWhere(w);
+                              Result<store::Filter> filter = store::ParseFilter(w);
                               if (!filter.ok()) return o.Fail(filter.status());
                               query.filters.push_back(*filter);
                             }

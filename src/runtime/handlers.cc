@@ -1,5 +1,7 @@
 #include "src/runtime/handlers.h"
 
+#include "src/store/filter.h"
+
 #include <cstring>
 #include <ctime>
 #include <sstream>
@@ -156,7 +158,7 @@ Result<json> RefOp(const Call& call, store::Store* sp, const domain::Repo& r, Op
       if (auto w = in.find("where"); w != in.end()) {
         std::vector<Violation> bad;
         for (std::size_t i = 0; i < w->size(); ++i) {
-          Result<store::Filter> f = ParseWhere((*w)[i].get<std::string>());
+          Result<store::Filter> f = store::ParseFilter((*w)[i].get<std::string>());
           if (f.ok()) {
             q.filters.push_back(*f);
           } else {
@@ -293,38 +295,6 @@ Handler MakeHandler(const domain::Operation& op, const domain::Repo* repo, Opera
   return [bindings, kind](const Call& call) { return GlobalOp(call, bindings, kind); };
 }
 
-Result<store::Filter> ParseWhere(const std::string& w) {
-  store::Filter f;
-  static const std::pair<const char*, store::FilterOp> kOps[] = {
-      {"!=", store::FilterOp::kNe}, {"<=", store::FilterOp::kLe}, {">=", store::FilterOp::kGe},
-      {"=", store::FilterOp::kEq},  {"<", store::FilterOp::kLt},  {">", store::FilterOp::kGt}};
-  std::size_t best = std::string::npos;
-  std::size_t len = 0;
-  for (const auto& [tok, op] : kOps) {
-    std::size_t at = w.find(tok);
-    if (at != std::string::npos && (at < best || (at == best && std::strlen(tok) > len))) {
-      best = at;
-      len = std::strlen(tok);
-      f.op = op;
-    }
-  }
-  std::string path = best == std::string::npos ? w : w.substr(0, best);
-  if (best == std::string::npos) {
-    f.op = store::FilterOp::kExists;
-    if (!path.empty() && path[0] == '!') {
-      f.op = store::FilterOp::kNotExists;
-      path = path.substr(1);
-    }
-  } else {
-    std::string value = w.substr(best + len);
-    json v = json::parse(value, nullptr, false);
-    f.value = std::make_shared<const json>(v.is_discarded() ? json(value) : v);
-  }
-  Result<AttributePath> p = AttributePath::Parse(path);
-  if (!p.ok()) return InvalidArgumentError("\"" + w + "\": " + p.status().message());
-  f.path = *p;
-  return f;
-}
 
 std::string FormatTimestamp(std::int64_t us) {
   std::int64_t secs = us / 1000000;

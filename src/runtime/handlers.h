@@ -15,10 +15,6 @@ namespace bver::runtime::internal {
 // The handler of `op` (`repo`: its repo for refs.*, else null).
 Handler MakeHandler(const domain::Operation& op, const domain::Repo* repo, OperationTable::Bindings bindings);
 
-// A list filter in the CLI's text form: PATH=V, PATH!=V, PATH<V, PATH<=V,
-// PATH>V, PATH>=V, PATH (present), !PATH (absent). V is JSON when it parses
-// as JSON, else a string.
-Result<store::Filter> ParseWhere(const std::string& text);
 
 // RFC 3339 UTC with microseconds: "2026-11-21T10:00:00.000001Z".
 std::string FormatTimestamp(std::int64_t micros);

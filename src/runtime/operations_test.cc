@@ -14,6 +14,7 @@
 #include "src/runtime/handlers.h"
 #include "src/runtime/op_schemas.h"
 #include "src/runtime/operations.h"
+#include "src/store/filter.h"
 #include "src/schema/validator.h"
 
 namespace bver::runtime {
@@ -277,18 +278,18 @@ TEST(OperationTable, WithoutAStoreHandlersSayWhy) {
 }
 
 TEST(Helpers, WhereFiltersParseLikeTheCli) {
-  Result<store::Filter> f = internal::ParseWhere("location.lat>=50");
+  Result<store::Filter> f = store::ParseFilter("location.lat>=50");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->op, store::FilterOp::kGe);
   EXPECT_EQ(f->path.ToString(), "location.lat");
   EXPECT_EQ(*f->value, json(50));
-  f = internal::ParseWhere("status=ready");
+  f = store::ParseFilter("status=ready");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(*f->value, json("ready")) << "not JSON: a string";
-  f = internal::ParseWhere("!meta");
+  f = store::ParseFilter("!meta");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->op, store::FilterOp::kNotExists);
-  EXPECT_FALSE(internal::ParseWhere("bad path=1").ok());
+  EXPECT_FALSE(store::ParseFilter("bad path=1").ok());
 }
 
 TEST(Helpers, Base64AndTimestamps) {
