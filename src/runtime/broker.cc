@@ -1,5 +1,7 @@
 #include "src/runtime/broker.h"
 
+#include "src/core/clock.h"
+
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -30,7 +32,7 @@ bool IsHidden(StatusCode c) {
 // caller did not see, so an operator can find it by correlation id.
 void LogHidden(const CallRecord& r) {
   if (r.internal_detail.empty()) return;
-  json line = {{"ts", internal::FormatTimestamp(std::chrono::duration_cast<std::chrono::microseconds>(
+  json line = {{"ts", core::FormatTimestamp(std::chrono::duration_cast<std::chrono::microseconds>(
                                                      std::chrono::system_clock::now().time_since_epoch())
                                                      .count())},
                {"level", "error"},

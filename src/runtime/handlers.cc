@@ -44,8 +44,8 @@ json RefJson(const store::Reference& r, bool with_body = true) {
             {"version", r.version},
             {"kind", r.kind.empty() ? json(nullptr) : json(r.kind)},
             {"deleted", r.deleted},
-            {"created_at", FormatTimestamp(r.created_at_us)},
-            {"updated_at", FormatTimestamp(r.updated_at_us)}};
+            {"created_at", core::FormatTimestamp(r.created_at_us)},
+            {"updated_at", core::FormatTimestamp(r.updated_at_us)}};
   if (with_body) j["body"] = r.body ? *r.body : json::object();
   if (r.provenance) j["provenance"] = *r.provenance;
   return j;
@@ -181,7 +181,7 @@ Result<json> RefOp(const Call& call, store::Store* sp, const domain::Repo& r, Op
       for (const store::VersionInfo& v : h) {
         json j = {{"version", v.version},
                   {"change", store::ChangeTypeName(v.change)},
-                  {"committed_at", FormatTimestamp(v.committed_at_us)},
+                  {"committed_at", core::FormatTimestamp(v.committed_at_us)},
                   {"actor", v.actor},
                   {"correlation_id", v.correlation_id},
                   {"event_offset", v.event_offset}};
@@ -296,22 +296,6 @@ Handler MakeHandler(const domain::Operation& op, const domain::Repo* repo, Opera
 }
 
 
-std::string FormatTimestamp(std::int64_t us) {
-  std::int64_t secs = us / 1000000;
-  std::int64_t frac = us % 1000000;
-  if (frac < 0) {
-    frac += 1000000;
-    --secs;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(frac));
-  return out;
-}
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out;

@@ -3,6 +3,8 @@
 // src/runtime.
 #pragma once
 
+#include "src/core/clock.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,8 +18,6 @@ namespace bver::runtime::internal {
 Handler MakeHandler(const domain::Operation& op, const domain::Repo* repo, OperationTable::Bindings bindings);
 
 
-// RFC 3339 UTC with microseconds: "2026-11-21T10:00:00.000001Z".
-std::string FormatTimestamp(std::int64_t micros);
 
 // RFC 4648 §4 base64 with padding; Decode is strict (no whitespace).
 std::string Base64Encode(std::string_view bytes);

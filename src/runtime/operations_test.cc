@@ -302,7 +302,7 @@ TEST(Helpers, Base64AndTimestamps) {
   EXPECT_FALSE(internal::Base64Decode("Zm9=").has_value()) << "non-zero bits under the padding";
   EXPECT_FALSE(internal::Base64Decode("Zm=v").has_value());
   EXPECT_FALSE(internal::Base64Decode("Zm 8").has_value());
-  EXPECT_EQ(internal::FormatTimestamp(1'700'000'000'000'001), "2023-11-14T22:13:20.000001Z");
+  EXPECT_EQ(core::FormatTimestamp(1'700'000'000'000'001), "2023-11-14T22:13:20.000001Z");
 }
 
 }  // namespace

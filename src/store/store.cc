@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/core/canonical_json.h"
+#include "src/core/clock.h"
 #include "src/core/digest.h"
 #include "src/core/json_path.h"
 #include "src/core/uuid.h"
@@ -34,16 +35,6 @@ Result<json> ParseStored(const std::string& text, const char* what) {
   return v;
 }
 
-std::string FormatTime(std::int64_t us) {
-  std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(us % 1000000));
-  return out;
-}
 
 // Collects the pointers held at `pattern` (a path pattern with [*] and .*)
 // inside `v`, with the concrete path of each.
@@ -388,7 +379,7 @@ struct Store::Impl {
         BVER_ASSIGN_OR_RETURN(std::optional<Lease> lease, t.GetLease(target));
         if (lease && lease->expires_at_us > now && lease->holder != ctx.lease_holder) {
           return AbortedError("bver://" + target + " is leased by \"" + lease->holder + "\" until " +
-                              FormatTime(lease->expires_at_us));
+                              core::FormatTimestamp(lease->expires_at_us));
         }
       }
       // The head moved since the optimistic preparation: prepare again here.
@@ -421,7 +412,7 @@ struct Store::Impl {
       row.event_offset = offset;
       std::string event_id = core::NewUuidV7();
       std::string pinned = "bver://" + target + "~" + std::to_string(row.version);
-      std::string ts = FormatTime(now);
+      std::string ts = core::FormatTimestamp(now);
       json payload = {{"version", row.version}, {"kind", p.kind}, {"diff", p.diff}, {"actor", ctx.actor}};
       if (ctx.provenance) payload["provenance"] = *ctx.provenance;
       json envelope = {{"event_id", event_id},
@@ -694,7 +685,7 @@ Result<Reference> Store::GetAsOf(const Pointer& p, std::int64_t at_us) {
   BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
   BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> row,
                         impl_->backend->GetAsOf(repo->ns, repo->name, p.id(), at_us));
-  if (!row) return NotFoundError("no version of " + p.Reference().ToString() + " existed at " + FormatTime(at_us));
+  if (!row) return NotFoundError("no version of " + p.Reference().ToString() + " existed at " + core::FormatTimestamp(at_us));
   return impl_->ToReference(*row);
 }
 
@@ -739,7 +730,7 @@ Result<Lease> Store::AcquireLease(const Pointer& target, const std::string& hold
     BVER_ASSIGN_OR_RETURN(std::optional<Lease> cur, t.GetLease(key));
     if (cur && cur->expires_at_us > now && cur->holder != holder) {
       return AbortedError("bver://" + key + " is leased by \"" + cur->holder + "\" until " +
-                          FormatTime(cur->expires_at_us));
+                          core::FormatTimestamp(cur->expires_at_us));
     }
     out.target = target.Reference();
     out.holder = holder;
