@@ -47,22 +47,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kPlatform = BVER_SOURCE_DIR "/examples/substation/bver.yaml";
 
-// One PostgreSQL cluster for the whole binary; if it cannot start, every
-// PostgreSQL case fails.
-Result<bver::testing::PgCluster*> Cluster() {
-  static auto* cluster =
-      new Result<std::unique_ptr<bver::testing::PgCluster>>(bver::testing::PgCluster::Start());
-  static struct Stopper {
-    ~Stopper() { delete cluster; }
-  } stopper;
-  if (!cluster->ok()) return cluster->status();
-  return cluster->value().get();
-}
 
 // A fresh, empty store for one test; returns its URL.
 Result<std::string> NewStoreUrl(const std::string& backend, const fs::path& dir) {
   if (backend == "sqlite") return "sqlite:" + (dir / "bver.db").string() + "?durability=full";
-  BVER_ASSIGN_OR_RETURN(bver::testing::PgCluster * c, Cluster());
+  BVER_ASSIGN_OR_RETURN(bver::testing::PgCluster * c, bver::testing::SharedPgCluster());
   std::string db = dir.filename().string();
   for (char& ch : db) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return c->NewDatabase(db);

@@ -40,15 +40,6 @@ namespace fs = std::filesystem;
 constexpr const char* kPlatform = BVER_SOURCE_DIR "/examples/substation/bver.yaml";
 constexpr std::uint64_t kEntries = 9;  // 3 sites x 3 versions
 
-Result<bver::testing::PgCluster*> Cluster() {
-  static auto* cluster =
-      new Result<std::unique_ptr<bver::testing::PgCluster>>(bver::testing::PgCluster::Start());
-  static struct Stopper {
-    ~Stopper() { delete cluster; }
-  } stopper;
-  if (!cluster->ok()) return cluster->status();
-  return cluster->value().get();
-}
 
 std::string Slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -182,7 +173,7 @@ class LedgerTamperTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "sqlite") {
       url_ = "sqlite:" + (dir_ / "bver.db").string();
     } else {
-      Result<bver::testing::PgCluster*> c = Cluster();
+      Result<bver::testing::PgCluster*> c = bver::testing::SharedPgCluster();
       ASSERT_TRUE(c.ok()) << c.status().ToString();
       Result<std::string> url = (*c)->NewDatabase(dir_.filename().string());
       ASSERT_TRUE(url.ok()) << url.status().ToString();

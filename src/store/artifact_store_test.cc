@@ -148,17 +148,6 @@ struct BackendCase {
   std::function<Result<std::unique_ptr<Backend>>(const fs::path& dir, const std::string& db)> open;
 };
 
-// One PostgreSQL cluster for the whole binary, started on first use. If it
-// cannot start, every PostgreSQL case fails (never skips).
-Result<bver::testing::PgCluster*> Cluster() {
-  static Result<std::unique_ptr<bver::testing::PgCluster>>* cluster =
-      new Result<std::unique_ptr<bver::testing::PgCluster>>(bver::testing::PgCluster::Start());
-  static struct Stopper {
-    ~Stopper() { delete cluster; }
-  } stopper;
-  if (!cluster->ok()) return cluster->status();
-  return cluster->value().get();
-}
 
 std::vector<BackendCase> Backends() {
   return {
@@ -168,16 +157,9 @@ std::vector<BackendCase> Backends() {
        }},
       {"postgresql",
        [](const fs::path& dir, const std::string& db) -> Result<std::unique_ptr<Backend>> {
-         BVER_ASSIGN_OR_RETURN(bver::testing::PgCluster * c, Cluster());
-         std::string name = dir.filename().string() + "_" + db;
-         for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-         if (name.size() > 60) name = name.substr(name.size() - 60);
-         static std::set<std::string> created;
-         if (created.insert(name).second) {
-           BVER_ASSIGN_OR_RETURN(std::string url, c->NewDatabase(name));
-           (void)url;
-         }
-         return postgres::OpenPostgres({c->Url(name), 2});
+         BVER_ASSIGN_OR_RETURN(std::string url,
+                               bver::testing::TestDatabaseUrl(dir.filename().string() + "_" + db));
+         return postgres::OpenPostgres({url, 2});
        }}};
 }
 

@@ -30,17 +30,6 @@ struct BackendCase {
   std::function<Result<std::unique_ptr<Backend>>(const fs::path& dir)> open;
 };
 
-// One PostgreSQL cluster for the whole binary, started on first use and
-// stopped at exit. If it cannot start, every PostgreSQL case fails (never skips).
-Result<bver::testing::PgCluster*> Cluster() {
-  static Result<std::unique_ptr<bver::testing::PgCluster>>* cluster =
-      new Result<std::unique_ptr<bver::testing::PgCluster>>(bver::testing::PgCluster::Start());
-  static struct Stopper {
-    ~Stopper() { delete cluster; }
-  } stopper;
-  if (!cluster->ok()) return cluster->status();
-  return cluster->value().get();
-}
 
 std::vector<BackendCase> Backends() {
   return {{"sqlite",
@@ -48,17 +37,8 @@ std::vector<BackendCase> Backends() {
              return sqlite::OpenSqlite({(dir / "bver.db").string(), sqlite::Durability::kFull, 4});
            }},
           {"postgresql", [](const fs::path& dir) -> Result<std::unique_ptr<Backend>> {
-             BVER_ASSIGN_OR_RETURN(bver::testing::PgCluster * c, Cluster());
-             std::string db = dir.filename().string();
-             for (char& ch : db) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-             if (db.size() > 60) db = db.substr(db.size() - 60);
-             // Reopen keeps the database: only the first open of a test creates it.
-             static std::set<std::string> created;
-             if (created.insert(db).second) {
-               BVER_ASSIGN_OR_RETURN(std::string url, c->NewDatabase(db));
-               (void)url;
-             }
-             return postgres::OpenPostgres({c->Url(db), 4});
+             BVER_ASSIGN_OR_RETURN(std::string url, bver::testing::TestDatabaseUrl(dir.filename().string()));
+             return postgres::OpenPostgres({url, 4});
            }}};
 }
 

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -122,6 +124,28 @@ Result<std::string> PgCluster::NewDatabase(const std::string& name) {
   PQfinish(c);
   if (!ok) return UnavailableError("CREATE DATABASE failed: " + err);
   return Url(name);
+}
+
+Result<PgCluster*> SharedPgCluster() {
+  static Result<std::unique_ptr<PgCluster>>* cluster = new Result<std::unique_ptr<PgCluster>>(PgCluster::Start());
+  static struct Stopper {
+    ~Stopper() { delete cluster; }
+  } stopper;
+  if (!cluster->ok()) return cluster->status();
+  return cluster->value().get();
+}
+
+Result<std::string> TestDatabaseUrl(const std::string& key) {
+  BVER_ASSIGN_OR_RETURN(PgCluster * c, SharedPgCluster());
+  std::string db = key;
+  for (char& ch : db) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (db.size() > 60) db = db.substr(db.size() - 60);
+  static std::set<std::string>* created = new std::set<std::string>();
+  if (created->insert(db).second) {
+    BVER_ASSIGN_OR_RETURN(std::string url, c->NewDatabase(db));
+    return url;
+  }
+  return c->Url(db);
 }
 
 }  // namespace bver::testing

@@ -33,4 +33,13 @@ class PgCluster {
   bool started_ = false;
 };
 
+// One cluster per test process, started on first use and stopped at exit.
+// Its error (if it could not start) is returned to every caller, so every
+// PostgreSQL case fails; none skips.
+Result<PgCluster*> SharedPgCluster();
+
+// The URL of a database of the shared cluster named after `key` (lower-cased,
+// the last 60 characters), created empty on first use in this process.
+Result<std::string> TestDatabaseUrl(const std::string& key);
+
 }  // namespace bver::testing
