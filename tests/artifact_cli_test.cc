@@ -15,6 +15,8 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "tests/support/run_command.h"
 #include <optional>
 #include <random>
 #include <sstream>
@@ -28,19 +30,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-struct RunResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-  long max_rss_kib = 0;  // the child's peak resident memory, including this process's before exec
-};
+using RunResult = bver::testing::CommandResult;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string Slurp(const fs::path& p) { return bver::testing::ReadFileForTest(p); }
 
 std::string Sha256OfFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -91,41 +83,7 @@ class ArtifactCliTest : public ::testing::Test {
   // the child; `stdin_file` feeds standard input.
   RunResult Run(std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
                 const std::string& stdin_file = "") {
-    fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(o, 1);
-      ::dup2(e, 2);
-      if (!stdin_file.empty()) {
-        int i = ::open(stdin_file.c_str(), O_RDONLY);
-        ::dup2(i, 0);
-      }
-      for (const auto& [k, v] : env) {
-        if (v.empty()) {
-          ::unsetenv(k.c_str());
-        } else {
-          ::setenv(k.c_str(), v.c_str(), 1);
-        }
-      }
-      std::vector<char*> argv;
-      std::string exe = BVER_EXE;
-      argv.push_back(exe.data());
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(exe.c_str(), argv.data());
-      ::_exit(127);
-    }
-    int status = 0;
-    struct rusage usage {};
-    ::wait4(pid, &status, 0, &usage);
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = Slurp(out);
-    r.err = Slurp(err);
-    r.max_rss_kib = usage.ru_maxrss;
-    return r;
+    return bver::testing::RunCommand(BVER_EXE, args, dir_, {env, stdin_file});
   }
 
   // bver -C proj artifact ARGS...

@@ -29,6 +29,7 @@
 #include "src/store/open.h"
 #include "src/store/store.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/run_command.h"
 
 namespace bver::store {
 namespace {
@@ -41,42 +42,12 @@ constexpr const char* kPlatform = BVER_SOURCE_DIR "/examples/substation/bver.yam
 constexpr std::uint64_t kEntries = 9;  // 3 sites x 3 versions
 
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
-struct RunResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using RunResult = bver::testing::CommandResult;
 
 // Runs the real bver binary.
 RunResult RunBver(const fs::path& dir, std::vector<std::string> args) {
-  fs::path out = dir / "cli.out", err = dir / "cli.err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::string exe = BVER_EXE;
-    std::vector<char*> argv{exe.data()};
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  RunResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = Slurp(out);
-  r.err = Slurp(err);
-  return r;
+  return bver::testing::RunCommand(BVER_EXE, args, dir);
 }
 
 // Direct access to the store's database, without the store.
