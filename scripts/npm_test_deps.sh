@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the npm packages the tests use (the official MCP SDK client for
-# tests/mcp) into test-only folders, idempotently: nothing is fetched when
+# Installs the npm packages the tests use (every tests/*/package.json: the
+# official MCP SDK client and conformance runner, the OpenAPI validators)
+# into test-only folders, idempotently: nothing is fetched when
 # node_modules already matches the lock file. Fails (never skips) when node
 # or npm is missing or the install fails: run scripts/deps.sh first.
 set -euo pipefail
@@ -13,7 +14,8 @@ for tool in node npm; do
   fi
 done
 
-for dir in tests/mcp; do
+for manifest in tests/*/package.json; do
+  dir=$(dirname "$manifest")
   stamp="$dir/node_modules/.bver-installed"
   if [ -f "$stamp" ] && [ "$stamp" -nt "$dir/package-lock.json" ] && [ "$stamp" -nt "$dir/package.json" ]; then
     continue
