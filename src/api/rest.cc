@@ -4,9 +4,12 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "src/api/docs_page.h"
+#include "src/api/metrics.h"
 #include "src/api/openapi.h"
 #include "src/auth/authenticator.h"
 #include "src/core/status_map.h"
@@ -183,7 +186,7 @@ Result<std::uint64_t> ParseIfMatch(std::string_view v) {
 }  // namespace
 
 Rest::Rest(const runtime::Broker& broker, const auth::Authenticator* authenticator, Options options)
-    : broker_(broker), authenticator_(authenticator), options_(options) {
+    : broker_(broker), authenticator_(authenticator), options_(std::move(options)) {
   for (const OperationRow& row : broker_.table().rows()) {
     if (row.http.method.empty() || row.http.path.empty()) continue;
     Route r;
@@ -191,7 +194,9 @@ Rest::Rest(const runtime::Broker& broker, const auth::Authenticator* authenticat
     for (std::string_view seg : Split(std::string_view(row.http.path).substr(1), '/')) r.segments.emplace_back(seg);
     routes_.push_back(std::move(r));
   }
-  openapi_ = OpenApiDocument(broker_.table()).dump();
+  json doc = OpenApiDocument(broker_.table());
+  openapi_ = doc.dump();
+  docs_ = DocsPage(doc);
 }
 
 Rest::~Rest() = default;
@@ -234,14 +239,36 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
     }
   }
 
-  if (request.method == "GET" && (path == "/healthz" || path == "/readyz")) {
+  if (request.method == "GET" && path == "/healthz") {
     return JsonResponse(200, json{{"status", "ok"}}, corr);
   }
-  if (request.method == "GET" && path == "/v1/openapi.json") {
+  if (request.method == "GET" && path == "/readyz") {
+    if (options_.ready) {
+      Status s = options_.ready();
+      if (!s.ok()) {
+        // A probe failure is the server's own state, never the caller's fault.
+        Status unavailable(StatusCode::kUnavailable, "not ready: " + s.message());
+        return Problem(unavailable, corr, path, 503);
+      }
+    }
+    return JsonResponse(200, json{{"status", "ok"}}, corr);
+  }
+  auto text = [&](std::string_view content_type, const std::string& body) {
     HttpResponse r;
-    r.headers.emplace_back("Content-Type", std::string(kJson));
+    r.headers.emplace_back("Content-Type", std::string(content_type));
     r.headers.emplace_back("X-Correlation-ID", corr);
-    r.body = openapi_;
+    r.body = body;
+    return r;
+  };
+  if (request.method == "GET" && path == "/v1/openapi.json") return text(kJson, openapi_);
+  if (request.method == "GET" && path == "/docs") return text("text/html; charset=utf-8", docs_);
+  if (request.method == "GET" && path == "/metrics" && options_.metrics != nullptr) {
+    return text("text/plain; version=0.0.4; charset=utf-8", options_.metrics->Render());
+  }
+  if (path == "/healthz" || path == "/readyz" || path == "/v1/openapi.json" || path == "/docs" ||
+      (path == "/metrics" && options_.metrics != nullptr)) {
+    HttpResponse r = Problem(InvalidArgumentError(request.method + " is not allowed on " + path), corr, path, 405);
+    r.headers.emplace_back("Allow", "GET");
     return r;
   }
 

@@ -11,6 +11,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "src/api/docs_page.h"
+#include "src/api/metrics.h"
+#include "src/api/openapi.h"
 #include "src/domain/compiler.h"
 #include "src/runtime/broker.h"
 #include "src/store/sqlite/sqlite_backend.h"
@@ -21,6 +24,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 std::string Header(const HttpResponse& r, std::string_view name) {
@@ -144,6 +148,100 @@ TEST_F(RestUnitTest, OpenApiDocumentListsEveryRouteAndScope) {
     }
   };
   check(doc);
+}
+
+TEST_F(RestUnitTest, DocsPageShowsEveryOperationWithoutCredentials) {
+  Rest rest(*broker_, nullptr, {});
+  HttpResponse r = Call(rest, "GET", "/docs");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(Header(r, "Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(r.body.rfind("<!DOCTYPE html>", 0), 0u);
+  // Offline: nothing is fetched from elsewhere.
+  EXPECT_THAT(r.body, Not(HasSubstr("<script")));
+  EXPECT_THAT(r.body, Not(HasSubstr("src=\"http")));
+  EXPECT_THAT(r.body, Not(HasSubstr("<link")));
+  json doc = json::parse(Call(rest, "GET", "/v1/openapi.json").body);
+  EXPECT_THAT(r.body, HasSubstr(doc["info"]["title"].get<std::string>()));
+  EXPECT_THAT(r.body, HasSubstr("version " + doc["info"]["version"].get<std::string>()));
+  int operations = 0;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      std::string id = op["operationId"];
+      ++operations;
+      EXPECT_THAT(r.body, HasSubstr("id=\"op-" + id + "\"")) << id;
+      EXPECT_THAT(r.body, HasSubstr("operation <code>" + id + "</code>")) << id;
+      for (const json& scope : op["security"][0]["oauth2"]) {
+        EXPECT_THAT(r.body, HasSubstr("<span class=\"scope\">" + scope.get<std::string>() + "</span>")) << id;
+      }
+    }
+  }
+  EXPECT_GT(operations, 10);
+  EXPECT_THAT(r.body, HasSubstr("curl -sS -X POST &#39;http://127.0.0.1:8080/v1/refs/sites/site&#39;"));
+  EXPECT_THAT(r.body, HasSubstr("<code>/v1/refs/sites/site/{id}/versions/{version}</code>"));
+  EXPECT_EQ(Call(rest, "POST", "/docs", "{}").status, 405);
+}
+
+TEST(DocsPageTest, EscapesEveryTextFromTheDocument) {
+  json doc = {{"openapi", "3.1.1"},
+              {"info", {{"title", "<script>alert(1)</script>"}, {"version", "1&2"}, {"description", "\"quoted\" 'x'"}}},
+              {"paths",
+               {{"/v1/x/{id}",
+                 {{"get",
+                   {{"operationId", "x.get"},
+                    {"summary", "<b>bold</b>"},
+                    {"tags", {"a<b"}},
+                    {"security", {{{"oauth2", {"x:<read>"}}}}},
+                    {"parameters", {{{"name", "id"}, {"in", "path"}, {"required", true},
+                                     {"schema", {{"type", "string"}, {"pattern", "^<[a-z]+>$"}}}}}},
+                    {"responses",
+                     {{"200",
+                       {{"description", "ok"},
+                        {"content",
+                         {{"application/json",
+                           {{"schema", {{"$ref", "#/components/schemas/x.out"}}}}}}}}}}}}}}}}},
+              {"components", {{"schemas", {{"x.out", {{"type", "object"}, {"description", "</pre><img>"}}}}}}}};
+  std::string html = DocsPage(doc);
+  EXPECT_THAT(html, Not(HasSubstr("<script>")));
+  EXPECT_THAT(html, Not(HasSubstr("<b>bold")));
+  EXPECT_THAT(html, Not(HasSubstr("<img>")));
+  EXPECT_THAT(html, Not(HasSubstr("x:<read>")));
+  EXPECT_THAT(html, Not(HasSubstr("a<b")));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  EXPECT_THAT(html, HasSubstr("1&amp;2"));
+  EXPECT_THAT(html, HasSubstr("&quot;quoted&quot; &#39;x&#39;"));
+  EXPECT_THAT(html, HasSubstr("&lt;/pre&gt;&lt;img&gt;"));
+  EXPECT_THAT(html, HasSubstr("id=\"op-x.get\""));
+  EXPECT_THAT(html, HasSubstr("http://127.0.0.1:8080/v1/x/ID"));
+  EXPECT_EQ(HtmlEscape("a&<>\"'b"), "a&amp;&lt;&gt;&quot;&#39;b");
+}
+
+TEST_F(RestUnitTest, MetricsAndReadiness) {
+  Metrics metrics;
+  Status readiness = Status::Ok();
+  Rest::Options o;
+  o.local_operator = true;
+  o.metrics = &metrics;
+  o.ready = [&readiness] { return readiness; };
+  Rest rest(*broker_, nullptr, o);
+  EXPECT_EQ(Call(rest, "GET", "/readyz").status, 200);
+  readiness = Status(StatusCode::kUnavailable, "store closed");
+  HttpResponse not_ready = Call(rest, "GET", "/readyz");
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_EQ(Header(not_ready, "Content-Type"), "application/problem+json");
+  EXPECT_THAT(json::parse(not_ready.body)["detail"].get<std::string>(), HasSubstr("store closed"));
+  readiness = InvalidArgumentError("odd");
+  EXPECT_EQ(Call(rest, "GET", "/readyz").status, 503) << "a failed probe is never the caller's fault";
+  EXPECT_EQ(Call(rest, "GET", "/healthz").status, 200) << "liveness does not depend on readiness";
+
+  metrics.ObserveHttp("GET", 200, 0.001);
+  HttpResponse m = Call(rest, "GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(Header(m, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(m.body, HasSubstr("bver_http_requests_total{method=\"GET\",status=\"200\"} 1\n"));
+
+  Rest without(*broker_, nullptr, {.local_operator = true});
+  EXPECT_EQ(Call(without, "GET", "/metrics").status, 404);
+  EXPECT_EQ(Call(without, "GET", "/readyz").status, 200);
 }
 
 }  // namespace
