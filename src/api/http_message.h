@@ -18,6 +18,10 @@ struct HttpRequest {
   std::string target;  // origin form: "/v1/refs/sites/site?where=a%3D1"
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Set instead of `body` when the transport spooled a large body to a file
+  // (net::ServerOptions::on_header): the path of that file, which the
+  // transport removes once the handler has answered.
+  std::string body_file;
   std::string remote;  // peer address, for logs
 
   // The first header named `name` (case-insensitive), or empty.
@@ -28,6 +32,10 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Length is set by the transport
   std::string body;
+  // When set, the transport sends this file's bytes as the body instead of
+  // `body` (streamed, in bounded memory). The file must not change until
+  // the response is written.
+  std::string body_file;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

@@ -10,36 +10,24 @@
 #include "src/auth/authenticator.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
-#include "src/domain/compiler.h"
-#include "src/domain/manifest.h"
+#include "src/cli/runtime.h"
+#include "src/domain/platform.h"
+#include "src/store/store.h"
 #include "src/mcp/server.h"
 #include "src/mcp/stdio.h"
-#include "src/runtime/broker.h"
-#include "src/store/artifact_store.h"
-#include "src/store/open.h"
 
 namespace bver::cli {
 namespace {
 
 int Serve(Context& ctx, const StoreFlags& flags) {
   Output o{ctx.err, ctx.err, false};  // errors only, and never on stdout
-  Result<domain::Platform> compiled = domain::CompileFile(flags.file);
-  if (!compiled.ok()) return o.Fail(compiled.status());
-  Result<std::string> fp = domain::ManifestFingerprint(domain::ToManifest(*compiled));
-  if (!fp.ok()) return o.Fail(fp.status());
-  auto platform = std::make_shared<const domain::Platform>(std::move(compiled).value());
-  Result<StoreLocation> at = LocateStore(flags);
-  if (!at.ok()) return o.Fail(at.status());
-  Result<std::unique_ptr<store::Store>> st = store::OpenStore(at->url, at->project_dir, platform, *fp);
-  if (!st.ok()) return o.Fail(st.status());
-  std::unique_ptr<store::ArtifactStore> artifacts;
-  if (Result<std::string> dir = store::ChooseArtifactDir(at->url, at->project_dir); dir.ok()) {
-    artifacts = std::make_unique<store::ArtifactStore>(*dir, (*st)->backend());
-  }
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(flags);
+  if (!opened.ok()) return o.Fail(opened.status());
+  Runtime& rt = **opened;
 
   // Who is calling: the key in $BVER_API_KEY when set (refused when it is
   // not valid), else the local operator (the user who started the process).
-  auth::ApiKeys keys((*st)->backend());
+  auth::ApiKeys keys(rt.store->backend());
   auth::Principal who = auth::Principal::Local("mcp");
   if (const char* key = std::getenv("BVER_API_KEY"); key != nullptr && *key != '\0') {
     auth::Authenticator authenticator(&keys, nullptr);
@@ -48,15 +36,10 @@ int Serve(Context& ctx, const StoreFlags& flags) {
     who = *p;
   }
 
-  Result<std::unique_ptr<runtime::OperationTable>> table =
-      runtime::OperationTable::Build(platform, {st->get(), artifacts.get()});
-  if (!table.ok()) return o.Fail(table.status());
-  auto broker = std::make_shared<const runtime::Broker>(
-      std::shared_ptr<const runtime::OperationTable>(std::move(table).value()));
   mcp::Server::Options options;
-  options.server_version = platform->version.empty() ? "0.1.0" : platform->version;
-  mcp::Server server(broker, options);
-  ctx.err << "bver mcp: serving platform " << platform->id << " over stdio as " << who.subject << "\n";
+  options.server_version = rt.platform->version.empty() ? "0.1.0" : rt.platform->version;
+  mcp::Server server(rt.broker, options);
+  ctx.err << "bver mcp: serving platform " << rt.platform->id << " over stdio as " << who.subject << "\n";
   ctx.err.flush();
   mcp::ServeStdio(server, who, std::cin, ctx.out);
   return 0;

@@ -1,28 +1,48 @@
-// bver up: serves the platform of the current folder over HTTP (REST) in the
-// foreground until SIGINT or SIGTERM, then exits 0 once in-flight requests
-// have finished.
+// bver up | down | status
+//
+// `bver up` serves the platform of the current folder over HTTP in the
+// foreground until SIGINT/SIGTERM (or `bver down`), then exits 0 once
+// in-flight requests have finished. While it runs, <project>/.bver/up.json
+// says where (pid, url, store, start time); `bver status` reads it and asks
+// the server's /healthz, `bver down` sends SIGTERM and waits for the exit.
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include "src/api/artifacts_http.h"
+#include "src/api/http_common.h"
 #include "src/api/rest.h"
 #include "src/auth/api_keys.h"
 #include "src/auth/authenticator.h"
 #include "src/auth/config.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
-#include "src/domain/compiler.h"
-#include "src/domain/manifest.h"
+#include "src/cli/runtime.h"
+#include "src/core/clock.h"
+#include "src/domain/platform.h"
 #include "src/net/server.h"
-#include "src/runtime/broker.h"
-#include "src/runtime/operations.h"
-#include "src/store/open.h"
+#include "src/store/store.h"
 
 namespace bver::cli {
 namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
 
 struct UpFlags {
   StoreFlags store;
@@ -54,24 +74,106 @@ bool IsLoopback(const std::string& host) {
   return false;
 }
 
+// A store URL fit to print: the password of a postgresql:// URL masked.
+std::string Redact(const std::string& url) {
+  std::size_t scheme = url.find("://");
+  std::size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  std::size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+// ---- the status file ----
+
+fs::path StatusPath(const std::string& project_dir) { return fs::path(project_dir) / ".bver" / "up.json"; }
+
+Status WriteStatusFile(const fs::path& path, const json& doc) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return UnavailableError("cannot create " + path.parent_path().string() + ": " + ec.message());
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << doc.dump(2) << "\n";
+    if (!out.flush()) return UnavailableError("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) return UnavailableError("cannot write " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+// The status file's content; NotFound when there is none.
+Result<json> ReadStatusFile(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return NotFoundError("no server is running for this project (no " + path.string() + ")");
+  std::stringstream s;
+  s << in.rdbuf();
+  json doc = json::parse(s.str(), nullptr, false);
+  if (!doc.is_object() || !doc.contains("pid") || !doc["pid"].is_number_integer()) {
+    return DataLossError(path.string() + " is not a bver status file; remove it if no server is running");
+  }
+  return doc;
+}
+
+// Whether `pid` is a live bver process (not just any process that reused the pid).
+bool IsLiveBver(long pid) {
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return errno == EPERM;
+  std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string argv0;
+  std::getline(cmd, argv0, '\0');
+  return fs::path(argv0).filename().string().find("bver") != std::string::npos;
+}
+
+// GET /healthz on 127.0.0.1:port (the server's own loopback answer); true on 200.
+bool Healthy(int port, std::chrono::milliseconds timeout) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      pollfd p{fd, POLLIN, 0};
+      char buf[64] = {};
+      if (::poll(&p, 1, static_cast<int>(timeout.count())) > 0 && ::recv(fd, buf, sizeof buf - 1, 0) >= 12) {
+        ok = std::strncmp(buf + 9, "200", 3) == 0;
+      }
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+// ---- bver up ----
+
 int Up(const Output& o, const UpFlags& f) {
   std::string host;
   std::uint16_t port = 0;
   if (Status s = SplitListen(f.listen, &host, &port); !s.ok()) return o.Fail(s);
   if (host == "localhost") host = "127.0.0.1";
 
-  Result<domain::Platform> platform = domain::CompileFile(f.store.file);
-  if (!platform.ok()) return o.Fail(platform.status());
-  Result<std::string> fp = domain::ManifestFingerprint(domain::ToManifest(*platform));
-  if (!fp.ok()) return o.Fail(fp.status());
-  Result<StoreLocation> at = LocateStore(f.store);
-  if (!at.ok()) return o.Fail(at.status());
-  auto shared_platform = std::make_shared<const domain::Platform>(*std::move(platform));
-  Result<std::unique_ptr<store::Store>> store = store::OpenStore(at->url, at->project_dir, shared_platform, *fp);
-  if (!store.ok()) return o.Fail(store.status());
+  Result<StoreLocation> where = LocateStore(f.store);
+  if (!where.ok()) return o.Fail(where.status());
+  fs::path status_path = StatusPath(where->project_dir);
+  if (Result<json> running = ReadStatusFile(status_path);
+      running.ok() && IsLiveBver((*running)["pid"].get<long>()) && (*running)["pid"].get<long>() != ::getpid()) {
+    return o.Fail(FailedPreconditionError("a server already runs for this project: pid " +
+                                          std::to_string((*running)["pid"].get<long>()) + " at " +
+                                          running->value("url", std::string("?")) +
+                                          "; stop it with `bver down` or serve another folder"));
+  }
+
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store);
+  if (!opened.ok()) return o.Fail(opened.status());
+  Runtime& rt = **opened;
 
   // Auth: JWTs when configured, API keys from the store.
-  Result<auth::AuthConfig> config = auth::LoadAuthConfig(at->project_dir);
+  Result<auth::AuthConfig> config = auth::LoadAuthConfig(rt.location.project_dir);
   if (!config.ok()) return o.Fail(config.status());
   std::unique_ptr<auth::JwtVerifier> jwt;
   if (config->jwt) {
@@ -80,7 +182,7 @@ int Up(const Output& o, const UpFlags& f) {
     jwt = std::move(v).value();
   }
   bool jwt_configured = jwt != nullptr;
-  auth::ApiKeys keys((*store)->backend());
+  auth::ApiKeys keys(rt.store->backend());
   Result<std::vector<auth::ApiKeyInfo>> listed = keys.List();
   if (!listed.ok()) return o.Fail(listed.status());
   bool keys_configured = false;
@@ -93,18 +195,25 @@ int Up(const Output& o, const UpFlags& f) {
         "--scopes ...) or configure JWTs (docs/auth.md), or listen on 127.0.0.1"));
   }
   auth::Authenticator authenticator(&keys, std::move(jwt));
-
-  runtime::OperationTable::Bindings bindings;
-  bindings.store = store->get();
-  Result<std::unique_ptr<runtime::OperationTable>> table = runtime::OperationTable::Build(shared_platform, bindings);
-  if (!table.ok()) return o.Fail(table.status());
-  runtime::Broker broker(std::shared_ptr<const runtime::OperationTable>(std::move(table).value()));
-
-  api::Rest::Options rest_options;
   // On loopback with no auth configured, callers are the local operator:
   // the same trust as running the CLI on this machine (docs/rest.md).
-  rest_options.local_operator = IsLoopback(host) && !auth_configured;
-  api::Rest rest(broker, &authenticator, rest_options);
+  bool local_operator = IsLoopback(host) && !auth_configured;
+
+  api::Rest::Options rest_options;
+  rest_options.local_operator = local_operator;
+  api::Rest rest(*rt.broker, &authenticator, rest_options);
+
+  api::ArtifactsHttp artifacts_http(*rt.broker, rt.artifacts.get(), &authenticator, local_operator);
+
+  // Every request comes here: the endpoints that are not operation routes
+  // first, then REST.
+  api::HttpHandler handler = [&](const api::HttpRequest& r) -> api::HttpResponse {
+    std::string_view path = api::TargetPath(r.target);
+    // [dispatch: "/mcp" → the MCP Streamable HTTP endpoint (src/mcp/http.h)]
+    (void)path;
+    if (api::ArtifactsHttp::Matches(r.method, r.target)) return artifacts_http.Handle(r);
+    return rest.Handle(r);
+  };
 
   net::ServerOptions options;
   options.address = host;
@@ -112,11 +221,118 @@ int Up(const Output& o, const UpFlags& f) {
   options.threads = f.threads;
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.max_connections = f.max_connections;
-  net::Server server(options, [&rest](const api::HttpRequest& r) { return rest.Handle(r); });
+  // Uploads to PUT /v1/artifacts are checked before their body is read,
+  // then spooled to a file on the artifacts' filesystem.
+  options.on_header = [&artifacts_http](const api::HttpRequest& head, bool* spool) {
+    return artifacts_http.OnHeader(head, spool);
+  };
+  options.spool_dir = artifacts_http.SpoolDir();
+  net::Server server(options, handler);
   if (Status s = server.Start(); !s.ok()) return o.Fail(s);
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  o.out << "listening on http://" << shown << ":" << server.port() << std::endl;
+  std::string url = "http://" + shown + ":" + std::to_string(server.port());
+
+  json status_doc = {{"pid", ::getpid()},
+                     {"url", url},
+                     {"port", server.port()},
+                     {"store", Redact(rt.location.url)},
+                     {"platform", rt.platform->id},
+                     {"auth", auth_configured ? "on" : "off (loopback: callers act as the local operator)"},
+                     {"started_at", core::FormatTimestamp(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count())}};
+  if (Status s = WriteStatusFile(status_path, status_doc); !s.ok()) return o.Fail(s);
+
+  o.out << "listening on " << url << std::endl;
+  o.err << "bver up: platform " << rt.platform->id << ", store " << Redact(rt.location.url) << ", auth "
+        << (auth_configured ? "on" : "off (loopback only)") << "; stop with `bver down` or Ctrl-C" << std::endl;
   server.Run();
+
+  // Remove the status file only if it is still ours.
+  if (Result<json> now = ReadStatusFile(status_path); now.ok() && (*now)["pid"].get<long>() == ::getpid()) {
+    std::error_code ec;
+    fs::remove(status_path, ec);
+  }
+  return 0;
+}
+
+// ---- bver status / bver down ----
+
+int StatusCommand(const Output& o, const StoreFlags& f) {
+  Result<StoreLocation> where = LocateStore(f);
+  if (!where.ok()) return o.Fail(where.status());
+  fs::path path = StatusPath(where->project_dir);
+  Result<json> doc = ReadStatusFile(path);
+  if (!doc.ok()) {
+    if (doc.status().code() != StatusCode::kNotFound) return o.Fail(doc.status());
+    if (o.json) {
+      o.Json({{"running", false}});
+    } else {
+      o.out << "not running\n";
+    }
+    return 1;
+  }
+  long pid = (*doc)["pid"].get<long>();
+  bool live = IsLiveBver(pid);
+  bool healthy = live && Healthy(doc->value("port", 0), std::chrono::milliseconds(2000));
+  if (o.json) {
+    json j = *doc;
+    j["running"] = live;
+    j["healthy"] = healthy;
+    o.Json(j);
+  } else if (!live) {
+    o.out << "not running (stale " << path.string() << " from pid " << pid << ")\n";
+  } else {
+    o.out << "running: pid " << pid << " at " << doc->value("url", std::string("?")) << (healthy ? "" : " (NOT answering /healthz)")
+          << "\n  store " << doc->value("store", std::string("?")) << "\n  since "
+          << doc->value("started_at", std::string("?")) << "\n";
+  }
+  return live ? 0 : 1;
+}
+
+int Down(const Output& o, const StoreFlags& f, int timeout_s) {
+  Result<StoreLocation> where = LocateStore(f);
+  if (!where.ok()) return o.Fail(where.status());
+  fs::path path = StatusPath(where->project_dir);
+  Result<json> doc = ReadStatusFile(path);
+  if (!doc.ok()) return o.Fail(doc.status());
+  long pid = (*doc)["pid"].get<long>();
+  std::error_code ec;
+  if (!IsLiveBver(pid)) {
+    fs::remove(path, ec);
+    if (o.json) {
+      o.Json({{"stopped", false}, {"pid", pid}, {"detail", "was not running; removed the stale status file"}});
+    } else {
+      o.out << "not running (removed the stale status file of pid " << pid << ")\n";
+    }
+    return 0;
+  }
+  if (::kill(static_cast<pid_t>(pid), SIGTERM) != 0) {
+    return o.Fail(PermissionDeniedError("cannot signal pid " + std::to_string(pid) + ": " + std::strerror(errno)));
+  }
+  if (!o.json) o.err << "bver down: asked pid " << pid << " to stop; waiting for in-flight requests" << std::flush;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  auto next_dot = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (::kill(static_cast<pid_t>(pid), 0) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (!o.json) o.err << "\n";
+      return o.Fail(Status(StatusCode::kDeadlineExceeded,
+                           "pid " + std::to_string(pid) + " did not stop within " + std::to_string(timeout_s) +
+                               " s; wait longer (--timeout) or end it with kill -9 " + std::to_string(pid)));
+    }
+    if (!o.json && std::chrono::steady_clock::now() >= next_dot) {
+      o.err << "." << std::flush;
+      next_dot += std::chrono::seconds(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  fs::remove(path, ec);  // normally the server removed it already
+  if (o.json) {
+    o.Json({{"stopped", true}, {"pid", pid}});
+  } else {
+    o.err << "\n";
+    o.out << "stopped pid " << pid << "\n";
+  }
   return 0;
 }
 
@@ -124,7 +340,8 @@ int Up(const Output& o, const UpFlags& f) {
 
 void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   auto f = std::make_shared<UpFlags>();
-  CLI::App* up = app.add_subcommand("up", "Serve the platform over HTTP in the foreground (SIGTERM stops it)");
+  CLI::App* up = app.add_subcommand(
+      "up", "Serve the platform over HTTP (REST, OpenAPI, MCP) in the foreground; `bver down` or Ctrl-C stops it");
   AddStoreFlags(up, f->store);
   up->add_option("--listen", f->listen, "HOST:PORT to listen on (port 0: a free port); loopback unless auth is on")
       ->capture_default_str();
@@ -141,6 +358,26 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
       Output o{ctx.out, ctx.err, f->store.json};
       return Up(o, *f);
     };
+  });
+
+  auto sf = std::make_shared<StoreFlags>();
+  CLI::App* status = app.add_subcommand(
+      "status", "Say whether `bver up` serves this project, where, and whether it answers (exit 1: not running)");
+  AddStoreFlags(status, *sf);
+  status->callback([&ctx, sf] {
+    ctx.action = [&ctx, sf] { return StatusCommand(Output{ctx.out, ctx.err, sf->json}, *sf); };
+  });
+
+  auto df = std::make_shared<StoreFlags>();
+  auto timeout = std::make_shared<int>(30);
+  CLI::App* down = app.add_subcommand(
+      "down", "Stop the `bver up` of this project gracefully: in-flight requests finish, then it exits");
+  AddStoreFlags(down, *df);
+  down->add_option("--timeout", *timeout, "Seconds to wait for the server to exit")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  down->callback([&ctx, df, timeout] {
+    ctx.action = [&ctx, df, timeout] { return Down(Output{ctx.out, ctx.err, df->json}, *df, *timeout); };
   });
 }
 

@@ -1,6 +1,9 @@
 #include "src/net/server.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -28,6 +31,20 @@ struct Shared {
   std::atomic<bool> stopping{false};
 };
 
+std::atomic<std::uint64_t> spool_counter{0};
+
+template <class Body>
+api::HttpRequest FromBeast(const http::request<Body>& req, const tcp::socket& socket) {
+  api::HttpRequest in;
+  in.method = std::string(req.method_string());
+  in.target = std::string(req.target());
+  for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  beast::error_code ignored;
+  tcp::endpoint peer = socket.remote_endpoint(ignored);
+  in.remote = peer.address().to_string(ignored);
+  return in;
+}
+
 http::response<http::string_body> ToBeast(api::HttpResponse r, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "bver");
@@ -44,7 +61,10 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), shared_(std::move(shared)), timer_(stream_.get_executor()) {
     shared_->connections.fetch_add(1);
   }
-  ~Session() { shared_->connections.fetch_sub(1); }
+  ~Session() {
+    RemoveSpool();
+    shared_->connections.fetch_sub(1);
+  }
 
   void Start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -58,7 +78,10 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read() {
     parser_.emplace();
-    parser_->body_limit(shared_->options.body_limit);
+    // Beast refuses a Content-Length above the limit while parsing the
+    // header; the limit that applies is known only after on_header, so the
+    // header is parsed with the larger one and BodyTooLarge checks after.
+    parser_->body_limit(std::max<std::uint64_t>(shared_->options.body_limit, shared_->options.spool_body_limit));
     parser_->header_limit(static_cast<std::uint32_t>(shared_->options.header_limit));
     if (first_ || buffer_.size() > 0) {
       first_ = false;
@@ -83,10 +106,99 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
-    // The header arrived: the rest of the request gets request_timeout.
-    Arm(shared_->options.request_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code e, std::size_t) { self->OnRead(e); });
+    bool spool = false;
+    if (shared_->options.on_header) {
+      api::HttpRequest head = FromBeast(parser_->get(), stream_.socket());
+      std::optional<api::HttpResponse> refused;
+      try {
+        refused = shared_->options.on_header(head, &spool);
+      } catch (const std::exception&) {
+        refused = api::TransportProblem(500, "internal", "Internal error", "the request could not be handled");
+      }
+      if (refused) {
+        reading_ = false;
+        timer_.cancel();
+        return Fail(std::move(*refused));
+      }
+    }
+    std::uint64_t limit = spool ? shared_->options.spool_body_limit : shared_->options.body_limit;
+    if (auto length = parser_->content_length(); length && *length > limit) {
+      reading_ = false;
+      timer_.cancel();
+      return Fail(api::TransportProblem(413, "payload_too_large", "Payload too large",
+                                        "the request body exceeds " + std::to_string(limit) + " bytes"));
+    }
+    if (spool) return SpoolBody();
+    parser_->body_limit(shared_->options.body_limit);  // a chunked body counts as it arrives
+    ContinueIfExpected([self = shared_from_this()] {
+      // The header arrived: the rest of the request gets request_timeout.
+      self->Arm(self->shared_->options.request_timeout);
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code e, std::size_t) { self->OnRead(e); });
+    });
+  }
+
+  // Answers "100 Continue" when the client waits for it, then runs `next`.
+  template <class Next>
+  void ContinueIfExpected(Next next) {
+    auto expect = parser_->get().find(http::field::expect);
+    if (expect == parser_->get().end() || !beast::iequals(expect->value(), "100-continue")) return next();
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this(), next](beast::error_code e, std::size_t) {
+                        if (e) return self->Close();
+                        next();
+                      });
+  }
+
+  // Reads the body into a file under spool_dir (on_header asked for it).
+  void SpoolBody() {
+    spool_path_ = shared_->options.spool_dir + "/bver-upload-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(spool_counter.fetch_add(1)) + ".part";
+    file_parser_.emplace(std::move(*parser_));
+    file_parser_->body_limit(shared_->options.spool_body_limit);
+    beast::error_code ec;
+    file_parser_->get().body().open(spool_path_.c_str(), beast::file_mode::write_new, ec);
+    if (ec) {
+      reading_ = false;
+      timer_.cancel();
+      spool_path_.clear();
+      return Fail(api::TransportProblem(503, "unavailable", "Unavailable",
+                                        "cannot spool the request body: " + ec.message()));
+    }
+    ContinueIfExpected([self = shared_from_this()] {
+      self->Arm(self->shared_->options.request_timeout);
+      http::async_read(self->stream_, self->buffer_, *self->file_parser_,
+                       [self](beast::error_code e, std::size_t) { self->OnSpooled(e); });
+    });
+  }
+
+  void OnSpooled(beast::error_code ec) {
+    if (ec) {
+      RemoveSpool();
+      if (ec == http::error::body_limit) {
+        reading_ = false;
+        timer_.cancel();
+        return Fail(api::TransportProblem(413, "payload_too_large", "Payload too large",
+                                          "the request body exceeds " +
+                                              std::to_string(shared_->options.spool_body_limit) + " bytes"));
+      }
+      return OnReadError(ec);
+    }
+    reading_ = false;
+    timer_.cancel();
+    http::request<http::file_body> req = file_parser_->release();
+    file_parser_.reset();
+    req.body().close();
+    api::HttpRequest in = FromBeast(req, stream_.socket());
+    in.body_file = spool_path_;
+    Answer(std::move(in), req.keep_alive(), req.version());
+  }
+
+  void RemoveSpool() {
+    if (file_parser_) file_parser_.reset();
+    if (!spool_path_.empty()) std::remove(spool_path_.c_str());
+    spool_path_.clear();
   }
 
   // Our own timer rather than tcp_stream's expiry, which closes the socket:
@@ -135,15 +247,13 @@ class Session : public std::enable_shared_from_this<Session> {
     reading_ = false;
     timer_.cancel();
     http::request<http::string_body> req = parser_->release();
-    api::HttpRequest in;
-    in.method = std::string(req.method_string());
-    in.target = std::string(req.target());
-    for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    api::HttpRequest in = FromBeast(req, stream_.socket());
     in.body = std::move(req.body());
-    beast::error_code ignored;
-    tcp::endpoint peer = stream_.socket().remote_endpoint(ignored);
-    in.remote = peer.address().to_string(ignored);
+    Answer(std::move(in), req.keep_alive(), req.version());
+  }
 
+  // Runs the handler and writes its response (from memory or from a file).
+  void Answer(api::HttpRequest in, bool keep_alive, unsigned version) {
     shared_->in_flight.fetch_add(1);
     api::HttpResponse out;
     try {
@@ -152,12 +262,56 @@ class Session : public std::enable_shared_from_this<Session> {
       // The handler's contract is to answer, never to throw; stay up anyway.
       out = api::TransportProblem(500, "internal", "Internal error", "the request could not be handled");
     }
-    bool keep = req.keep_alive() && !shared_->stopping.load();
-    res_ = std::make_shared<http::response<http::string_body>>(ToBeast(std::move(out), req.version(), keep));
+    RemoveSpool();
+    bool keep = keep_alive && !shared_->stopping.load();
+    if (!out.body_file.empty()) return WriteFile(std::move(out), version, keep);
+    res_ = std::make_shared<http::response<http::string_body>>(ToBeast(std::move(out), version, keep));
     stream_.expires_after(shared_->options.request_timeout);
     http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code e, std::size_t) {
       self->shared_->in_flight.fetch_sub(1);
       self->res_.reset();
+      if (e || !keep) return self->Close();
+      self->Read();
+    });
+  }
+
+  // Sends a response whose body is a file. The write may take long for a
+  // big file: the deadline is per write operation (a stalled reader still
+  // times out), not for the whole body.
+  void WriteFile(api::HttpResponse out, unsigned version, bool keep) {
+    auto res = std::make_shared<http::response<http::file_body>>(static_cast<http::status>(out.status), version);
+    beast::error_code ec;
+    res->body().open(out.body_file.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      shared_->in_flight.fetch_sub(1);
+      out = api::TransportProblem(503, "unavailable", "Unavailable", "cannot open the response body");
+      out.body_file.clear();
+      shared_->in_flight.fetch_add(1);
+      res_ = std::make_shared<http::response<http::string_body>>(ToBeast(std::move(out), version, false));
+      http::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code, std::size_t) {
+        self->shared_->in_flight.fetch_sub(1);
+        self->res_.reset();
+        self->Close();
+      });
+      return;
+    }
+    res->set(http::field::server, "bver");
+    for (auto& [k, v] : out.headers) res->insert(k, v);
+    res->keep_alive(keep);
+    res->prepare_payload();
+    file_res_ = res;
+    file_serializer_.emplace(*file_res_);
+    WriteFileChunk(keep);
+  }
+
+  void WriteFileChunk(bool keep) {
+    stream_.expires_after(shared_->options.request_timeout);
+    http::async_write_some(stream_, *file_serializer_, [self = shared_from_this(), keep](beast::error_code e,
+                                                                                         std::size_t) {
+      if (!e && !self->file_serializer_->is_done()) return self->WriteFileChunk(keep);
+      self->shared_->in_flight.fetch_sub(1);
+      self->file_serializer_.reset();
+      self->file_res_.reset();
       if (e || !keep) return self->Close();
       self->Read();
     });
@@ -197,7 +351,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::file_body>> file_parser_;  // a spooled body
+  std::string spool_path_;
   std::shared_ptr<http::response<http::string_body>> res_;
+  std::shared_ptr<http::response<http::file_body>> file_res_;
+  std::optional<http::response_serializer<http::file_body>> file_serializer_;
   asio::steady_timer timer_;
   bool first_ = true;
   bool reading_ = false;    // a read of a request is pending

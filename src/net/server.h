@@ -21,7 +21,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bver/status.h"
@@ -39,6 +41,17 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_connections = 1024;
   bool handle_signals = true;  // SIGINT and SIGTERM call Stop
+
+  // Called when a request's header has arrived, before any of its body is
+  // read (`head.body` is empty). Answer a response to refuse the request
+  // at once, without reading the body (say, 401 for a large upload without
+  // credentials); or nullopt to go on, setting *spool to have the body read
+  // into a file under spool_dir (HttpRequest::body_file, removed after the
+  // handler answers) with spool_body_limit instead of body_limit. A client
+  // that sent "Expect: 100-continue" is told to continue only then.
+  std::function<std::optional<api::HttpResponse>(const api::HttpRequest& head, bool* spool)> on_header;
+  std::string spool_dir = "/tmp";
+  std::uint64_t spool_body_limit = std::uint64_t{4} << 30;
 };
 
 class Server {

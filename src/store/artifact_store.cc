@@ -319,6 +319,16 @@ Result<ArtifactInfo> ArtifactStore::Export(const std::string& digest, const std:
   return ArtifactInfo{std::string(kPrefix) + hex, size, true};
 }
 
+Result<ArtifactInfo> ArtifactStore::Verify(const std::string& digest) {
+  BVER_ASSIGN_OR_RETURN(std::string hex, ParseArtifactDigest(digest));
+  std::string path = PathFor(hex);
+  BVER_ASSIGN_OR_RETURN(Fd fd, OpenStored(backend_, hex, path, dir_));
+  std::uint64_t size = 0;
+  BVER_ASSIGN_OR_RETURN(std::string actual, HashFile(fd.get(), path, nullptr, &size));
+  if (actual != hex) return Corrupted(hex, path, actual);
+  return ArtifactInfo{std::string(kPrefix) + hex, size, true};
+}
+
 Result<ArtifactInfo> ArtifactStore::Stat(const std::string& digest) {
   BVER_ASSIGN_OR_RETURN(std::string hex, ParseArtifactDigest(digest));
   std::string path = PathFor(hex);

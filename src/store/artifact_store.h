@@ -79,6 +79,13 @@ class ArtifactStore {
   // Reads the artifact once; returns its digest and size. Errors as Get.
   Result<ArtifactInfo> Export(const std::string& digest, const std::string& path);
 
+  // Reads the stored artifact once and checks that its bytes hash to its
+  // name: its digest and size when they do. For transports that then send
+  // the file at PathFor themselves (GET /v1/artifacts/{digest}); files are
+  // never changed by BVER, so what was verified is what is sent unless
+  // something else edits the folder meanwhile. Errors as Get.
+  Result<ArtifactInfo> Verify(const std::string& digest);
+
   // Digest and size of a stored artifact, without reading its content.
   // Errors as Get (DataLoss only for a missing file).
   Result<ArtifactInfo> Stat(const std::string& digest);

@@ -1,0 +1,54 @@
+#include "src/api/http_common.h"
+
+#include <nlohmann/json.hpp>
+
+#include "src/auth/authenticator.h"
+#include "src/core/status_map.h"
+#include "src/runtime/broker.h"
+#include "src/runtime/problem.h"
+
+namespace bver::api {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<auth::Principal> AuthenticateRequest(const HttpRequest& request, const auth::Authenticator* authenticator,
+                                            bool local_operator) {
+  auth::Credentials creds{std::string(Trim(request.Header("Authorization"))),
+                          std::string(Trim(request.Header("X-API-Key")))};
+  if (creds.authorization.empty() && creds.api_key.empty()) {
+    return local_operator ? auth::Principal::Local("local") : auth::Principal::Anonymous();
+  }
+  if (authenticator == nullptr) return Status(StatusCode::kUnauthenticated, "this server accepts no credentials");
+  return authenticator->Authenticate(creds);
+}
+
+Result<std::string> CorrelationIdFor(const HttpRequest& request) {
+  std::string id(Trim(request.Header("X-Correlation-ID")));
+  if (id.empty()) return runtime::Broker::NewCorrelationId();
+  BVER_RETURN_IF_ERROR(runtime::Broker::CheckCorrelationId(id));
+  return id;
+}
+
+HttpResponse ProblemResponse(const Status& s, std::string_view correlation_id, std::string_view instance,
+                             int http_status) {
+  HttpResponse r;
+  r.status = http_status != 0 ? http_status : core::HttpStatusFor(s.code());
+  r.headers.emplace_back("Content-Type", std::string(runtime::kProblemMediaType));
+  if (!correlation_id.empty()) r.headers.emplace_back("X-Correlation-ID", std::string(correlation_id));
+  if (s.code() == StatusCode::kUnauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  nlohmann::json body = runtime::ProblemJson(s, correlation_id, instance);
+  body["status"] = r.status;
+  r.body = body.dump();
+  return r;
+}
+
+std::string_view TargetPath(std::string_view target) { return target.substr(0, target.find('?')); }
+
+}  // namespace bver::api
