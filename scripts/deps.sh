@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev postgresql
   libboost1.81-dev
+  curl  # the serve tests and `make run` talk HTTP with it
   nodejs  # the MCP SDK client tests (tests/mcp); npm below when node does not bring it
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)

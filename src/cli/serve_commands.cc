@@ -117,9 +117,21 @@ Result<json> ReadStatusFile(const fs::path& path) {
   return doc;
 }
 
+// Whether `pid` runs: it exists and is not a zombie (exited, not yet
+// reaped by its parent).
+bool IsRunning(long pid) {
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == EPERM;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  std::size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
+
 // Whether `pid` is a live bver process (not just any process that reused the pid).
 bool IsLiveBver(long pid) {
-  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return errno == EPERM;
+  if (!IsRunning(pid)) return false;
   std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
   std::string argv0;
   std::getline(cmd, argv0, '\0');
@@ -313,7 +325,7 @@ int Down(const Output& o, const StoreFlags& f, int timeout_s) {
   if (!o.json) o.err << "bver down: asked pid " << pid << " to stop; waiting for in-flight requests" << std::flush;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   auto next_dot = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (::kill(static_cast<pid_t>(pid), 0) == 0) {
+  while (IsRunning(pid)) {
     if (std::chrono::steady_clock::now() >= deadline) {
       if (!o.json) o.err << "\n";
       return o.Fail(Status(StatusCode::kDeadlineExceeded,
