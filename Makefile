@@ -1,5 +1,6 @@
 # The two commands a newcomer needs:
-#   make run    install what is missing, build, compile and plan the substation example
+#   make run    install what is missing, build, and serve the substation example on
+#               http://127.0.0.1:8080 (PORT=... for another), printing how to try it
 #   make test   install what is missing, build, run every test (and the fuzzer, bounded)
 #
 # Other targets: build, fuzz, asan, tsan, clean. Builds use ccache and -j2.
@@ -31,8 +32,9 @@ fuzz: deps
 
 test: unit fuzz
 
-run: build
-	@cd examples/substation && ../../$(BVER) compile && echo && ../../$(BVER) plan
+run: deps $(BUILD_DIR)/build.ninja
+	@cmake --build $(BUILD_DIR) -j$(JOBS) --target bver
+	@BVER=$(BVER) bash scripts/run_example.sh
 
 asan: deps
 	@cmake --preset asan >/dev/null && cmake --build build/asan -j$(JOBS) && \

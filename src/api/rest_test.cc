@@ -130,6 +130,21 @@ TEST_F(RestUnitTest, OpenApiDocumentListsEveryRouteAndScope) {
   EXPECT_TRUE(create["responses"].contains("201"));
   EXPECT_TRUE(doc["paths"]["/v1/refs/sites/site/{id}"]["patch"]["requestBody"]["content"].contains(
       "application/json-patch+json"));
+  // Every operation also as POST /v1/ops/<id>, its input schema as the body.
+  for (const runtime::OperationRow& row : broker_->table().rows()) {
+    const json& generic = doc["paths"]["/v1/ops/" + row.id]["post"];
+    EXPECT_EQ(generic["operationId"], "ops." + row.id);
+    EXPECT_EQ(generic["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+              "#/components/schemas/" + row.id + ".input");
+  }
+  // Component names are plain ($defs such as "body:breaker" are hoisted and renamed).
+  for (const auto& [name, schema] : doc["components"]["schemas"].items()) {
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"),
+              std::string::npos)
+        << name;
+    EXPECT_FALSE(schema.contains("$defs")) << name;
+  }
+  EXPECT_TRUE(doc["paths"]["/v1/refs/sites/site"]["post"]["responses"].contains("4XX"));
   // Every local $ref points into the document.
   std::function<void(const json&)> check = [&](const json& v) {
     if (v.is_object()) {
