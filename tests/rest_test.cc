@@ -1,12 +1,7 @@
 // REST end to end: starts the real `bver up` on a free loopback port in a
 // temporary project with the substation example, talks HTTP/1.1 to it over
 // plain sockets, and stops it with SIGTERM.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,195 +16,33 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/http_client.h"
+#include "tests/support/run_command.h"
+#include "tests/support/server_process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-struct Reply {
-  int status = 0;  // 0: no answer (the connection closed)
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-  json Json() const { return json::parse(body, nullptr, false); }
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
+using Reply = bver::testing::HttpReply;
+using Conn = bver::testing::HttpConnection;
 
-// One TCP connection to the server; requests on it use keep-alive.
-class Conn {
- public:
-  explicit Conn(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Conn() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-
-  bool Send(const std::string& data) {
-    std::size_t sent = 0;
-    while (sent < data.size()) {
-      ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-
-  // Reads one response (Content-Length framed) within `timeout`.
-  Reply Read(std::chrono::milliseconds timeout = std::chrono::milliseconds(15000)) {
-    Reply r;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::size_t header_end = std::string::npos;
-    std::size_t need = std::string::npos;
-    while (true) {
-      if (header_end == std::string::npos) {
-        header_end = buf_.find("\r\n\r\n");
-        if (header_end != std::string::npos) {
-          std::string head = buf_.substr(0, header_end);
-          std::size_t line_end = head.find("\r\n");
-          std::string status_line = head.substr(0, line_end);
-          if (status_line.size() >= 12) r.status = std::stoi(status_line.substr(9, 3));
-          std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-          while (pos < head.size()) {
-            std::size_t e = head.find("\r\n", pos);
-            if (e == std::string::npos) e = head.size();
-            std::string line = head.substr(pos, e - pos);
-            std::size_t colon = line.find(':');
-            if (colon != std::string::npos) {
-              std::string k = line.substr(0, colon);
-              for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-              std::string v = line.substr(colon + 1);
-              while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-              r.headers[k] = v;
-            }
-            pos = e + 2;
-          }
-          need = header_end + 4 + (r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0);
-        }
-      }
-      if (need != std::string::npos && buf_.size() >= need) {
-        r.body = buf_.substr(header_end + 4, need - header_end - 4);
-        buf_.erase(0, need);
-        return r;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return Reply{};
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return Reply{};
-      char tmp[65536];
-      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-      if (n <= 0) return Reply{};
-      buf_.append(tmp, static_cast<std::size_t>(n));
-    }
-  }
-
-  Reply Request(const std::string& method, const std::string& target, const std::string& body = "",
-                const std::map<std::string, std::string>& headers = {}) {
-    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    bool has_type = false;
-    for (const auto& [k, v] : headers) {
-      req += k + ": " + v + "\r\n";
-      has_type = has_type || k == "Content-Type";
-    }
-    if (!body.empty() && !has_type) req += "Content-Type: application/json\r\n";
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-      req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    }
-    req += "\r\n" + body;
-    if (!Send(req)) return Reply{};
-    return Read();
-  }
-
-  // True when the server closed the connection (within `timeout`).
-  bool ClosedWithin(std::chrono::milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-    char tmp[4096];
-    return ::recv(fd_, tmp, sizeof tmp, 0) <= 0;
-  }
-
- private:
-  int fd_ = -1;
-  std::string buf_;
-};
-
-
-// Runs the real binary to completion: exit code and stdout (stderr appended to *err).
-int RunBver(const std::vector<std::string>& args, std::string* out, std::string* err) {
-  int o[2], e[2];
-  if (::pipe(o) != 0 || ::pipe(e) != 0) return -1;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(o[1], 1);
-    ::dup2(e[1], 2);
-    ::close(o[0]);
-    ::close(e[0]);
-    std::vector<std::string> all = {BVER_EXE};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(BVER_EXE, argv.data());
-    ::_exit(127);
-  }
-  ::close(o[1]);
-  ::close(e[1]);
-  for (auto [fd, dst] : {std::pair{o[0], out}, std::pair{e[0], err}}) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) dst->append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+// Runs the real binary to completion (scratch files in `dir`): exit code and
+// stdout (stderr appended to *err).
+int RunBver(const fs::path& dir, const std::vector<std::string>& args, std::string* out, std::string* err) {
+  bver::testing::CommandResult r = bver::testing::RunCommand(BVER_EXE, args, dir);
+  *out += r.out;
+  *err += r.err;
+  return r.code;
 }
 
 // Starts `bver -C dir up ARGS...`; returns the port from its one line, or 0.
 int StartServer(const fs::path& dir, std::vector<std::string> args, pid_t* pid) {
-  int out[2];
-  if (::pipe(out) != 0) return 0;
-  *pid = ::fork();
-  if (*pid == 0) {
-    ::dup2(out[1], 1);
-    int e = ::open((dir / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(e, 2);
-    ::close(out[0]);
-    std::vector<std::string> all = {BVER_EXE, "-C", dir.string(), "up"};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(BVER_EXE, argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::string line;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out[0], POLLIN, 0};
-    if (::poll(&p, 1, 1000) <= 0) continue;
-    char c[256];
-    ssize_t n = ::read(out[0], c, sizeof c);
-    if (n <= 0) break;
-    line.append(c, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  std::size_t colon = line.rfind(':');
-  if (line.rfind("listening on http://", 0) != 0 || colon == std::string::npos) return 0;
-  return std::stoi(line.substr(colon + 1));
+  bver::testing::ServerProcess s = bver::testing::StartBverUp(BVER_EXE, dir, args);
+  *pid = s.pid;
+  return s.port;
 }
 
 void ExpectProblem401(const Reply& r) {
@@ -451,12 +284,12 @@ TEST(RestAuthTest, KeysTurnAuthOn) {
   fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", dir / "bver.yaml");
   std::string out, err;
   // No auth configured: any address but loopback is refused, saying why.
-  int code = RunBver({"-C", dir.string(), "up", "--listen", "0.0.0.0:0"}, &out, &err);
+  int code = RunBver(dir, {"-C", dir.string(), "up", "--listen", "0.0.0.0:0"}, &out, &err);
   EXPECT_NE(code, 0);
   EXPECT_THAT(err, HasSubstr("auth"));
   out.clear();
   err.clear();
-  ASSERT_EQ(RunBver({"-C", dir.string(), "keys", "create", "--scopes", "sites.site:read"}, &out, &err), 0) << err;
+  ASSERT_EQ(RunBver(dir, {"-C", dir.string(), "keys", "create", "--scopes", "sites.site:read"}, &out, &err), 0) << err;
   std::string key = out.substr(0, out.find('\n'));
   pid_t pid = -1;
   int port = StartServer(dir, {"--listen", "0.0.0.0:0"}, &pid);
