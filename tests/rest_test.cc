@@ -82,7 +82,9 @@ class RestTest : public ::testing::Test {
     EXPECT_EQ(r.status, status) << what << ": " << r.body;
     EXPECT_EQ(r.Header("content-type"), "application/problem+json") << what;
     json p = r.Json();
-    EXPECT_TRUE(p.is_object() && p.contains("code") && p["status"] == r.status) << what << ": " << r.body;
+    EXPECT_TRUE(p.is_object() && p.contains("type") && p.contains("title") && p.contains("code") &&
+                p["status"] == r.status)
+        << what << ": " << r.body;
   }
 
   static inline fs::path dir_;
@@ -186,44 +188,91 @@ TEST_F(RestTest, CreateReadPatchOverKeepAlive) {
 }
 
 TEST_F(RestTest, BadInputIsAProblemAndChangesNothing) {
-  Reply before = Do("GET", "/v1/refs/sites/site");
-  ASSERT_EQ(before.status, 200) << before.body;
+  // One reference the cases below try to damage.
+  Reply created = Do("POST", "/v1/refs/sites/site?kind=power.substation&id=bad-input-target", R"({"name":"Target"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string target = "/v1/refs/sites/site/bad-input-target";
+  const std::string site_pointer = "bver://sites/site/bad-input-target";
+  // What must not change: the list, the reference, the event log and the ledger.
+  auto snapshot = [&] {
+    return std::vector<json>{Do("GET", "/v1/refs/sites/site").Json(), Do("GET", target).Json(),
+                             Do("GET", "/v1/events?from=1&limit=1000").Json(), Do("GET", "/v1/ledger/verify").Json()};
+  };
+  const std::vector<json> before = snapshot();
+  for (const json& j : before) ASSERT_FALSE(j.is_discarded() || j.contains("code")) << j.dump();
 
   struct Case {
     std::string what, method, target, body;
     std::map<std::string, std::string> headers;
-    int status;  // 0: any 4xx
+    int status;
   };
+  const std::string long_id(129, 'c');
   const std::vector<Case> cases = {
       {"malformed JSON", "POST", "/v1/refs/sites/site", R"({"name":)", {}, 400},
-      {"wrong type", "POST", "/v1/refs/sites/site", R"({"name":5})", {}, 0},
-      {"unknown field", "POST", "/v1/refs/sites/site", R"({"name":"x","bogus":1})", {}, 0},
-      {"body not an object", "POST", "/v1/refs/sites/site", R"([1,2])", {}, 0},
+      {"malformed JSON in a generic call", "POST", "/v1/ops/refs.site.create", R"({"body":{)", {}, 400},
+      {"malformed JSON in a merge patch", "PATCH", target, R"({"name")", {{"Content-Type", "application/merge-patch+json"}}, 400},
+      {"truncated JSON", "PUT", target, R"({"name":"x")", {}, 400},
+      {"wrong type", "POST", "/v1/refs/sites/site", R"({"name":5})", {}, 400},
+      {"wrong type in a nested field", "POST", "/v1/refs/sites/site", R"({"name":"x","location":{"lat":"north"}})", {}, 400},
+      {"wrong type of a generic input field", "POST", "/v1/ops/refs.site.get", R"({"id":7})", {}, 400},
+      {"value out of range", "POST", "/v1/refs/sites/site?kind=power.substation", R"({"name":"x","bays":1000})", {}, 400},
+      {"unknown field", "POST", "/v1/refs/sites/site", R"({"name":"x","bogus":1})", {}, 400},
+      {"unknown nested field", "POST", "/v1/refs/sites/site", R"({"name":"x","location":{"alt":1}})", {}, 400},
+      {"unknown input field of a generic call", "POST", "/v1/ops/refs.site.get", R"({"id":"bad-input-target","x":1})", {}, 400},
+      {"merge patch that breaks the schema", "PATCH", target, R"({"name":null})", {{"Content-Type", "application/merge-patch+json"}}, 400},
+      {"JSON patch with an unknown op", "PATCH", target, R"([{"op":"explode","path":"/name"}])", {{"Content-Type", "application/json-patch+json"}}, 400},
+      {"JSON patch test that fails", "PATCH", target, R"([{"op":"test","path":"/name","value":"Other"},{"op":"replace","path":"/name","value":"Y"}])", {{"Content-Type", "application/json-patch+json"}}, 0},
+      {"body not an object", "POST", "/v1/refs/sites/site", R"([1,2])", {}, 400},
+      {"generic body not an object", "POST", "/v1/ops/refs.site.get", R"("bad-input-target")", {}, 400},
       {"wrong content type", "POST", "/v1/refs/sites/site", R"({"name":"x"})", {{"Content-Type", "text/plain"}}, 415},
+      {"wrong patch content type", "PATCH", target, R"({"name":"x"})", {{"Content-Type", "application/xml"}}, 415},
       {"bad pointer", "GET", "/v1/resolve?pointer=not-a-pointer", "", {}, 400},
-      {"unknown route", "GET", "/v1/nothing/here", "", {}, 404},
-      {"unknown operation", "POST", "/v1/ops/refs.nothing.get", "{}", {}, 404},
-      {"wrong method", "POST", "/v1/refs/sites/site/abc", "{}", {}, 405},
+      {"pointer to an unknown repo", "GET", "/v1/resolve?pointer=bver%3A%2F%2Fnothing%2Fhere%2Fx", "", {}, 404},
+      {"bad pointer in a body", "POST", "/v1/refs/assets/asset?kind=breaker", R"({"name":"b","site":"sites/site/x"})", {}, 400},
+      {"pointer to the wrong repo in a body", "POST", "/v1/refs/assets/asset?kind=breaker", R"({"name":"b","site":"bver://assets/asset/x"})", {}, 400},
+      {"stale If-Match on PUT", "PUT", target, R"({"name":"Stale"})", {{"If-Match", "\"7\""}}, 412},
+      {"stale If-Match on PATCH", "PATCH", target, R"({"name":"Stale"})", {{"Content-Type", "application/merge-patch+json"}, {"If-Match", "\"2\""}}, 412},
+      {"stale If-Match on DELETE", "DELETE", target, "", {{"If-Match", "\"3\""}}, 412},
       {"bad If-Match", "PATCH", "/v1/refs/sites/site/abc", "{}", {{"If-Match", "yesterday"}}, 400},
+      {"If-Match version 0", "PUT", target, R"({"name":"x"})", {{"If-Match", "\"0\""}}, 400},
+      {"unknown route", "GET", "/v1/nothing/here", "", {}, 404},
+      {"unknown repo", "GET", "/v1/refs/nothing/here", "", {}, 404},
+      {"route one segment too long", "GET", target + "/history/more", "", {}, 404},
+      {"unknown operation", "POST", "/v1/ops/refs.nothing.get", "{}", {}, 404},
+      {"unknown reference", "GET", "/v1/refs/sites/site/no-such-ref", "", {}, 404},
+      {"wrong method", "POST", "/v1/refs/sites/site/abc", "{}", {}, 405},
+      {"wrong method on a collection", "DELETE", "/v1/refs/sites/site", "", {}, 405},
+      {"wrong method on the generic route", "GET", "/v1/ops/refs.site.get", "", {}, 405},
+      {"wrong method on the document", "POST", "/v1/openapi.json", "{}", {}, 405},
       {"bad version", "GET", "/v1/refs/sites/site/abc/versions/x", "", {}, 400},
+      {"bad integer query value", "GET", "/v1/refs/sites/site?limit=many", "", {}, 400},
+      {"bad boolean query value", "GET", "/v1/refs/sites/site?include_deleted=perhaps", "", {}, 400},
+      {"repeated single query parameter", "GET", target + "/diff?from=1&from=2&to=1", "", {}, 400},
+      {"bad percent-encoding", "GET", "/v1/refs/sites/site?where=%zz", "", {}, 400},
       {"bad correlation id", "GET", "/v1/refs/sites/site", "", {{"X-Correlation-ID", "a b"}}, 400},
+      {"correlation id too long", "GET", "/v1/refs/sites/site", "", {{"X-Correlation-ID", long_id}}, 400},
+      {"correlation id on a write", "PUT", target, R"({"name":"x"})", {{"X-Correlation-ID", "semi;colon"}}, 400},
       {"unknown query parameter", "GET", "/v1/refs/sites/site?wher=name%3Dx", "", {}, 400},
       {"bad bearer token", "GET", "/v1/refs/sites/site", "", {{"Authorization", "Bearer nonsense"}}, 401},
+      {"bad API key", "DELETE", target, "", {{"X-API-Key", "bver_0000000000000000_00"}}, 401},
   };
   for (const Case& c : cases) {
     Reply r = Do(c.method, c.target, c.body, c.headers);
     if (c.status == 0) {
       EXPECT_GE(r.status, 400) << c.what << ": " << r.body;
       EXPECT_LT(r.status, 500) << c.what << ": " << r.body;
-      EXPECT_EQ(r.Header("content-type"), "application/problem+json") << c.what;
+      ExpectProblem(r, r.status, c.what);
     } else {
       ExpectProblem(r, c.status, c.what);
     }
     if (c.status == 405) {
-      EXPECT_THAT(r.Header("allow"), HasSubstr("GET")) << c.what;
+      EXPECT_FALSE(r.Header("allow").empty()) << c.what;
+      EXPECT_THAT(r.Header("allow"), ::testing::Not(HasSubstr(c.method))) << c.what;
     }
+    EXPECT_FALSE(r.Header("x-correlation-id").empty()) << c.what;
     EXPECT_EQ(Do("GET", "/healthz").status, 200) << "after " << c.what;
   }
+  EXPECT_THAT(Do("POST", "/v1/refs/sites/site/abc", "{}").Header("allow"), HasSubstr("GET"));
 
   {  // A body over the limit: 413 before the body is read.
     Conn c(port_);
@@ -270,9 +319,11 @@ TEST_F(RestTest, BadInputIsAProblemAndChangesNothing) {
   }
   EXPECT_EQ(Do("GET", "/healthz").status, 200);
 
-  Reply after = Do("GET", "/v1/refs/sites/site");
-  ASSERT_EQ(after.status, 200);
-  EXPECT_EQ(after.Json(), before.Json()) << "the store changed";
+  const std::vector<json> after = snapshot();
+  EXPECT_EQ(after[0], before[0]) << "the list changed";
+  EXPECT_EQ(after[1], before[1]) << "the reference changed";
+  EXPECT_EQ(after[2], before[2]) << "the event log changed";
+  EXPECT_EQ(after[3], before[3]) << "the ledger changed";
 }
 
 // With an API key in the store, auth is on: anonymous callers are refused,
