@@ -56,6 +56,8 @@ Broker::Broker(std::shared_ptr<const OperationTable> table, Options options)
   if (!options_.observer) options_.observer = LogHidden;
 }
 
+void Broker::DefaultObserver(const CallRecord& record) { LogHidden(record); }
+
 Broker::~Broker() = default;
 
 std::string Broker::NewCorrelationId() { return core::NewUuidV7(); }

@@ -75,6 +75,12 @@ class Broker {
   // whether `call` may run. `call.input` is validated when given.
   Status Authorize(const Call& call) const;
 
+  // What an unset observer does: a call whose detail the caller did not see
+  // (internal_detail non-empty) becomes one JSON line on stderr, so an
+  // operator can find it by correlation id; other calls are not logged. An
+  // observer that adds to it (metrics) calls this too.
+  static void DefaultObserver(const CallRecord& record);
+
   // A new correlation id (UUIDv7), for transports that must know it before
   // calling Invoke (to echo it in a response header).
   static std::string NewCorrelationId();

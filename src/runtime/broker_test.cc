@@ -479,5 +479,29 @@ TEST(Problem, Rfc9457BodyWithStableCodeAndPaths) {
   EXPECT_FALSE(ProblemJson(NotFoundError("x")).contains("correlation_id"));
 }
 
+TEST(BrokerDefaultObserverTest, LogsOnlyWhatTheCallerDidNotSee) {
+  CallRecord hidden;
+  hidden.operation = "refs.site.get";
+  hidden.transport = "http";
+  hidden.correlation_id = "corr-hidden";
+  hidden.code = StatusCode::kInternal;
+  hidden.internal_detail = "disk on fire";
+  ::testing::internal::CaptureStderr();
+  Broker::DefaultObserver(hidden);
+  std::string line = ::testing::internal::GetCapturedStderr();
+  json logged = json::parse(line, nullptr, false);
+  ASSERT_TRUE(logged.is_object()) << line;
+  EXPECT_EQ(logged["correlation_id"], "corr-hidden");
+  EXPECT_EQ(logged["detail"], "disk on fire");
+  EXPECT_EQ(logged["code"], "internal");
+
+  CallRecord shown = hidden;
+  shown.code = StatusCode::kNotFound;
+  shown.internal_detail.clear();
+  ::testing::internal::CaptureStderr();
+  Broker::DefaultObserver(shown);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
 }  // namespace
 }  // namespace bver::runtime
