@@ -134,7 +134,7 @@ Kind Classify(const json& m) {
   return Kind::kInvalid;
 }
 
-// The correlation id a tools/call names in params._meta, or empty.
+// The correlation id a request names in params._meta, or empty.
 std::string MetaCorrelationId(const json& message) {
   auto params = message.find("params");
   if (params == message.end() || !params->is_object()) return {};
@@ -239,7 +239,7 @@ api::HttpResponse HttpEndpoint::Handle(const api::HttpRequest& request) const {
       return r;
     }
 
-    if (kind == Kind::kRequest && message["method"] == "tools/call") {
+    if (kind == Kind::kRequest && (message["method"] == "tools/call" || message["method"] == "resources/read")) {
       std::string named = MetaCorrelationId(message);
       if (named.empty()) {
         if (correlation.empty()) correlation = runtime::Broker::NewCorrelationId();

@@ -20,7 +20,8 @@
 //   MCP-Protocol-Version   400 when present and not a supported revision;
 //                absent means 2025-03-26 (the spec's rule)
 //   X-Correlation-ID       400 when malformed; else used for tools/call
-//                (unless the message's _meta names one) and echoed
+//                and resources/read (unless the message's _meta names
+//                one; a new one when neither does) and echoed
 //   Content-Type 415 unless application/json
 //   Accept       406 when it allows neither application/json nor
 //                text/event-stream

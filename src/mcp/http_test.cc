@@ -354,6 +354,14 @@ TEST_F(McpHttpTest, CorrelationIdHeaderReachesToolCalls) {
   EXPECT_EQ(json::parse(json::parse(b.body)["result"]["content"][0]["text"].get<std::string>())["correlation_id"],
             generated);
 
+  api::HttpRequest read = Post(R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{
+      "uri":"bver://sites/site/nope"}})");
+  Set(read, "X-Correlation-ID", "corr-mcp-http-2");
+  api::HttpResponse c = e.Handle(read);
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(HeaderOf(c, "X-Correlation-ID"), "corr-mcp-http-2");
+  EXPECT_EQ(json::parse(c.body)["error"]["code"], kResourceNotFound) << c.body;
+
   Set(r, "X-Correlation-ID", "bad id with spaces\x01");
   api::HttpResponse bad = e.Handle(r);
   EXPECT_EQ(bad.status, 400);

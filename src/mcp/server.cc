@@ -38,6 +38,18 @@ bool CursorParam(const json& params, std::string* cursor) {
   return true;
 }
 
+// The caller's correlation id from params._meta, else a new one.
+std::string CorrelationId(const json& params) {
+  auto meta = params.find("_meta");
+  if (meta != params.end() && meta->is_object()) {
+    for (const char* key : {"correlation_id", "correlationId", "io.bver/correlation_id"}) {
+      auto c = meta->find(key);
+      if (c != meta->end() && c->is_string()) return c->get<std::string>();
+    }
+  }
+  return runtime::Broker::NewCorrelationId();
+}
+
 }  // namespace
 
 struct Server::Answer {
@@ -205,17 +217,7 @@ Server::Answer Server::CallTool(const json& params, const auth::Principal& who) 
   call.input = std::make_shared<const json>((args == params.end() || args->is_null()) ? json::object() : *args);
   call.principal = who;
   call.transport = options_.transport;
-  auto meta = params.find("_meta");
-  if (meta != params.end() && meta->is_object()) {
-    for (const char* key : {"correlation_id", "correlationId", "io.bver/correlation_id"}) {
-      auto c = meta->find(key);
-      if (c != meta->end() && c->is_string()) {
-        call.correlation_id = c->get<std::string>();
-        break;
-      }
-    }
-  }
-  if (call.correlation_id.empty()) call.correlation_id = runtime::Broker::NewCorrelationId();
+  call.correlation_id = CorrelationId(params);
   Result<json> out = broker_->Invoke(call);
   if (!out.ok()) {
     // Input, domain, scope and internal (already made generic) failures
@@ -339,7 +341,7 @@ Server::Answer Server::ReadResource(const json& params, const auth::Principal& w
   call.input = std::make_shared<const json>(json{{"pointer", uri}});
   call.principal = who;
   call.transport = options_.transport;
-  call.correlation_id = runtime::Broker::NewCorrelationId();
+  call.correlation_id = CorrelationId(params);
   Result<json> out = broker_->Invoke(call);
   if (!out.ok()) {
     const Status& s = out.status();
