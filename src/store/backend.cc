@@ -16,3 +16,20 @@ bool IsPushableFilter(const Filter& f) {
 }
 
 }  // namespace bver::store
+
+namespace bver::store {
+
+bool LabelsMatch(const std::string& required, const std::string& offered) {
+  if (required.empty() || required == "{}") return true;
+  nlohmann::json need = nlohmann::json::parse(required, nullptr, false);
+  if (!need.is_object()) return false;
+  nlohmann::json have = offered.empty() ? nlohmann::json::object() : nlohmann::json::parse(offered, nullptr, false);
+  if (!have.is_object()) return false;
+  for (const auto& [k, v] : need.items()) {
+    auto it = have.find(k);
+    if (it == have.end() || *it != v) return false;
+  }
+  return true;
+}
+
+}  // namespace bver::store

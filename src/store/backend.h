@@ -65,6 +65,39 @@ struct ApiKeyRow {
   std::int64_t revoked_at_us = 0;  // 0 while the key is active
 };
 
+// A small JSON document of the runtime's own, by kind and key: the plugin
+// registry ("plugin"), the action cache ("action_cache"), and what later
+// features need to keep beside the references without a schema change.
+struct RecordRow {
+  std::string kind;
+  std::string key;
+  std::string value;  // JSON text
+  std::int64_t updated_at_us = 0;
+};
+
+// One job of the queue (src/jobs/). The backend stores it and hands it to
+// workers (ClaimJob); what the fields mean is the job engine's business.
+struct JobRow {
+  std::string id;             // UUIDv7: ids sort by submission time
+  std::string job;            // the job's name in bver.yaml
+  std::string capability;     // capability id
+  std::string state;          // queued, running, succeeded, failed, cancelled, timed_out
+  std::string input;          // JSON text
+  std::string labels;         // JSON object: worker labels it needs ("" or "{}": none)
+  std::string result;         // JSON text: the output or the error, once ended
+  std::string worker;         // who holds it while running
+  std::string correlation_id;
+  std::string actor;
+  std::string extra;          // JSON text: the engine's own fields (cache key, options)
+  std::int64_t attempts = 0;  // runs started so far
+  std::int64_t max_attempts = 1;
+  std::int64_t created_at_us = 0;
+  std::int64_t updated_at_us = 0;
+  std::int64_t run_after_us = 0;           // not claimed before (backoff)
+  std::int64_t lease_expires_at_us = 0;    // a running job past this is claimable again
+  bool cancel_requested = false;
+};
+
 struct IdempotencyRow {
   std::string key;
   std::string request_digest;
@@ -111,6 +144,16 @@ class Txn {
   // first revocation time (and true is returned).
   virtual Status PutApiKey(const ApiKeyRow& row) = 0;
   virtual Result<bool> RevokeApiKey(const std::string& id, std::int64_t at_us) = 0;
+
+  // Records (RecordRow): PutRecord inserts or replaces; DeleteRecord
+  // answers whether there was one.
+  virtual Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) = 0;
+  virtual Status PutRecord(const RecordRow& row) = 0;
+  virtual Result<bool> DeleteRecord(const std::string& kind, const std::string& key) = 0;
+
+  // Jobs: PutJob inserts or replaces the row with that id.
+  virtual Result<std::optional<JobRow>> GetJob(const std::string& id) = 0;
+  virtual Status PutJob(const JobRow& row) = 0;
 };
 
 // True when a backend can evaluate `f` in its query (see ListHeads).
@@ -164,6 +207,34 @@ class Backend {
   // One API key by id (revoked ones too); every key in id order.
   virtual Result<std::optional<ApiKeyRow>> GetApiKey(const std::string& id) = 0;
   virtual Result<std::vector<ApiKeyRow>> ListApiKeys() = 0;
+
+  // Records of one kind in key order, after `after_key`, at most `limit`.
+  virtual Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) = 0;
+  virtual Result<std::vector<RecordRow>> ListRecords(const std::string& kind, const std::string& after_key,
+                                                     std::size_t limit) = 0;
+
+  // Jobs in id (submission) order after `after_id`, in `state` ("" any).
+  virtual Result<std::optional<JobRow>> GetJob(const std::string& id) = 0;
+  virtual Result<std::vector<JobRow>> ListJobs(const std::string& state, const std::string& after_id,
+                                               std::size_t limit) = 0;
+  // Takes the next job `worker` may run, in its own short transaction: the
+  // oldest queued job whose run_after_us has come, or a running job whose
+  // lease expired (its worker died), whose labels `worker_labels` (a JSON
+  // object) all carry with equal values. The row is returned as updated:
+  // state running, worker set, attempts + 1, lease until `lease_until_us`.
+  // Concurrent claimers (threads, processes, machines) never get the same
+  // job; on PostgreSQL they do not wait on each other (SKIP LOCKED).
+  virtual Result<std::optional<JobRow>> ClaimJob(const std::string& worker, const std::string& worker_labels,
+                                                 std::int64_t now_us, std::int64_t lease_until_us) = 0;
+  // Extends the lease of a running job `worker` holds; false when it no
+  // longer holds it (the job ended, was cancelled or was taken over).
+  virtual Result<bool> RenewJobLease(const std::string& id, const std::string& worker,
+                                     std::int64_t lease_until_us) = 0;
 };
+
+// Whether a job needing `required` labels may run on a worker with
+// `offered` labels (both JSON objects as text; "" is {}): every required
+// label present with an equal value.
+bool LabelsMatch(const std::string& required, const std::string& offered);
 
 }  // namespace bver::store

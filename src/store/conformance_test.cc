@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cctype>
 #include <set>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -542,6 +544,254 @@ TEST_P(StoreConformance, ConcurrentWritersNeverLoseUpdates) {
   EXPECT_EQ(final_ref->version, static_cast<std::uint64_t>(kThreads * kIncrements + 1));
   EXPECT_EQ(store_->ReadEvents(1, 10000)->size(), static_cast<std::size_t>(kThreads * kIncrements + 1));
   EXPECT_TRUE(store_->VerifyLedger()->ok);
+}
+
+JsonPtr J(json v) { return std::make_shared<const json>(std::move(v)); }
+
+Change CreateAsset(const std::string& id, const std::string& kind, json body) {
+  Change c;
+  c.op = Change::Op::kCreate;
+  c.repo = "assets/asset";
+  c.kind = kind;
+  c.id = id;
+  c.body = J(std::move(body));
+  return c;
+}
+
+TEST_P(StoreConformance, ChangesetsCommitAllOrNothing) {
+  MustCreateSite("s1", {{"name", "North"}});
+  std::size_t events_before = EventCount();
+  WriteContext job = ctx_;
+  job.actor = "job:j1";
+  job.provenance = J({{"job", "j1"}, {"capability", "substation.skeleton@1.0.0"}, {"input_digest", "sha256:x"}});
+  Change patch_site;
+  patch_site.op = Change::Op::kPatch;
+  patch_site.target = P("bver://sites/site/s1");
+  patch_site.body = J({{"bays", 2}});
+  std::vector<Change> good = {
+      CreateAsset("s1-bb-110", "busbar", {{"name", "BB 110"}, {"site", "bver://sites/site/s1"}, {"voltage_kv", 110}}),
+      CreateAsset("s1-cb-1", "breaker",
+                  {{"name", "CB 1"},
+                   {"site", "bver://sites/site/s1"},
+                   {"terminals", {{{"label", "a"}, {"connects_to", "bver://assets/asset/s1-bb-110"}}}}}),
+      patch_site};
+  std::uint64_t control_offset = 0;
+  Result<std::vector<Reference>> r =
+      store_->Apply(good, job, [&](Txn& t, const Store::TxnHelpers& h) -> Status {
+        BVER_ASSIGN_OR_RETURN(control_offset, h.AppendEvent(t, "control", "job.succeeded", "job:j1",
+                                                            json{{"job_id", "j1"}}, job, true));
+        return t.PutRecord({"action_cache", "k1", R"({"output":1})", h.now_us()});
+      });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[2].version, 2u);
+  ASSERT_TRUE((*r)[0].provenance);
+  EXPECT_EQ((*(*r)[0].provenance)["job"], "j1");
+  EXPECT_EQ(EventCount(), events_before + 4) << "three changes and the control event";
+  EXPECT_GT(control_offset, 0u);
+  Result<std::vector<Event>> ev = store_->ReadEvents(control_offset, 1);
+  ASSERT_TRUE(ev.ok() && ev->size() == 1);
+  EXPECT_EQ((*(*ev)[0].envelope)["channel"], "control");
+  EXPECT_EQ((*(*ev)[0].envelope)["event_type"], "job.succeeded");
+  EXPECT_TRUE(store_->backend().GetRecord("action_cache", "k1")->has_value());
+  EXPECT_TRUE(store_->VerifyLedger()->ok);
+  Result<std::vector<Store::Backlink>> links = store_->ReferencesTo(P("bver://assets/asset/s1-bb-110"));
+  ASSERT_TRUE(links.ok());
+  EXPECT_EQ(links->size(), 1u) << "pointers between entries of one changeset";
+
+  // One bad entry: every problem listed, nothing written.
+  std::size_t events_mid = EventCount();
+  std::vector<Change> bad = {
+      CreateAsset("s1-bb-20", "busbar", {{"name", "BB 20"}, {"site", "bver://sites/site/s1"}}),
+      CreateAsset("s1-x", "busbar", {{"site", "bver://sites/site/s1"}, {"bogus", 1}}),
+      CreateAsset("s1-y", "nokind", {{"name", "y"}, {"site", "bver://sites/site/s1"}})};
+  Result<std::vector<Reference>> no = store_->Apply(bad, job);
+  ASSERT_EQ(no.status().code(), StatusCode::kInvalidArgument) << no.status().ToString();
+  std::vector<std::string> paths;
+  for (const Violation& v : no.status().violations()) paths.push_back(v.path);
+  EXPECT_THAT(paths, ::testing::Contains(::testing::StartsWith("changes[1]")));
+  EXPECT_THAT(paths, ::testing::Contains("changes[2]"));
+  EXPECT_EQ(store_->Get(P("bver://assets/asset/s1-bb-20")).status().code(), StatusCode::kNotFound);
+
+  // A conflict found inside the transaction rolls back the earlier entries.
+  std::vector<Change> clash = {
+      CreateAsset("s1-bb-33", "busbar", {{"name", "BB 33"}, {"site", "bver://sites/site/s1"}}),
+      CreateAsset("s1-bb-110", "busbar", {{"name", "again"}, {"site", "bver://sites/site/s1"}})};
+  Result<std::vector<Reference>> c = store_->Apply(clash, job);
+  EXPECT_EQ(c.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(c.status().message(), HasSubstr("changes[1]"));
+  EXPECT_EQ(store_->Get(P("bver://assets/asset/s1-bb-33")).status().code(), StatusCode::kNotFound);
+  // ... and so does a failing `also`.
+  Result<std::vector<Reference>> also_fails = store_->Apply(
+      {CreateAsset("s1-bb-66", "busbar", {{"name", "BB 66"}, {"site", "bver://sites/site/s1"}})}, job,
+      [](Txn&, const Store::TxnHelpers&) { return AbortedError("the job was taken over"); });
+  EXPECT_EQ(also_fails.status().code(), StatusCode::kAborted);
+  EXPECT_EQ(store_->Get(P("bver://assets/asset/s1-bb-66")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(EventCount(), events_mid);
+
+  // skip_if_exists makes a rerun of the same creates a no-op.
+  std::vector<Change> rerun = {good[0], good[1]};
+  rerun[0].skip_if_exists = rerun[1].skip_if_exists = true;
+  Result<std::vector<Reference>> again = store_->Apply(rerun, job);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)[0].version, 1u);
+  EXPECT_EQ(EventCount(), events_mid);
+  // An entry twice is refused.
+  EXPECT_EQ(store_->Apply({good[0], good[0]}, job).status().code(), StatusCode::kInvalidArgument);
+  WriteContext keyed = job;
+  keyed.idempotency_key = "k";
+  EXPECT_EQ(store_->Apply(rerun, keyed).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, ChangesetsRespectLeases) {
+  MustCreateSite("s1", {{"name", "North"}});
+  Pointer s1 = P("bver://sites/site/s1");
+  ASSERT_TRUE(store_->AcquireLease(s1, "job:A", 10'000).ok());
+  Change patch;
+  patch.op = Change::Op::kPatch;
+  patch.target = s1;
+  patch.body = J({{"status", "ready"}});
+  WriteContext b = ctx_;
+  b.lease_holder = "job:B";
+  Result<std::vector<Reference>> blocked = store_->Apply({patch}, b);
+  EXPECT_EQ(blocked.status().code(), StatusCode::kAborted);
+  EXPECT_THAT(blocked.status().message(), HasSubstr("job:A"));
+  WriteContext a = ctx_;
+  a.lease_holder = "job:A";
+  EXPECT_TRUE(store_->Apply({patch}, a).ok());
+}
+
+TEST_P(StoreConformance, RecordsByKindAndKey) {
+  Backend& b = store_->backend();
+  ASSERT_TRUE(store_->backend().WriteTxn([](Txn& t) -> Status {
+    BVER_RETURN_IF_ERROR(t.PutRecord({"plugin", "b", R"({"v":1})", 10}));
+    BVER_RETURN_IF_ERROR(t.PutRecord({"plugin", "a", R"({"v":2})", 11}));
+    BVER_RETURN_IF_ERROR(t.PutRecord({"other", "a", R"({})", 12}));
+    return t.PutRecord({"plugin", "b", R"({"v":3})", 13});  // replaces
+  }).ok());
+  Result<std::optional<RecordRow>> got = b.GetRecord("plugin", "b");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->value, R"({"v":3})");
+  EXPECT_EQ((*got)->updated_at_us, 13);
+  Result<std::vector<RecordRow>> all = b.ListRecords("plugin", "", 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].key, "a");
+  EXPECT_EQ(b.ListRecords("plugin", "a", 10)->size(), 1u);
+  bool deleted = false, again = true;
+  ASSERT_TRUE(b.WriteTxn([&](Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(deleted, t.DeleteRecord("plugin", "a"));
+    BVER_ASSIGN_OR_RETURN(again, t.DeleteRecord("plugin", "a"));
+    return Status::Ok();
+  }).ok());
+  EXPECT_TRUE(deleted);
+  EXPECT_FALSE(again);
+  EXPECT_FALSE(b.GetRecord("plugin", "a")->has_value());
+  EXPECT_TRUE(b.GetRecord("other", "a")->has_value());
+}
+
+JobRow QueuedJob(const std::string& id, std::int64_t run_after, const std::string& labels = "") {
+  JobRow j;
+  j.id = id;
+  j.job = "skeleton";
+  j.capability = "substation.skeleton";
+  j.state = "queued";
+  j.input = R"({"site":"bver://sites/site/s1"})";
+  j.labels = labels;
+  j.max_attempts = 3;
+  j.created_at_us = run_after;
+  j.run_after_us = run_after;
+  j.extra = "{}";
+  return j;
+}
+
+TEST_P(StoreConformance, JobsAreClaimedOnceInOrderWithLabelsAndLeases) {
+  Backend& b = store_->backend();
+  ASSERT_TRUE(b.WriteTxn([](Txn& t) -> Status {
+    BVER_RETURN_IF_ERROR(t.PutJob(QueuedJob("j2", 200)));
+    BVER_RETURN_IF_ERROR(t.PutJob(QueuedJob("j1", 100)));
+    BVER_RETURN_IF_ERROR(t.PutJob(QueuedJob("j3", 300, R"({"os":"windows"})")));
+    return t.PutJob(QueuedJob("j4", 5000));  // not due yet
+  }).ok());
+  Result<std::optional<JobRow>> first = b.ClaimJob("w1", R"({"os":"linux"})", 1000, 2000);
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status().ToString();
+  EXPECT_EQ((*first)->id, "j1");
+  EXPECT_EQ((*first)->state, "running");
+  EXPECT_EQ((*first)->worker, "w1");
+  EXPECT_EQ((*first)->attempts, 1);
+  EXPECT_EQ((*first)->input, R"({"site":"bver://sites/site/s1"})");
+  EXPECT_EQ((*b.ClaimJob("w2", R"({"os":"linux"})", 1000, 2000))->id, "j2");
+  // j3 needs windows, j4 is not due: nothing for a linux worker.
+  EXPECT_FALSE(b.ClaimJob("w2", R"({"os":"linux"})", 1000, 2000)->has_value());
+  Result<std::optional<JobRow>> win = b.ClaimJob("w3", R"({"os":"windows","arch":"x86_64"})", 1000, 2000);
+  ASSERT_TRUE(win.ok() && win->has_value());
+  EXPECT_EQ((*win)->id, "j3");
+  // Leases: renewing works for the holder only; an expired lease makes the
+  // job claimable again (its worker died), with one more attempt.
+  EXPECT_TRUE(*b.RenewJobLease("j1", "w1", 3000));
+  EXPECT_FALSE(*b.RenewJobLease("j1", "w2", 3000));
+  Result<std::optional<JobRow>> retaken = b.ClaimJob("w9", "", 2500, 9000);
+  ASSERT_TRUE(retaken.ok() && retaken->has_value());
+  EXPECT_EQ((*retaken)->id, "j2") << "j2's lease ran out at 2000; j1's was renewed to 3000";
+  EXPECT_EQ((*retaken)->attempts, 2);
+  EXPECT_FALSE(*b.RenewJobLease("j2", "w2", 9000)) << "w2 lost j2";
+  // Ended jobs are never claimed; listing by state.
+  ASSERT_TRUE(b.WriteTxn([&](Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(std::optional<JobRow> j, t.GetJob("j1"));
+    if (!j) return NotFoundError("j1");
+    j->state = "succeeded";
+    j->result = R"({"ok":true})";
+    return t.PutJob(*j);
+  }).ok());
+  EXPECT_FALSE(b.ClaimJob("w1", "", 4000, 9000)->has_value() &&
+               (*b.ClaimJob("w1", "", 4000, 9000))->id == "j1");
+  Result<std::vector<JobRow>> done = b.ListJobs("succeeded", "", 10);
+  ASSERT_TRUE(done.ok());
+  ASSERT_EQ(done->size(), 1u);
+  EXPECT_EQ((*done)[0].result, R"({"ok":true})");
+  EXPECT_EQ(b.ListJobs("", "", 10)->size(), 4u);
+  EXPECT_EQ(b.ListJobs("", "j2", 10)->size(), 2u);
+  EXPECT_FALSE(b.GetJob("nope")->has_value());
+}
+
+TEST_P(StoreConformance, ConcurrentClaimersNeverShareAJob) {
+  constexpr int kJobs = 60, kWorkers = 6;
+  Backend& b = store_->backend();
+  ASSERT_TRUE(b.WriteTxn([](Txn& t) -> Status {
+    for (int i = 0; i < kJobs; ++i) {
+      char id[16];
+      std::snprintf(id, sizeof id, "j%03d", i);
+      BVER_RETURN_IF_ERROR(t.PutJob(QueuedJob(id, i)));
+    }
+    return Status::Ok();
+  }).ok());
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      while (true) {
+        Result<std::optional<JobRow>> j = b.ClaimJob("w" + std::to_string(w), "", 1000, 1'000'000);
+        ASSERT_TRUE(j.ok()) << j.status().ToString();
+        if (!j->has_value()) return;
+        std::lock_guard<std::mutex> l(mu);
+        claimed.push_back((*j)->id);
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  std::set<std::string> unique(claimed.begin(), claimed.end());
+  EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(unique.size(), static_cast<std::size_t>(kJobs));
+}
+
+TEST(LabelsMatchTest, EveryRequiredLabelWithItsValue) {
+  EXPECT_TRUE(LabelsMatch("", ""));
+  EXPECT_TRUE(LabelsMatch("{}", R"({"os":"linux"})"));
+  EXPECT_TRUE(LabelsMatch(R"({"os":"linux"})", R"({"os":"linux","arch":"x86_64"})"));
+  EXPECT_FALSE(LabelsMatch(R"({"os":"linux"})", R"({"os":"windows"})"));
+  EXPECT_FALSE(LabelsMatch(R"({"tool":"python3"})", ""));
+  EXPECT_FALSE(LabelsMatch("not json", R"({})"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::ValuesIn(Backends()),

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -299,13 +300,22 @@ struct Store::Impl {
     return p;
   }
 
-  // The shared path of every mutation. `compute` turns the current head
-  // body (null for a create) into the new body.
-  Result<Reference> Mutate(const domain::Repo& repo, const std::string& id, const std::string& kind_in,
-                           ChangeType change, const json& request,
-                           const std::function<Result<json>(const json* current)>& compute,
-                           const WriteContext& ctx) {
-    // A namespace owned by a plugin is written only by that plugin.
+  // One mutation, fully described before any transaction: what the public
+  // mutations and Apply hand to WriteOne. `compute` turns the current head
+  // body (null for a create) into the new body; `request` is what an
+  // idempotency key is checked against.
+  struct Plan {
+    const domain::Repo* repo = nullptr;
+    std::string id;
+    std::string kind;
+    ChangeType change = ChangeType::kCreated;
+    json request;
+    std::function<Result<json>(const json* current)> compute;
+    bool skip_if_exists = false;  // Apply: a create of an existing live reference is a no-op
+  };
+
+  // A namespace owned by a plugin is written only by that plugin.
+  Status CheckOwner(const domain::Repo& repo, const WriteContext& ctx) const {
     for (const domain::Namespace& n : platform->namespaces) {
       if (n.name == repo.ns && n.owner != "core" && ctx.actor != "plugin:" + n.owner) {
         return PermissionDeniedError("namespace \"" + n.name + "\" is owned by plugin \"" + n.owner +
@@ -313,35 +323,162 @@ struct Store::Impl {
                                      ctx.actor + "\")");
       }
     }
-    std::string request_digest;
-    if (!ctx.idempotency_key.empty()) {
-      BVER_ASSIGN_OR_RETURN(request_digest, core::JsonDigest(request));
-    }
-    std::string target = RefKey(repo.ns, repo.name, id);
+    return Status::Ok();
+  }
 
-    // Optimistic preparation against the head as read now. A create's body
-    // does not depend on any head, so its validation errors are final.
-    std::optional<Prepared> early;
+  // Optimistic preparation against the head as read now, outside the
+  // transaction. A create's body does not depend on any head, so its
+  // validation errors are final.
+  Result<std::optional<Prepared>> PrepareEarly(const Plan& m) const {
+    std::string target = RefKey(m.repo->ns, m.repo->name, m.id);
+    if (m.change == ChangeType::kCreated) {
+      BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(*m.repo, target, m.kind, m.change, std::nullopt, m.compute));
+      return std::optional<Prepared>(std::move(p));
+    }
+    Result<std::optional<VersionRow>> head = backend->GetHead(m.repo->ns, m.repo->name, m.id);
+    if (head.ok() && *head && !(*head)->deleted) {
+      Result<Prepared> p = Prepare(*m.repo, target, m.kind, m.change, *head, m.compute);
+      if (p.ok()) return std::optional<Prepared>(std::move(p).value());
+    }
+    return std::optional<Prepared>();
+  }
+
+  struct Written {
+    VersionRow row;
+    JsonPtr body;
+    bool skipped = false;  // skip_if_exists found the reference
+  };
+
+  // Checks and writes one mutation inside `t`: head state, expected version,
+  // lease, the body (prepared again when the head moved since `early`),
+  // artifacts; then the version, its event, edges and ledger entry.
+  Result<Written> WriteOne(Txn& t, const Plan& m, const std::optional<Prepared>& early, const WriteContext& ctx,
+                           std::int64_t now) const {
+    const domain::Repo& repo = *m.repo;
+    const std::string& id = m.id;
+    ChangeType change = m.change;
+    std::string target = RefKey(repo.ns, repo.name, id);
+    BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, t.GetHead(repo.ns, repo.name, id));
     if (change == ChangeType::kCreated) {
-      BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, kind_in, change, std::nullopt, compute));
-      early = std::move(p);
-    } else {
-      Result<std::optional<VersionRow>> head = backend->GetHead(repo.ns, repo.name, id);
-      if (head.ok() && *head && !(*head)->deleted) {
-        Result<Prepared> p = Prepare(repo, target, kind_in, change, *head, compute);
-        if (p.ok()) early = std::move(p).value();
+      if (head && m.skip_if_exists && !head->deleted) {
+        Written w;
+        w.row = *head;
+        w.skipped = true;
+        return w;
+      }
+      if (head) {
+        return AlreadyExistsError("reference bver://" + target + " already exists" +
+                                  (head->deleted ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
+      }
+    } else if (!head || head->deleted) {
+      return NotFoundError("no reference bver://" + target +
+                           (head ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
+    }
+    std::uint64_t current = head ? head->version : 0;
+    if (ctx.expected_version && *ctx.expected_version != current) {
+      return AbortedError("version conflict on bver://" + target + ": expected version " +
+                          std::to_string(*ctx.expected_version) + ", but the head is at version " +
+                          std::to_string(current));
+    }
+    if (change != ChangeType::kCreated) {
+      BVER_ASSIGN_OR_RETURN(std::optional<Lease> lease, t.GetLease(target));
+      if (lease && lease->expires_at_us > now && lease->holder != ctx.lease_holder) {
+        return AbortedError("bver://" + target + " is leased by \"" + lease->holder + "\" until " +
+                            core::FormatTimestamp(lease->expires_at_us));
       }
     }
+    // The head moved since the optimistic preparation: prepare again here.
+    std::optional<Prepared> fresh;
+    if (!early || early->base_version != current) {
+      BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, m.kind, change, head, m.compute));
+      fresh = std::move(p);
+    }
+    const Prepared& p = fresh ? *fresh : *early;
+    if (change != ChangeType::kDeleted) BVER_RETURN_IF_ERROR(CheckArtifacts(t, repo, *p.body));
 
-    std::optional<VersionRow> result;
-    std::optional<Prepared> used;
-    bool replayed = false;
+    VersionRow row;
+    row.ns = repo.ns;
+    row.repo = repo.name;
+    row.id = id;
+    row.kind = p.kind;
+    row.version = current + 1;
+    row.change = change;
+    row.deleted = change == ChangeType::kDeleted;
+    row.created_at_us = head ? head->created_at_us : now;
+    row.committed_at_us = now;
+    row.body = p.body_text;
+    row.diff = p.diff_text;
+    row.provenance = ctx.provenance ? ctx.provenance->dump() : "";
+    row.actor = ctx.actor;
+    row.correlation_id = ctx.correlation_id;
+
+    BVER_ASSIGN_OR_RETURN(std::uint64_t offset, t.NextEventOffset());
+    row.event_offset = offset;
+    std::string event_id = core::NewUuidV7();
+    std::string pinned = "bver://" + target + "~" + std::to_string(row.version);
+    std::string ts = core::FormatTimestamp(now);
+    json payload = {{"version", row.version}, {"kind", p.kind}, {"diff", p.diff}, {"actor", ctx.actor}};
+    if (ctx.provenance) payload["provenance"] = *ctx.provenance;
+    json envelope = {{"event_id", event_id},
+                     {"envelope_version", kEnvelopeVersion},
+                     {"event_type", std::string("ref.") + ChangeTypeName(change)},
+                     {"channel", "traffic"},
+                     {"ts_utc", ts},
+                     {"object_pointer", pinned},
+                     {"change_type", ChangeTypeName(change)},
+                     {"payload_schema", "bver.ref.change@1.0.0"},
+                     {"payload", std::move(payload)},
+                     {"correlation_id", ctx.correlation_id},
+                     {"causation_id", ctx.causation_id},
+                     {"manifest_fingerprint", options.manifest_fingerprint},
+                     {"partition_key", target},
+                     {"offset", offset}};
+    BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
+    BVER_RETURN_IF_ERROR(t.PutVersion(row));
+    if (p.edges_changed) BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
+    BVER_RETURN_IF_ERROR(AppendLedgerEntry(t, ts, std::string("ref.") + ChangeTypeName(change), pinned, ctx,
+                                           event_id, offset, p.body_digest));
+    return Written{std::move(row), p.body, false};
+  }
+
+  // The next link of the ledger chain.
+  static Status AppendLedgerEntry(Txn& t, const std::string& ts, const std::string& act, const std::string& subject,
+                                  const WriteContext& ctx, const std::string& event_id, std::uint64_t offset,
+                                  const std::string& body_digest) {
+    BVER_ASSIGN_OR_RETURN(std::optional<LedgerRow> last, t.LastLedger());
+    LedgerRow lr;
+    lr.seq = last ? last->seq + 1 : 1;
+    json entry = {{"seq", lr.seq},
+                  {"prev_hash", last ? last->hash : std::string(64, '0')},
+                  {"ts_utc", ts},
+                  {"act", act},
+                  {"subject", subject},
+                  {"actor", ctx.actor},
+                  {"correlation_id", ctx.correlation_id},
+                  {"event_id", event_id},
+                  {"event_offset", offset},
+                  {"body_digest", body_digest}};
+    BVER_ASSIGN_OR_RETURN(lr.entry, core::CanonicalJson(entry));
+    lr.hash = core::Sha256Hex(lr.entry);
+    return t.AppendLedger(lr);
+  }
+
+  // The shared path of every single mutation: one transaction.
+  Result<Reference> Mutate(const Plan& m, const WriteContext& ctx) {
+    BVER_RETURN_IF_ERROR(CheckOwner(*m.repo, ctx));
+    std::string request_digest;
+    if (!ctx.idempotency_key.empty()) {
+      BVER_ASSIGN_OR_RETURN(request_digest, core::JsonDigest(m.request));
+    }
+    BVER_ASSIGN_OR_RETURN(std::optional<Prepared> early, PrepareEarly(m));
+
+    std::optional<Written> result;
+    std::optional<IdempotencyRow> replayed;
     std::int64_t now = options.clock();
 
     Status st = backend->WriteTxn([&](Txn& t) -> Status {
       result.reset();
-      used.reset();
-      replayed = false;
+      replayed.reset();
       if (!ctx.idempotency_key.empty()) {
         BVER_ASSIGN_OR_RETURN(std::optional<IdempotencyRow> seen, t.GetIdempotency(ctx.idempotency_key));
         if (seen) {
@@ -349,123 +486,112 @@ struct Store::Impl {
             return AbortedError("idempotency key \"" + ctx.idempotency_key +
                                 "\" was already used for a different request");
           }
-          replayed = true;
-          VersionRow r;
-          r.ns = seen->ns;
-          r.repo = seen->repo;
-          r.id = seen->id;
-          r.version = seen->version;
-          result = r;
+          replayed = std::move(seen);
           return Status::Ok();
         }
       }
-      BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, t.GetHead(repo.ns, repo.name, id));
-      if (change == ChangeType::kCreated) {
-        if (head) {
-          return AlreadyExistsError("reference bver://" + target + " already exists" +
-                                    (head->deleted ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
-        }
-      } else if (!head || head->deleted) {
-        return NotFoundError("no reference bver://" + target +
-                             (head ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
-      }
-      std::uint64_t current = head ? head->version : 0;
-      if (ctx.expected_version && *ctx.expected_version != current) {
-        return AbortedError("version conflict on bver://" + target + ": expected version " +
-                            std::to_string(*ctx.expected_version) + ", but the head is at version " +
-                            std::to_string(current));
-      }
-      if (change != ChangeType::kCreated) {
-        BVER_ASSIGN_OR_RETURN(std::optional<Lease> lease, t.GetLease(target));
-        if (lease && lease->expires_at_us > now && lease->holder != ctx.lease_holder) {
-          return AbortedError("bver://" + target + " is leased by \"" + lease->holder + "\" until " +
-                              core::FormatTimestamp(lease->expires_at_us));
-        }
-      }
-      // The head moved since the optimistic preparation: prepare again here.
-      if (early && early->base_version == current) {
-        used = *early;
-      } else {
-        BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, kind_in, change, head, compute));
-        used = std::move(p);
-      }
-      const Prepared& p = *used;
-      if (change != ChangeType::kDeleted) BVER_RETURN_IF_ERROR(CheckArtifacts(t, repo, *p.body));
-
-      VersionRow row;
-      row.ns = repo.ns;
-      row.repo = repo.name;
-      row.id = id;
-      row.kind = p.kind;
-      row.version = current + 1;
-      row.change = change;
-      row.deleted = change == ChangeType::kDeleted;
-      row.created_at_us = head ? head->created_at_us : now;
-      row.committed_at_us = now;
-      row.body = p.body_text;
-      row.diff = p.diff_text;
-      row.provenance = ctx.provenance ? ctx.provenance->dump() : "";
-      row.actor = ctx.actor;
-      row.correlation_id = ctx.correlation_id;
-
-      BVER_ASSIGN_OR_RETURN(std::uint64_t offset, t.NextEventOffset());
-      row.event_offset = offset;
-      std::string event_id = core::NewUuidV7();
-      std::string pinned = "bver://" + target + "~" + std::to_string(row.version);
-      std::string ts = core::FormatTimestamp(now);
-      json payload = {{"version", row.version}, {"kind", p.kind}, {"diff", p.diff}, {"actor", ctx.actor}};
-      if (ctx.provenance) payload["provenance"] = *ctx.provenance;
-      json envelope = {{"event_id", event_id},
-                       {"envelope_version", kEnvelopeVersion},
-                       {"event_type", std::string("ref.") + ChangeTypeName(change)},
-                       {"channel", "traffic"},
-                       {"ts_utc", ts},
-                       {"object_pointer", pinned},
-                       {"change_type", ChangeTypeName(change)},
-                       {"payload_schema", "bver.ref.change@1.0.0"},
-                       {"payload", std::move(payload)},
-                       {"correlation_id", ctx.correlation_id},
-                       {"causation_id", ctx.causation_id},
-                       {"manifest_fingerprint", options.manifest_fingerprint},
-                       {"partition_key", target},
-                       {"offset", offset}};
-      BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
-      BVER_RETURN_IF_ERROR(t.PutVersion(row));
-      if (p.edges_changed) BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
-
-      BVER_ASSIGN_OR_RETURN(std::optional<LedgerRow> last, t.LastLedger());
-      LedgerRow lr;
-      lr.seq = last ? last->seq + 1 : 1;
-      json entry = {{"seq", lr.seq},
-                    {"prev_hash", last ? last->hash : std::string(64, '0')},
-                    {"ts_utc", ts},
-                    {"act", std::string("ref.") + ChangeTypeName(change)},
-                    {"subject", pinned},
-                    {"actor", ctx.actor},
-                    {"correlation_id", ctx.correlation_id},
-                    {"event_id", event_id},
-                    {"event_offset", offset},
-                    {"body_digest", p.body_digest}};
-      BVER_ASSIGN_OR_RETURN(lr.entry, core::CanonicalJson(entry));
-      lr.hash = core::Sha256Hex(lr.entry);
-      BVER_RETURN_IF_ERROR(t.AppendLedger(lr));
+      BVER_ASSIGN_OR_RETURN(Written w, WriteOne(t, m, early, ctx, now));
       if (!ctx.idempotency_key.empty()) {
         BVER_RETURN_IF_ERROR(t.PutIdempotency(
-            {ctx.idempotency_key, request_digest, repo.ns, repo.name, id, row.version}));
+            {ctx.idempotency_key, request_digest, m.repo->ns, m.repo->name, m.id, w.row.version}));
       }
-      result = std::move(row);
+      result = std::move(w);
       return Status::Ok();
     });
     BVER_RETURN_IF_ERROR(st);
     if (replayed) {
       BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> v,
-                            backend->GetVersion(result->ns, result->repo, result->id, result->version));
+                            backend->GetVersion(replayed->ns, replayed->repo, replayed->id, replayed->version));
       if (!v) return InternalError("idempotent replay: version vanished");
       return ToReference(*v);
     }
     // The body just written is already parsed: no round trip through text.
-    bodies.Put(target + "~" + std::to_string(result->version), used->body);
-    return ToReference(*result);
+    bodies.Put(RefKey(result->row.ns, result->row.repo, result->row.id) + "~" + std::to_string(result->row.version),
+               result->body);
+    return ToReference(result->row);
+  }
+
+  // Plans of the public mutations (the checks that need no transaction).
+  Result<Plan> PlanCreate(const std::string& repo_name, const std::string& kind, const json& body,
+                          const std::string& id_in) const {
+    BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, FindRepo(repo_name));
+    if (!kind.empty() && repo->FindKind(kind) == nullptr) {
+      std::string kinds;
+      for (const domain::Kind& k : repo->kinds) kinds += (kinds.empty() ? "" : ", ") + k.name;
+      return InvalidArgumentError("repo " + repo->qualified_name() + " has no kind \"" + kind + "\"" +
+                                  (kinds.empty() ? "" : "; kinds: " + kinds));
+    }
+    if (kind.empty() && repo->kind_required) {
+      return InvalidArgumentError("repo " + repo->qualified_name() + " requires a kind");
+    }
+    std::string id = id_in.empty() ? core::NewUuidV7() : id_in;
+    if (!IsValidReferenceId(id)) {
+      return InvalidArgumentError("invalid id \"" + id + "\": expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    }
+    // Defaults declared at the top level of the schema are applied on create.
+    json with_defaults = body;
+    if (with_defaults.is_object() && repo->schema->contains("properties")) {
+      for (auto it = (*repo->schema)["properties"].begin(); it != (*repo->schema)["properties"].end(); ++it) {
+        if (it.value().is_object() && it.value().contains("default") && !with_defaults.contains(it.key())) {
+          with_defaults[it.key()] = it.value()["default"];
+        }
+      }
+    }
+    Plan m;
+    m.repo = repo;
+    m.id = id;
+    m.kind = kind;
+    m.change = ChangeType::kCreated;
+    m.request = {{"op", "create"}, {"repo", repo->qualified_name()}, {"kind", kind}, {"id", id_in}, {"body", body}};
+    m.compute = [with_defaults](const json*) -> Result<json> { return with_defaults; };
+    return m;
+  }
+
+  Result<Plan> PlanChange(const Pointer& p, ChangeType change, json request,
+                          std::function<Result<json>(const json*)> compute) const {
+    if (p.version()) {
+      return InvalidArgumentError("cannot change a pinned version (" + p.ToString() +
+                                  "); versions are never rewritten: drop the ~N");
+    }
+    if (!p.path().empty()) {
+      return InvalidArgumentError("mutations address whole references; drop the @path from " + p.ToString());
+    }
+    BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, RepoOf(p));
+    Plan m;
+    m.repo = repo;
+    m.id = p.id();
+    m.change = change;
+    m.request = std::move(request);
+    m.compute = std::move(compute);
+    return m;
+  }
+
+  Result<Plan> PlanPatch(const Pointer& p, PatchFormat format, const json& patch_doc) const {
+    if (format == PatchFormat::kJsonPatch && !patch_doc.is_array()) {
+      return InvalidArgumentError("a JSON Patch (RFC 6902) is an array of operations");
+    }
+    if (format == PatchFormat::kMergePatch && !patch_doc.is_object()) {
+      return InvalidArgumentError("a merge patch (RFC 7386) of a reference body is a JSON object");
+    }
+    json request = {{"op", "patch"}, {"target", p.ToString()},
+                    {"format", format == PatchFormat::kMergePatch ? "merge" : "json-patch"}, {"patch", patch_doc}};
+    return PlanChange(p, ChangeType::kPatched, std::move(request), [format, patch_doc](const json* current) -> Result<json> {
+      json next = *current;
+      Status s = format == PatchFormat::kMergePatch ? patch::ApplyMergePatch(next, patch_doc)
+                                                    : patch::ApplyJsonPatch(next, patch_doc);
+      if (!s.ok()) return s;
+      return next;
+    });
+  }
+
+  Result<Plan> PlanReplace(const Pointer& p, const json& body) const {
+    return PlanChange(p, ChangeType::kReplaced, {{"op", "replace"}, {"target", p.ToString()}, {"body", body}},
+                      [body](const json*) -> Result<json> { return body; });
+  }
+
+  Result<Plan> PlanDelete(const Pointer& p) const {
+    return PlanChange(p, ChangeType::kDeleted, {{"op", "delete"}, {"target", p.ToString()}},
+                      [](const json*) -> Result<json> { return json::object(); });
   }
 
   Result<VersionRow> Load(const Pointer& p) {
@@ -516,85 +642,159 @@ Backend& Store::backend() { return *impl_->backend; }
 
 Result<Reference> Store::Create(const std::string& repo_name, const std::string& kind,
                                 const json& body, const WriteContext& ctx, const std::string& id_in) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->FindRepo(repo_name));
-  if (!kind.empty() && repo->FindKind(kind) == nullptr) {
-    std::string kinds;
-    for (const domain::Kind& k : repo->kinds) kinds += (kinds.empty() ? "" : ", ") + k.name;
-    return InvalidArgumentError("repo " + repo->qualified_name() + " has no kind \"" + kind + "\"" +
-                                (kinds.empty() ? "" : "; kinds: " + kinds));
-  }
-  if (kind.empty() && repo->kind_required) {
-    return InvalidArgumentError("repo " + repo->qualified_name() + " requires a kind");
-  }
-  std::string id = id_in.empty() ? core::NewUuidV7() : id_in;
-  if (!IsValidReferenceId(id)) {
-    return InvalidArgumentError("invalid id \"" + id + "\": expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-  }
-  // Defaults declared at the top level of the schema are applied on create.
-  json with_defaults = body;
-  if (with_defaults.is_object() && repo->schema->contains("properties")) {
-    for (auto it = (*repo->schema)["properties"].begin(); it != (*repo->schema)["properties"].end(); ++it) {
-      if (it.value().is_object() && it.value().contains("default") && !with_defaults.contains(it.key())) {
-        with_defaults[it.key()] = it.value()["default"];
-      }
-    }
-  }
-  json request = {{"op", "create"}, {"repo", repo->qualified_name()}, {"kind", kind}, {"id", id_in}, {"body", body}};
-  return impl_->Mutate(*repo, id, kind, ChangeType::kCreated, request,
-                       [&](const json*) -> Result<json> { return with_defaults; }, ctx);
+  BVER_ASSIGN_OR_RETURN(Impl::Plan m, impl_->PlanCreate(repo_name, kind, body, id_in));
+  return impl_->Mutate(m, ctx);
 }
-
-namespace {
-Status CheckMutationTarget(const Pointer& p) {
-  if (p.version()) {
-    return InvalidArgumentError("cannot change a pinned version (" + p.ToString() +
-                                "); versions are never rewritten: drop the ~N");
-  }
-  if (!p.path().empty()) {
-    return InvalidArgumentError("mutations address whole references; drop the @path from " + p.ToString());
-  }
-  return Status::Ok();
-}
-}  // namespace
 
 Result<Reference> Store::Patch(const Pointer& p, PatchFormat format, const json& patch_doc,
                                const WriteContext& ctx) {
-  BVER_RETURN_IF_ERROR(CheckMutationTarget(p));
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
-  if (format == PatchFormat::kJsonPatch && !patch_doc.is_array()) {
-    return InvalidArgumentError("a JSON Patch (RFC 6902) is an array of operations");
-  }
-  if (format == PatchFormat::kMergePatch && !patch_doc.is_object()) {
-    return InvalidArgumentError("a merge patch (RFC 7386) of a reference body is a JSON object");
-  }
-  json request = {{"op", "patch"}, {"target", p.ToString()},
-                  {"format", format == PatchFormat::kMergePatch ? "merge" : "json-patch"}, {"patch", patch_doc}};
-  return impl_->Mutate(*repo, p.id(), "", ChangeType::kPatched, request,
-                       [&](const json* current) -> Result<json> {
-                         json next = *current;
-                         Status s = format == PatchFormat::kMergePatch ? patch::ApplyMergePatch(next, patch_doc)
-                                                                       : patch::ApplyJsonPatch(next, patch_doc);
-                         if (!s.ok()) return s;
-                         return next;
-                       },
-                       ctx);
+  BVER_ASSIGN_OR_RETURN(Impl::Plan m, impl_->PlanPatch(p, format, patch_doc));
+  return impl_->Mutate(m, ctx);
 }
 
 Result<Reference> Store::Replace(const Pointer& p, const json& body, const WriteContext& ctx) {
-  BVER_RETURN_IF_ERROR(CheckMutationTarget(p));
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
-  json request = {{"op", "replace"}, {"target", p.ToString()}, {"body", body}};
-  return impl_->Mutate(*repo, p.id(), "", ChangeType::kReplaced, request,
-                       [&](const json*) -> Result<json> { return body; }, ctx);
+  BVER_ASSIGN_OR_RETURN(Impl::Plan m, impl_->PlanReplace(p, body));
+  return impl_->Mutate(m, ctx);
 }
 
 Result<Reference> Store::Delete(const Pointer& p, const WriteContext& ctx) {
-  BVER_RETURN_IF_ERROR(CheckMutationTarget(p));
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
-  json request = {{"op", "delete"}, {"target", p.ToString()}};
-  return impl_->Mutate(*repo, p.id(), "", ChangeType::kDeleted, request,
-                       [&](const json*) -> Result<json> { return json::object(); }, ctx);
+  BVER_ASSIGN_OR_RETURN(Impl::Plan m, impl_->PlanDelete(p));
+  return impl_->Mutate(m, ctx);
 }
+
+Result<std::vector<Reference>> Store::Apply(const std::vector<Change>& changes, const WriteContext& ctx,
+                                            const std::function<Status(Txn&, const TxnHelpers&)>& also) {
+  if (!ctx.idempotency_key.empty()) {
+    return InvalidArgumentError("a changeset takes no idempotency key; make the work that produces it idempotent");
+  }
+  if (ctx.expected_version) {
+    return InvalidArgumentError("a changeset takes no expected version for all of its entries");
+  }
+  std::vector<Impl::Plan> plans;
+  std::vector<std::optional<Impl::Prepared>> early;
+  std::vector<Violation> problems;
+  std::set<std::string> touched;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const Change& c = changes[i];
+    std::string where = "changes[" + std::to_string(i) + "]";
+    Result<Impl::Plan> m = [&]() -> Result<Impl::Plan> {
+      if (!c.body && (c.op == Change::Op::kCreate || c.op == Change::Op::kReplace || c.op == Change::Op::kPatch)) {
+        return InvalidArgumentError(where + " has no body");
+      }
+      switch (c.op) {
+        case Change::Op::kCreate: {
+          BVER_ASSIGN_OR_RETURN(Impl::Plan p, impl_->PlanCreate(c.repo, c.kind, *c.body, c.id));
+          p.skip_if_exists = c.skip_if_exists;
+          return p;
+        }
+        case Change::Op::kPatch: return impl_->PlanPatch(c.target, c.format, *c.body);
+        case Change::Op::kReplace: return impl_->PlanReplace(c.target, *c.body);
+        case Change::Op::kDelete: return impl_->PlanDelete(c.target);
+      }
+      return InternalError("unknown change");
+    }();
+    if (!m.ok()) {
+      problems.push_back({where, "change", m.status().message()});
+      for (const Violation& v : m.status().violations()) {
+        problems.push_back({where + ".body" + (v.path.empty() ? "" : "." + v.path), v.rule, v.message});
+      }
+      continue;
+    }
+    if (Status s = impl_->CheckOwner(*m->repo, ctx); !s.ok()) {
+      problems.push_back({where, "owner", s.message()});
+      continue;
+    }
+    std::string key = RefKey(m->repo->ns, m->repo->name, m->id);
+    if (!touched.insert(key).second) {
+      problems.push_back({where, "unique", "bver://" + key + " appears twice in the changeset; merge the two changes"});
+      continue;
+    }
+    Result<std::optional<Impl::Prepared>> e = impl_->PrepareEarly(*m);
+    if (!e.ok()) {
+      problems.push_back({where, "body", e.status().message()});
+      for (const Violation& v : e.status().violations()) {
+        problems.push_back({where + ".body" + (v.path.empty() ? "" : "." + v.path), v.rule, v.message});
+      }
+      continue;
+    }
+    plans.push_back(*std::move(m));
+    early.push_back(*std::move(e));
+  }
+  if (!problems.empty()) {
+    return InvalidArgumentError("the changeset is invalid: " + std::to_string(problems.size()) +
+                                    " problem(s); nothing was written",
+                                problems);
+  }
+
+  std::vector<Impl::Written> written;
+  std::int64_t now = impl_->options.clock();
+  TxnHelpers helpers(*this, now);
+  Status st = impl_->backend->WriteTxn([&](Txn& t) -> Status {
+    written.clear();
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      Result<Impl::Written> w = impl_->WriteOne(t, plans[i], early[i], ctx, now);
+      if (!w.ok()) return w.status().WithPrefix("changes[" + std::to_string(i) + "]");
+      written.push_back(*std::move(w));
+    }
+    if (also) BVER_RETURN_IF_ERROR(also(t, helpers));
+    return Status::Ok();
+  });
+  BVER_RETURN_IF_ERROR(st);
+  std::vector<Reference> out;
+  for (const Impl::Written& w : written) {
+    if (!w.skipped) {
+      impl_->bodies.Put(RefKey(w.row.ns, w.row.repo, w.row.id) + "~" + std::to_string(w.row.version), w.body);
+    }
+    BVER_ASSIGN_OR_RETURN(Reference r, impl_->ToReference(w.row));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Store::TxnHelpers::TxnHelpers(Store& store, std::int64_t now_us) : store_(store), now_us_(now_us) {}
+
+Result<std::uint64_t> Store::TxnHelpers::AppendEvent(Txn& t, const std::string& channel, const std::string& event_type,
+                                                     const std::string& subject, const json& payload,
+                                                     const WriteContext& ctx, bool audit) const {
+  BVER_ASSIGN_OR_RETURN(std::uint64_t offset, t.NextEventOffset());
+  std::string event_id = core::NewUuidV7();
+  std::string ts = core::FormatTimestamp(now_us_);
+  json envelope = {{"event_id", event_id},
+                   {"envelope_version", kEnvelopeVersion},
+                   {"event_type", event_type},
+                   {"channel", channel},
+                   {"ts_utc", ts},
+                   {"object_pointer", subject},
+                   {"change_type", nullptr},
+                   {"payload_schema", "bver." + event_type + "@1.0.0"},
+                   {"payload", payload},
+                   {"correlation_id", ctx.correlation_id},
+                   {"causation_id", ctx.causation_id},
+                   {"manifest_fingerprint", store_.impl_->options.manifest_fingerprint},
+                   {"partition_key", subject},
+                   {"offset", offset}};
+  BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
+  if (audit) {
+    BVER_ASSIGN_OR_RETURN(std::string canon, core::CanonicalJson(payload));
+    BVER_RETURN_IF_ERROR(Impl::AppendLedgerEntry(t, ts, event_type, subject, ctx, event_id, offset,
+                                                 "sha256:" + core::Sha256Hex(canon)));
+  }
+  return offset;
+}
+
+Result<std::uint64_t> Store::AppendEvent(const std::string& channel, const std::string& event_type,
+                                         const std::string& subject, const json& payload, const WriteContext& ctx,
+                                         bool audit) {
+  std::uint64_t offset = 0;
+  TxnHelpers helpers(*this, impl_->options.clock());
+  BVER_RETURN_IF_ERROR(impl_->backend->WriteTxn([&](Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(offset, helpers.AppendEvent(t, channel, event_type, subject, payload, ctx, audit));
+    return Status::Ok();
+  }));
+  return offset;
+}
+
+std::int64_t Store::Now() const { return impl_->options.clock(); }
 
 Result<Reference> Store::Get(const Pointer& p) {
   BVER_ASSIGN_OR_RETURN(VersionRow row, impl_->Load(p));

@@ -32,6 +32,25 @@ namespace bver::store {
 using Clock = std::function<std::int64_t()>;
 std::int64_t SystemClockMicros();
 
+// One entry of a changeset (Store::Apply): what a Generator returns, once
+// the runtime has checked it.
+struct Change {
+  enum class Op { kCreate, kPatch, kReplace, kDelete };
+  Op op = Op::kCreate;
+  // kCreate: the repo ("repo" or "ns/repo"), kind and id (empty: a new UUIDv7).
+  std::string repo;
+  std::string kind;
+  std::string id;
+  // kCreate of a reference that exists (and is not deleted): nothing is
+  // written and the entry answers the current head. Lets a rerun of a
+  // deterministic generator be a no-op.
+  bool skip_if_exists = false;
+  // kPatch, kReplace, kDelete: the reference (unpinned, no path).
+  Pointer target;
+  PatchFormat format = PatchFormat::kMergePatch;  // kPatch
+  JsonPtr body;  // kCreate, kReplace: the body; kPatch: the patch document
+};
+
 class Store {
  public:
   struct Options {
@@ -101,6 +120,45 @@ class Store {
 
   Result<std::vector<Event>> ReadEvents(std::uint64_t from_offset, std::size_t limit);
   Result<LedgerVerification> VerifyLedger();
+
+  // What `also` (Apply) may write besides references, in the same transaction.
+  class TxnHelpers {
+   public:
+    // An event of `event_type` on `channel` ("control", "audit") about
+    // `subject` (a job handle, say), in the canonical envelope; with `audit`,
+    // also a ledger entry whose body digest is the payload's. Its offset.
+    Result<std::uint64_t> AppendEvent(Txn& t, const std::string& channel, const std::string& event_type,
+                                      const std::string& subject, const nlohmann::json& payload,
+                                      const WriteContext& ctx, bool audit = false) const;
+    std::int64_t now_us() const { return now_us_; }
+
+   private:
+    friend class Store;
+    TxnHelpers(Store& store, std::int64_t now_us);
+    Store& store_;
+    std::int64_t now_us_;
+  };
+
+  // Applies every change in ONE transaction, then runs `also` in it (to
+  // record, say, the job that produced the changeset): all or nothing.
+  // Every entry is checked before the transaction, and all problems are
+  // listed (InvalidArgument, paths "changes[i]..."); in the transaction an
+  // entry fails as its single mutation would (NotFound, AlreadyExists,
+  // Aborted for a lease held by another), prefixed "changes[i]". Each entry
+  // gets its own version, event and ledger entry, stamped with ctx (actor,
+  // correlation id, provenance, lease holder). ctx.idempotency_key and
+  // ctx.expected_version are refused. The references as written, in order.
+  Result<std::vector<Reference>> Apply(const std::vector<Change>& changes, const WriteContext& ctx,
+                                       const std::function<Status(Txn&, const TxnHelpers&)>& also = {});
+
+  // An event that changes no reference (a job or workflow transition), in
+  // its own transaction; see TxnHelpers::AppendEvent. Its offset.
+  Result<std::uint64_t> AppendEvent(const std::string& channel, const std::string& event_type,
+                                    const std::string& subject, const nlohmann::json& payload,
+                                    const WriteContext& ctx, bool audit = false);
+
+  // The store's clock (microseconds since the epoch, UTC).
+  std::int64_t Now() const;
 
  private:
   struct Impl;

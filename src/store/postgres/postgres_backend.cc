@@ -44,6 +44,17 @@ CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size BIGINT NOT N
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL,
   created_at_us BIGINT NOT NULL, revoked_at_us BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  kind TEXT NOT NULL, key TEXT COLLATE "C" NOT NULL, value TEXT NOT NULL, updated_at_us BIGINT NOT NULL,
+  PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT COLLATE "C" PRIMARY KEY, job TEXT NOT NULL, capability TEXT NOT NULL, state TEXT NOT NULL,
+  input TEXT NOT NULL, labels TEXT NOT NULL, result TEXT NOT NULL, worker TEXT NOT NULL,
+  correlation_id TEXT NOT NULL, actor TEXT NOT NULL, extra TEXT NOT NULL,
+  attempts BIGINT NOT NULL, max_attempts BIGINT NOT NULL, created_at_us BIGINT NOT NULL,
+  updated_at_us BIGINT NOT NULL, run_after_us BIGINT NOT NULL, lease_expires_at_us BIGINT NOT NULL,
+  cancel_requested BOOLEAN NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after_us);
 INSERT INTO bver_meta (key, value) VALUES ('store_format', '1') ON CONFLICT DO NOTHING;
 )sql";
 
@@ -178,6 +189,69 @@ Result<std::optional<ApiKeyRow>> ApiKeyOf(PGconn* c, const std::string& id) {
   return std::optional<ApiKeyRow>(std::move(rows.front()));
 }
 
+Result<std::optional<RecordRow>> RecordOf(PGconn* c, const std::string& kind, const std::string& key) {
+  BVER_ASSIGN_OR_RETURN(PgResult r,
+                        Exec(c, "SELECT value, updated_at_us FROM records WHERE kind = $1 AND key = $2", {kind, key}));
+  if (PQntuples(r.get()) == 0) return std::optional<RecordRow>();
+  return std::optional<RecordRow>(RecordRow{kind, key, Get(r.get(), 0, 0), GetInt(r.get(), 0, 1)});
+}
+
+constexpr const char* kJobColumns =
+    "id, job, capability, state, input, labels, result, worker, correlation_id, actor, extra, attempts, "
+    "max_attempts, created_at_us, updated_at_us, run_after_us, lease_expires_at_us, cancel_requested";
+
+std::vector<JobRow> ReadJobs(const PGresult* r) {
+  std::vector<JobRow> out;
+  for (int i = 0; i < PQntuples(r); ++i) {
+    JobRow j;
+    j.id = Get(r, i, 0);
+    j.job = Get(r, i, 1);
+    j.capability = Get(r, i, 2);
+    j.state = Get(r, i, 3);
+    j.input = Get(r, i, 4);
+    j.labels = Get(r, i, 5);
+    j.result = Get(r, i, 6);
+    j.worker = Get(r, i, 7);
+    j.correlation_id = Get(r, i, 8);
+    j.actor = Get(r, i, 9);
+    j.extra = Get(r, i, 10);
+    j.attempts = GetInt(r, i, 11);
+    j.max_attempts = GetInt(r, i, 12);
+    j.created_at_us = GetInt(r, i, 13);
+    j.updated_at_us = GetInt(r, i, 14);
+    j.run_after_us = GetInt(r, i, 15);
+    j.lease_expires_at_us = GetInt(r, i, 16);
+    j.cancel_requested = GetBool(r, i, 17);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<std::optional<JobRow>> JobOf(PGconn* c, const std::string& id, bool for_update = false) {
+  BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = $1" +
+                                                (for_update ? " FOR UPDATE" : ""),
+                                         {id}));
+  std::vector<JobRow> rows = ReadJobs(r.get());
+  if (rows.empty()) return std::optional<JobRow>();
+  return std::optional<JobRow>(std::move(rows.front()));
+}
+
+Status WriteJob(PGconn* c, const JobRow& j) {
+  return Exec(c,
+              "INSERT INTO jobs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+              "$18) ON CONFLICT (id) DO UPDATE SET job = excluded.job, capability = excluded.capability, "
+              "state = excluded.state, input = excluded.input, labels = excluded.labels, result = excluded.result, "
+              "worker = excluded.worker, correlation_id = excluded.correlation_id, actor = excluded.actor, "
+              "extra = excluded.extra, attempts = excluded.attempts, max_attempts = excluded.max_attempts, "
+              "created_at_us = excluded.created_at_us, updated_at_us = excluded.updated_at_us, "
+              "run_after_us = excluded.run_after_us, lease_expires_at_us = excluded.lease_expires_at_us, "
+              "cancel_requested = excluded.cancel_requested",
+              {j.id, j.job, j.capability, j.state, j.input, j.labels, j.result, j.worker, j.correlation_id, j.actor,
+               j.extra, S(j.attempts), S(j.max_attempts), S(j.created_at_us), S(j.updated_at_us), S(j.run_after_us),
+               S(j.lease_expires_at_us), B(j.cancel_requested)})
+      .status();
+}
+
 class PgTxn : public Txn {
  public:
   explicit PgTxn(PGconn* c) : c_(c) {}
@@ -285,6 +359,28 @@ class PgTxn : public Txn {
     BVER_RETURN_IF_ERROR(Exec(c_, "UPDATE api_keys SET revoked_at_us = $2 WHERE id = $1", {id, S(at_us)}).status());
     return true;
   }
+
+  Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) override {
+    return RecordOf(c_, kind, key);
+  }
+
+  Status PutRecord(const RecordRow& r) override {
+    return Exec(c_,
+                "INSERT INTO records VALUES ($1, $2, $3, $4) ON CONFLICT (kind, key) DO UPDATE SET value = "
+                "excluded.value, updated_at_us = excluded.updated_at_us",
+                {r.kind, r.key, r.value, S(r.updated_at_us)})
+        .status();
+  }
+
+  Result<bool> DeleteRecord(const std::string& kind, const std::string& key) override {
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c_, "DELETE FROM records WHERE kind = $1 AND key = $2", {kind, key}));
+    return std::string(PQcmdTuples(r.get())) != "0";
+  }
+
+  // FOR UPDATE: a claimer's short transaction (ClaimJob) does not hold the
+  // writers' lock, so the row lock is what orders it against this writer.
+  Result<std::optional<JobRow>> GetJob(const std::string& id) override { return JobOf(c_, id, true); }
+  Status PutJob(const JobRow& row) override { return WriteJob(c_, row); }
 
  private:
   PGconn* c_;
@@ -496,6 +592,87 @@ class PostgresBackend : public Backend {
     BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(), std::string("SELECT ") + kApiKeyColumns +
                                                         " FROM api_keys ORDER BY id COLLATE \"C\""));
     return ReadApiKeys(r.get());
+  }
+
+  Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) override {
+    Borrow c(this);
+    return RecordOf(c.get(), kind, key);
+  }
+
+  Result<std::vector<RecordRow>> ListRecords(const std::string& kind, const std::string& after_key,
+                                             std::size_t limit) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
+                                           "SELECT key, value, updated_at_us FROM records WHERE kind = $1 AND key > $2 "
+                                           "ORDER BY key LIMIT $3",
+                                           {kind, after_key, S(static_cast<std::uint64_t>(limit))}));
+    std::vector<RecordRow> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.push_back({kind, Get(r.get(), i, 0), Get(r.get(), i, 1), GetInt(r.get(), i, 2)});
+    }
+    return out;
+  }
+
+  Result<std::optional<JobRow>> GetJob(const std::string& id) override {
+    Borrow c(this);
+    return JobOf(c.get(), id);
+  }
+
+  Result<std::vector<JobRow>> ListJobs(const std::string& state, const std::string& after_id,
+                                       std::size_t limit) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
+                                           std::string("SELECT ") + kJobColumns +
+                                               " FROM jobs WHERE ($1 = '' OR state = $1) AND id > $2 ORDER BY id "
+                                               "LIMIT $3",
+                                           {state, after_id, S(static_cast<std::uint64_t>(limit))}));
+    return ReadJobs(r.get());
+  }
+
+  // A short transaction of its own, without the writers' lock: claimers on
+  // many connections and processes skip each other's locked rows.
+  Result<std::optional<JobRow>> ClaimJob(const std::string& worker, const std::string& worker_labels,
+                                         std::int64_t now_us, std::int64_t lease_until_us) override {
+    Borrow c(this);
+    BVER_RETURN_IF_ERROR(Exec(c.get(), "BEGIN").status());
+    Result<std::optional<JobRow>> claimed = [&]() -> Result<std::optional<JobRow>> {
+      BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
+                                             std::string("SELECT ") + kJobColumns +
+                                                 " FROM jobs WHERE (state = 'queued' AND run_after_us <= $1) OR "
+                                                 "(state = 'running' AND lease_expires_at_us < $1) "
+                                                 "ORDER BY run_after_us, id LIMIT 64 FOR UPDATE SKIP LOCKED",
+                                             {S(now_us)}));
+      for (JobRow& j : ReadJobs(r.get())) {
+        if (!LabelsMatch(j.labels, worker_labels)) continue;
+        j.state = "running";
+        j.worker = worker;
+        j.attempts += 1;
+        j.lease_expires_at_us = lease_until_us;
+        j.updated_at_us = now_us;
+        BVER_RETURN_IF_ERROR(Exec(c.get(),
+                                  "UPDATE jobs SET state = $2, worker = $3, attempts = $4, lease_expires_at_us = $5, "
+                                  "updated_at_us = $6 WHERE id = $1",
+                                  {j.id, j.state, j.worker, S(j.attempts), S(j.lease_expires_at_us), S(j.updated_at_us)})
+                                 .status());
+        return std::optional<JobRow>(std::move(j));
+      }
+      return std::optional<JobRow>();
+    }();
+    if (!claimed.ok()) {
+      Exec(c.get(), "ROLLBACK").status().ok();
+      return claimed.status();
+    }
+    BVER_RETURN_IF_ERROR(Exec(c.get(), "COMMIT").status());
+    return claimed;
+  }
+
+  Result<bool> RenewJobLease(const std::string& id, const std::string& worker, std::int64_t lease_until_us) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
+                                           "UPDATE jobs SET lease_expires_at_us = $3 WHERE id = $1 AND worker = $2 AND "
+                                           "state = 'running'",
+                                           {id, worker, S(lease_until_us)}));
+    return std::string(PQcmdTuples(r.get())) != "0";
   }
 
  private:

@@ -47,6 +47,17 @@ CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size INTEGER NOT 
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL,
   created_at_us INTEGER NOT NULL, revoked_at_us INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+  kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_at_us INTEGER NOT NULL,
+  PRIMARY KEY (kind, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, job TEXT NOT NULL, capability TEXT NOT NULL, state TEXT NOT NULL,
+  input TEXT NOT NULL, labels TEXT NOT NULL, result TEXT NOT NULL, worker TEXT NOT NULL,
+  correlation_id TEXT NOT NULL, actor TEXT NOT NULL, extra TEXT NOT NULL,
+  attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL, created_at_us INTEGER NOT NULL,
+  updated_at_us INTEGER NOT NULL, run_after_us INTEGER NOT NULL, lease_expires_at_us INTEGER NOT NULL,
+  cancel_requested INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after_us);
 INSERT OR IGNORE INTO bver_meta (key, value) VALUES ('store_format', '1');
 )sql";
 
@@ -265,6 +276,75 @@ Result<std::optional<ApiKeyRow>> ApiKeyOf(Conn& c, const std::string& id) {
   return SqliteError(c.db(), "api key");
 }
 
+Result<std::optional<RecordRow>> RecordOf(Conn& c, const std::string& kind, const std::string& key) {
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                        c.Prepare("SELECT value, updated_at_us FROM records WHERE kind = ?1 AND key = ?2"));
+  Bind(st, kind, key);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    RecordRow r{kind, key, Text(st, 0), sqlite3_column_int64(st, 1)};
+    sqlite3_reset(st);
+    return std::optional<RecordRow>(std::move(r));
+  }
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return std::optional<RecordRow>();
+  return SqliteError(c.db(), "record");
+}
+
+constexpr const char* kJobColumns =
+    "id, job, capability, state, input, labels, result, worker, correlation_id, actor, extra, attempts, "
+    "max_attempts, created_at_us, updated_at_us, run_after_us, lease_expires_at_us, cancel_requested";
+
+JobRow ReadJob(sqlite3_stmt* st) {
+  JobRow j;
+  j.id = Text(st, 0);
+  j.job = Text(st, 1);
+  j.capability = Text(st, 2);
+  j.state = Text(st, 3);
+  j.input = Text(st, 4);
+  j.labels = Text(st, 5);
+  j.result = Text(st, 6);
+  j.worker = Text(st, 7);
+  j.correlation_id = Text(st, 8);
+  j.actor = Text(st, 9);
+  j.extra = Text(st, 10);
+  j.attempts = sqlite3_column_int64(st, 11);
+  j.max_attempts = sqlite3_column_int64(st, 12);
+  j.created_at_us = sqlite3_column_int64(st, 13);
+  j.updated_at_us = sqlite3_column_int64(st, 14);
+  j.run_after_us = sqlite3_column_int64(st, 15);
+  j.lease_expires_at_us = sqlite3_column_int64(st, 16);
+  j.cancel_requested = sqlite3_column_int(st, 17) != 0;
+  return j;
+}
+
+Result<std::vector<JobRow>> CollectJobs(Conn& c, sqlite3_stmt* st) {
+  std::vector<JobRow> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(ReadJob(st));
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return SqliteError(c.db(), "jobs");
+  return out;
+}
+
+Result<std::optional<JobRow>> JobOf(Conn& c, const std::string& id) {
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1"));
+  Bind(st, id);
+  BVER_ASSIGN_OR_RETURN(std::vector<JobRow> rows, CollectJobs(c, st));
+  if (rows.empty()) return std::optional<JobRow>();
+  return std::optional<JobRow>(std::move(rows.front()));
+}
+
+Status WriteJob(Conn& c, const JobRow& j) {
+  BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                        c.Prepare("INSERT OR REPLACE INTO jobs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                                  "?12, ?13, ?14, ?15, ?16, ?17, ?18)"));
+  Bind(st, j.id, j.job, j.capability, j.state, j.input, j.labels, j.result, j.worker, j.correlation_id, j.actor,
+       j.extra, j.attempts, j.max_attempts, j.created_at_us, j.updated_at_us, j.run_after_us, j.lease_expires_at_us,
+       j.cancel_requested);
+  return StepDone(c, st, "job");
+}
+
 class SqliteTxn : public Txn {
  public:
   explicit SqliteTxn(Conn& c) : c_(c) {}
@@ -396,6 +476,26 @@ class SqliteTxn : public Txn {
     BVER_RETURN_IF_ERROR(StepDone(c_, st, "api key"));
     return true;
   }
+
+  Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) override {
+    return RecordOf(c_, kind, key);
+  }
+
+  Status PutRecord(const RecordRow& r) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("INSERT OR REPLACE INTO records VALUES (?1, ?2, ?3, ?4)"));
+    Bind(st, r.kind, r.key, r.value, r.updated_at_us);
+    return StepDone(c_, st, "record");
+  }
+
+  Result<bool> DeleteRecord(const std::string& kind, const std::string& key) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, c_.Prepare("DELETE FROM records WHERE kind = ?1 AND key = ?2"));
+    Bind(st, kind, key);
+    BVER_RETURN_IF_ERROR(StepDone(c_, st, "record"));
+    return sqlite3_changes(c_.db()) > 0;
+  }
+
+  Result<std::optional<JobRow>> GetJob(const std::string& id) override { return JobOf(c_, id); }
+  Status PutJob(const JobRow& row) override { return WriteJob(c_, row); }
 
  private:
   Conn& c_;
@@ -586,6 +686,86 @@ class SqliteBackend : public Backend {
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return SqliteError(r->db(), "api keys");
     return out;
+  }
+
+  Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) override {
+    Reader r(this);
+    return RecordOf(*r, kind, key);
+  }
+
+  Result<std::vector<RecordRow>> ListRecords(const std::string& kind, const std::string& after_key,
+                                             std::size_t limit) override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, r->Prepare("SELECT key, value, updated_at_us FROM records WHERE kind = ?1 "
+                                                        "AND key > ?2 ORDER BY key LIMIT ?3"));
+    Bind(st, kind, after_key, static_cast<std::int64_t>(limit));
+    std::vector<RecordRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back({kind, Text(st, 0), Text(st, 1), sqlite3_column_int64(st, 2)});
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return SqliteError(r->db(), "records");
+    return out;
+  }
+
+  Result<std::optional<JobRow>> GetJob(const std::string& id) override {
+    Reader r(this);
+    return JobOf(*r, id);
+  }
+
+  Result<std::vector<JobRow>> ListJobs(const std::string& state, const std::string& after_id,
+                                       std::size_t limit) override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, r->Prepare(std::string("SELECT ") + kJobColumns +
+                                                        " FROM jobs WHERE (?1 = '' OR state = ?1) AND id > ?2 "
+                                                        "ORDER BY id LIMIT ?3"));
+    Bind(st, state, after_id, static_cast<std::int64_t>(limit));
+    return CollectJobs(*r, st);
+  }
+
+  // The one writer connection serializes claims: no two get the same job.
+  Result<std::optional<JobRow>> ClaimJob(const std::string& worker, const std::string& worker_labels,
+                                         std::int64_t now_us, std::int64_t lease_until_us) override {
+    std::optional<JobRow> claimed;
+    BVER_RETURN_IF_ERROR(WriteTxn([&](Txn&) -> Status {
+      claimed.reset();
+      Conn& c = *writer_;
+      // Candidates in batches: queued and due, or running with an expired lease.
+      BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                            c.Prepare(std::string("SELECT ") + kJobColumns +
+                                      " FROM jobs WHERE (state = 'queued' AND run_after_us <= ?1) OR "
+                                      "(state = 'running' AND lease_expires_at_us < ?1) "
+                                      "ORDER BY run_after_us, id LIMIT 64"));
+      Bind(st, now_us);
+      BVER_ASSIGN_OR_RETURN(std::vector<JobRow> candidates, CollectJobs(c, st));
+      for (JobRow& j : candidates) {
+        if (!LabelsMatch(j.labels, worker_labels)) continue;
+        j.state = "running";
+        j.worker = worker;
+        j.attempts += 1;
+        j.lease_expires_at_us = lease_until_us;
+        j.updated_at_us = now_us;
+        BVER_RETURN_IF_ERROR(WriteJob(c, j));
+        claimed = std::move(j);
+        break;
+      }
+      return Status::Ok();
+    }));
+    return claimed;
+  }
+
+  Result<bool> RenewJobLease(const std::string& id, const std::string& worker, std::int64_t lease_until_us) override {
+    bool held = false;
+    BVER_RETURN_IF_ERROR(WriteTxn([&](Txn&) -> Status {
+      Conn& c = *writer_;
+      BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                            c.Prepare("UPDATE jobs SET lease_expires_at_us = ?3 WHERE id = ?1 AND worker = ?2 AND "
+                                      "state = 'running'"));
+      Bind(st, id, worker, lease_until_us);
+      BVER_RETURN_IF_ERROR(StepDone(c, st, "renew job"));
+      held = sqlite3_changes(c.db()) > 0;
+      return Status::Ok();
+    }));
+    return held;
   }
 
  private:
