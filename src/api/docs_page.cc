@@ -46,7 +46,23 @@ std::string Str(const json& obj, std::string_view key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::string Pretty(const json& v) { return HtmlEscape(v.dump(2, ' ', false, json::error_handler_t::replace)); }
+// Element content needs only & and < escaped (> too, for symmetry); quotes,
+// frequent in JSON, stay as they are, which keeps the page a third smaller.
+std::string TextEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string Pretty(const json& v) { return TextEscape(v.dump(2, ' ', false, json::error_handler_t::replace)); }
 
 // An id usable as an HTML anchor: the operation id's characters are already
 // safe ([a-z0-9._-]); anything else becomes '-'.
@@ -76,13 +92,21 @@ const json* Component(const json& doc, const json& schema, std::string* name) {
   return &doc.at(ptr);
 }
 
+// Components up to this size (pretty JSON) are shown inline; bigger ones
+// (output schemas holding every kind's body) only as a link to the Schemas
+// section, which shows each once, so the page stays small.
+constexpr std::size_t kInlineSchemaChars = 4000;
+
 // A schema for display: a reference to a component is shown as that
-// component (named), anything else as it is.
+// component (named, linked), anything else as it is.
 std::string SchemaBlock(const json& doc, const json& schema) {
   std::string name;
   if (const json* c = Component(doc, schema, &name)) {
-    return "<p class=\"schema-name\">Schema <a href=\"#" + HtmlEscape(Anchor("schema-", name)) + "\"><code>" +
-           HtmlEscape(name) + "</code></a></p><pre>" + Pretty(*c) + "</pre>";
+    std::string out = "<p class=\"schema-name\">Schema <a href=\"#" + HtmlEscape(Anchor("schema-", name)) +
+                      "\"><code>" + HtmlEscape(name) + "</code></a>";
+    std::string pretty = c->dump(2, ' ', false, json::error_handler_t::replace);
+    if (pretty.size() > kInlineSchemaChars) return out + " (see Schemas below)</p>";
+    return out + "</p><pre>" + TextEscape(pretty) + "</pre>";
   }
   return "<pre>" + Pretty(schema) + "</pre>";
 }
@@ -180,14 +204,35 @@ std::string Curl(const json& doc, const std::string& method, const std::string& 
   cmd += " " + ShellQuote("http://127.0.0.1:8080" + target + query);
   cmd += " \\\n  -H 'Authorization: Bearer '\"$BVER_API_KEY\"";
   for (const std::string& h : headers) cmd += " \\\n  -H " + ShellQuote(h);
-  if (op.contains("requestBody") && op["requestBody"].contains("content")) {
+  if (op.contains("requestBody") && op["requestBody"].contains("content") && !op["requestBody"]["content"].empty()) {
     const json& content = op["requestBody"]["content"];
-    auto it = content.begin();
-    if (it != content.end()) {
-      cmd += " \\\n  -H " + ShellQuote("Content-Type: " + it.key());
-      json example = it->contains("schema") ? Example(doc, (*it)["schema"], 0) : json::object();
-      cmd += " \\\n  -d " + ShellQuote(example.dump(-1, ' ', false, json::error_handler_t::replace));
+    // A merge patch reads most like what a person means by "change this".
+    std::string media = method == "patch" && content.contains("application/merge-patch+json")
+                            ? std::string("application/merge-patch+json")
+                            : content.begin().key();
+    json example = content[media].contains("schema") ? Example(doc, content[media]["schema"], 0) : json::object();
+    if (example.is_object() && example.empty()) {
+      // A body whose schema depends on the kind is a plain object here; the
+      // operation's kind-less body schema ("<op>.input.body", or its
+      // create's for a patch) gives a better example.
+      const std::string id = Str(op, "operationId");
+      const std::string prefix = id.substr(0, id.rfind('.') + 1);
+      // A repo whose kind is required has only per-kind bodies
+      // ("<op>.input.body.<kind>"): the first one will do.
+      static const json kNone = json::object();
+      json::json_pointer at("/components/schemas");
+      const json& schemas = doc.contains(at) ? doc.at(at) : kNone;
+      const json* found = nullptr;
+      for (const std::string& name : {id + ".input.body", prefix + "create.input.body", prefix + "replace.input.body"}) {
+        for (auto it = schemas.begin(); it != schemas.end() && found == nullptr; ++it) {
+          if (it.key() == name || it.key().rfind(name + ".", 0) == 0) found = &*it;
+        }
+        if (found != nullptr) break;
+      }
+      if (found != nullptr) example = Example(doc, *found, 0);
     }
+    cmd += " \\\n  -H " + ShellQuote("Content-Type: " + media);
+    cmd += " \\\n  -d " + ShellQuote(example.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   return cmd;
 }
@@ -256,7 +301,7 @@ std::string Operation(const json& doc, const std::string& method, const std::str
       out += "</details>";
     }
   }
-  out += "<h4>Example</h4><pre>" + HtmlEscape(Curl(doc, method, path, op)) + "</pre>";
+  out += "<h4>Example</h4><pre>" + TextEscape(Curl(doc, method, path, op)) + "</pre>";
   return out + "</section>\n";
 }
 
