@@ -31,6 +31,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterKeyCommands(app, ctx, code);
   RegisterServeCommands(app, ctx, code);
   RegisterMcpCommands(app, ctx, code);
+  RegisterPluginCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -28,6 +28,7 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterKeyCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterServeCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterMcpCommands(CLI::App& app, Context& ctx, int& code);
+void RegisterPluginCommands(CLI::App& app, Context& ctx, int& code);
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {

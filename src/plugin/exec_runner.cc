@@ -386,6 +386,12 @@ Result<json> ExecRunner::Invoke(const Invocation& inv) {
     if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT | WNOHANG) == 0 && info.si_pid == pid) {
       break;
     }
+    if (!killed_by_us && inv.cancel != nullptr && inv.cancel->load()) {
+      cancelled = true;
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      killed_by_us = true;
+    }
     if (!killed_by_us && Clock::now() >= deadline) {
       timed_out = true;
       kill(-pid, SIGKILL);

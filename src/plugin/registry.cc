@@ -95,7 +95,7 @@ Result<InstalledPlugin> Registry::Decode(const std::string& key, const std::stri
     p.damage = "the installed copy is damaged: " + m.status().message();
   } else if (m->digest != p.manifest_digest) {
     p.damage = "the installed copy's manifest changed since install (digest " + m->digest + ", recorded " +
-               p.manifest_digest + "); install the plugin again";
+               p.manifest_digest + "); install it again to repair it";
   } else {
     p.manifest = std::move(m).value();
   }
@@ -146,7 +146,9 @@ Result<InstalledPlugin> Registry::Install(const std::string& folder, const domai
     if (e.version == source.version && e.manifest_digest == source.digest && e.damage.empty()) {
       return e;  // the same plugin again: nothing to do
     }
-    if (!options.replace) {
+    // A damaged copy of the same version is repaired without --replace.
+    bool repair = e.version == source.version && !e.damage.empty();
+    if (!options.replace && !repair) {
       return AlreadyExistsError("plugin " + e.plugin_id + " " + e.version + " is already installed (" + e.folder +
                                 "); remove it first or install " + source.version + " with --replace");
     }

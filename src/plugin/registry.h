@@ -88,7 +88,8 @@ class Registry {
   // compatibility problem with `platform` (may be null) and the other
   // installed plugins; AlreadyExists when another version or content of the
   // plugin is installed and !replace. Installing the same content again is
-  // a no-op that answers the existing record.
+  // a no-op that answers the existing record; installing the same version
+  // over a damaged copy repairs it.
   Result<InstalledPlugin> Install(const std::string& folder, const domain::Platform* platform,
                                   InstallOptions options);
   Result<InstalledPlugin> Install(const std::string& folder, const domain::Platform* platform) {

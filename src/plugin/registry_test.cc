@@ -173,6 +173,13 @@ TEST_F(RegistryTest, RemoveAndDamage) {
   EXPECT_EQ(Registry::Check(*damaged, &platform_, *all).code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(OpenRunner(*damaged, "substation.sanity").status().code(), StatusCode::kFailedPrecondition);
 
+  // Installing the same version again repairs it, without --replace.
+  Result<InstalledPlugin> repaired = registry_->Install(src.string(), &platform_);
+  ASSERT_TRUE(repaired.ok()) << repaired.status().ToString();
+  auto healthy = registry_->Get("substation-checks");
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_TRUE(healthy->manifest.has_value()) << healthy->damage;
+
   EXPECT_TRUE(registry_->Remove("substation-checks").ok());
   EXPECT_FALSE(fs::exists(p->folder));
   EXPECT_EQ(registry_->Get("substation-checks").status().code(), StatusCode::kNotFound);

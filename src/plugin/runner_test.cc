@@ -126,6 +126,25 @@ TEST_F(Misbehaving, HangIsDeadlineExceededAndItsWholeGroupIsKilled) {
   EXPECT_TRUE(gone) << "grandchild " << pid << " still running";
 }
 
+TEST_F(Misbehaving, CancelKillsARunningPlugin) {
+  auto r = MakeExecRunner(*manifest_, "test.hang");
+  ASSERT_TRUE(r.ok());
+  std::atomic<bool> cancel{false};
+  Invocation inv;
+  inv.capability_id = "test.hang";
+  inv.cancel = &cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    cancel = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  Result<json> out = (*r)->Invoke(inv);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  EXPECT_EQ(out.status().code(), StatusCode::kCancelled) << out.status().ToString();
+  EXPECT_LT(elapsed, std::chrono::milliseconds(800)) << "cancelled before the 1 s timeout";
+}
+
 TEST_F(Misbehaving, GarbageIsDataLossQuotingTheStart) {
   Result<json> out = Run("test.garbage");
   ASSERT_FALSE(out.ok());

@@ -1,0 +1,326 @@
+// bver plugins install | list | show | remove: the project's plugin registry
+// (src/plugin/registry.h, docs/plugins.md); bver doctor: what this machine
+// offers plugins.
+#include <algorithm>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bver/plugin/abi.h"
+#include "src/cli/commands.h"
+#include "src/cli/output.h"
+#include "src/domain/compiler.h"
+#include "src/plugin/compat.h"
+#include "src/plugin/registry.h"
+#include "src/plugin/runner.h"
+#include "src/plugin/store_registry.h"
+#include "src/store/backend.h"
+#include "src/store/open.h"
+
+namespace bver::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// What every plugins subcommand works with.
+struct PluginEnv {
+  std::unique_ptr<store::Backend> backend;
+  std::unique_ptr<plugin::RegistryStorage> storage;
+  std::unique_ptr<plugin::Registry> registry;
+  std::optional<domain::Platform> platform;  // absent when bver.yaml does not compile
+  Status platform_status;
+};
+
+Result<PluginEnv> OpenEnv(const StoreFlags& f) {
+  PluginEnv env;
+  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(f));
+  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
+  env.storage = plugin::MakeStoreRegistryStorage(*env.backend);
+  env.registry = std::make_unique<plugin::Registry>(
+      *env.storage, (fs::path(at.project_dir) / ".bver" / "plugins").string());
+  Result<domain::Platform> p = domain::CompileFile(f.file);
+  if (p.ok()) {
+    env.platform = std::move(p).value();
+  } else {
+    env.platform_status = p.status();
+  }
+  return env;
+}
+
+std::string CapabilitiesText(const plugin::InstalledPlugin& p) {
+  std::string s;
+  for (const plugin::InstalledCapability& c : p.capabilities) {
+    s += (s.empty() ? "" : ", ") + c.id + " (" + c.type + " " + c.version + ")";
+  }
+  return s.empty() ? "(none)" : s;
+}
+
+json PluginJson(const plugin::InstalledPlugin& p, const Status& compat, bool detail) {
+  json caps = json::array();
+  for (const plugin::InstalledCapability& c : p.capabilities) {
+    json cj = {{"id", c.id}, {"type", c.type}, {"version", c.version}};
+    if (detail && p.manifest) {
+      if (const plugin::CapabilitySpec* spec = p.manifest->FindCapability(c.id)) {
+        cj["deterministic"] = spec->deterministic;
+        cj["network"] = spec->network;
+        cj["writes"] = spec->writes;
+        cj["labels"] = spec->labels;
+        cj["limits"] = {{"timeout_seconds", spec->limits.timeout_seconds},
+                        {"memory_mb", spec->limits.memory_mb},
+                        {"cpu_seconds", spec->limits.cpu_seconds},
+                        {"open_files", spec->limits.open_files},
+                        {"processes", spec->limits.processes}};
+        if (spec->trust) cj["trust"] = {{"runs", spec->trust->runs}, {"agree", spec->trust->agree}};
+        cj["input"] = spec->input_schema ? *spec->input_schema : json(nullptr);
+        cj["output"] = spec->output_schema ? *spec->output_schema : json(nullptr);
+      }
+    }
+    caps.push_back(std::move(cj));
+  }
+  json reasons = json::array();
+  if (!compat.ok()) {
+    if (compat.violations().empty()) reasons.push_back(compat.message());
+    for (const Violation& v : compat.violations()) reasons.push_back(v.message);
+  }
+  json j = {{"plugin_id", p.plugin_id},
+            {"version", p.version},
+            {"kind", plugin::PluginKindName(p.kind)},
+            {"capabilities", caps},
+            {"installed_at", p.installed_at},
+            {"folder", p.folder},
+            {"manifest_digest", p.manifest_digest},
+            {"compatible", compat.ok()},
+            {"problems", reasons}};
+  if (detail && p.manifest) {
+    j["runtime_api"] = {{"min", p.manifest->runtime_api_min}, {"max", p.manifest->runtime_api_max}};
+    j["entry"] = p.manifest->entry;
+    j["scopes"] = p.manifest->scopes;
+    j["owns"] = {{"namespaces", p.manifest->owns_namespaces}, {"kinds", p.manifest->owns_kinds}};
+  }
+  return j;
+}
+
+void PrintCompat(const Output& o, const Status& compat) {
+  if (compat.ok()) {
+    o.out << "compatible: yes\n";
+    return;
+  }
+  o.out << "compatible: no\n";
+  if (compat.violations().empty()) o.out << "  - " << compat.message() << "\n";
+  for (const Violation& v : compat.violations()) o.out << "  - " << v.message << "\n";
+}
+
+// Registers a plugins subcommand whose action opens the registry and runs `body`.
+template <typename Fn>
+CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
+                  std::shared_ptr<StoreFlags> flags, Fn body) {
+  CLI::App* cmd = parent->add_subcommand(name, help);
+  AddStoreFlags(cmd, *flags);
+  cmd->callback([&ctx, flags, body] {
+    ctx.action = [&ctx, flags, body] {
+      Output o{ctx.out, ctx.err, flags->json};
+      Result<PluginEnv> env = OpenEnv(*flags);
+      if (!env.ok()) return o.Fail(env.status());
+      return body(o, *env);
+    };
+  });
+  return cmd;
+}
+
+const domain::Platform* PlatformOf(const PluginEnv& env) {
+  return env.platform ? &*env.platform : nullptr;
+}
+
+void RegisterDoctor(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("doctor", "Check what this machine offers plugins (runtime API, ABI, network isolation, tools)");
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *as_json, "Print JSON");
+  cmd->callback([&ctx, as_json] {
+    ctx.action = [&ctx, as_json] {
+      const plugin::NetworkIsolation& net = plugin::NetworkIsolationStatus();
+      json tools = json::object();
+      for (const char* tool : {"python3", "sh"}) {
+        std::string found;
+        std::string path = plugin::kPluginPath;
+        std::size_t start = 0;
+        while (found.empty() && start <= path.size()) {
+          std::size_t colon = path.find(':', start);
+          fs::path candidate = fs::path(path.substr(start, colon == std::string::npos ? std::string::npos : colon - start)) / tool;
+          std::error_code ec;
+          if (fs::is_regular_file(candidate, ec)) found = candidate.string();
+          if (colon == std::string::npos) break;
+          start = colon + 1;
+        }
+        tools[tool] = found.empty() ? json(nullptr) : json(found);
+      }
+      if (*as_json) {
+        Output{ctx.out, ctx.err, true}.Json(
+            {{"version", "0.1.0"},
+             {"runtime_api", plugin::kRuntimeApiLevel},
+             {"plugin_abi", BVER_PLUGIN_ABI_VERSION},
+             {"plugin_protocol", plugin::kProtocolVersion},
+             {"plugin_path", plugin::kPluginPath},
+             {"network_isolation",
+              {{"available", net.available}, {"method", net.method}, {"reason", net.reason}}},
+             {"tools", tools}});
+        return 0;
+      }
+      ctx.out << "bver 0.1.0\n"
+              << "runtime API level: " << plugin::kRuntimeApiLevel << "\n"
+              << "native plugin ABI: " << BVER_PLUGIN_ABI_VERSION << "\n"
+              << "exec plugin protocol: " << plugin::kProtocolVersion << "\n";
+      if (net.available) {
+        ctx.out << "network isolation for exec plugins: yes, " << net.method << "\n";
+      } else {
+        ctx.out << "network isolation for exec plugins: NO -- plugins that declare no network still "
+                   "get it: "
+                << net.reason << "\n";
+      }
+      ctx.out << "exec plugin PATH: " << plugin::kPluginPath << "\n";
+      for (auto it = tools.begin(); it != tools.end(); ++it) {
+        ctx.out << "  " << it.key() << ": " << (it->is_null() ? std::string("not found") : it->get<std::string>())
+                << "\n";
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace
+
+void RegisterPluginCommands(CLI::App& app, Context& ctx, int& /*code*/) {
+  RegisterDoctor(app, ctx);
+  CLI::App* plugins = app.add_subcommand("plugins", "Plugins: install from a folder, list, show, remove");
+  plugins->require_subcommand(1);
+  {
+    auto f = std::make_shared<StoreFlags>();
+    auto a = std::make_shared<std::pair<std::string, bool>>();
+    CLI::App* c = Command(
+        plugins, ctx, "install", "Install the plugin in FOLDER (checks its manifest and compatibility)", f,
+        [a](const Output& o, PluginEnv& env) {
+          if (!env.platform) return o.Fail(env.platform_status);
+          plugin::Registry::InstallOptions options;
+          options.replace = a->second;
+          Result<plugin::InstalledPlugin> p = env.registry->Install(a->first, PlatformOf(env), options);
+          if (!p.ok()) return o.Fail(p.status());
+          if (o.json) {
+            o.Json(PluginJson(*p, Status::Ok(), false));
+          } else {
+            o.out << "installed " << p->plugin_id << " " << p->version << " (" << plugin::PluginKindName(p->kind)
+                  << ") into " << p->folder << "\n  capabilities: " << CapabilitiesText(*p) << "\n";
+          }
+          return 0;
+        });
+    c->add_option("FOLDER", a->first, "the plugin folder (holding bver_plugin.yaml)")->required();
+    c->add_flag("--replace", a->second, "replace another installed version of the same plugin");
+  }
+  {
+    auto f = std::make_shared<StoreFlags>();
+    Command(plugins, ctx, "list", "List installed plugins and whether each is compatible", f,
+            [](const Output& o, PluginEnv& env) {
+              Result<std::vector<plugin::InstalledPlugin>> all = env.registry->List();
+              if (!all.ok()) return o.Fail(all.status());
+              json items = json::array();
+              for (const plugin::InstalledPlugin& p : *all) {
+                Status compat = plugin::Registry::Check(p, PlatformOf(env), *all);
+                if (o.json) {
+                  items.push_back(PluginJson(p, compat, false));
+                  continue;
+                }
+                o.out << p.plugin_id << "  " << p.version << "  " << plugin::PluginKindName(p.kind) << "  "
+                      << CapabilitiesText(p) << "  compatible: " << (compat.ok() ? "yes" : "no") << "\n";
+                if (!compat.ok()) {
+                  if (compat.violations().empty()) o.out << "    - " << compat.message() << "\n";
+                  for (const Violation& v : compat.violations()) o.out << "    - " << v.message << "\n";
+                }
+              }
+              // Capabilities bver.yaml declares whose plugin is missing.
+              json missing = json::array();
+              if (env.platform) {
+                for (const domain::Capability& c : env.platform->capabilities) {
+                  bool installed = std::any_of(all->begin(), all->end(), [&](const plugin::InstalledPlugin& p) {
+                    return p.plugin_id == c.plugin;
+                  });
+                  if (!installed) {
+                    missing.push_back("capability " + c.id + " needs plugin " + c.plugin +
+                                      ", which is not installed (bver plugins install FOLDER)");
+                  }
+                }
+              }
+              if (o.json) {
+                json doc = {{"plugins", items}, {"missing", missing}};
+                if (!env.platform) doc["platform_error"] = env.platform_status.message();
+                o.Json(doc);
+                return 0;
+              }
+              o.out << all->size() << " plugin(s)\n";
+              for (const json& m : missing) o.out << "missing: " << m.get<std::string>() << "\n";
+              if (!env.platform) {
+                o.out << "note: " << env.platform_status.message()
+                      << "; compatibility with bver.yaml was not checked\n";
+              }
+              return 0;
+            });
+  }
+  {
+    auto f = std::make_shared<StoreFlags>();
+    auto id = std::make_shared<std::string>();
+    CLI::App* c = Command(plugins, ctx, "show", "Show one installed plugin: its capabilities, limits and compatibility", f,
+                          [id](const Output& o, PluginEnv& env) {
+                            Result<plugin::InstalledPlugin> p = env.registry->Get(*id);
+                            if (!p.ok()) return o.Fail(p.status());
+                            Result<std::vector<plugin::InstalledPlugin>> all = env.registry->List();
+                            if (!all.ok()) return o.Fail(all.status());
+                            Status compat = plugin::Registry::Check(*p, PlatformOf(env), *all);
+                            if (o.json) {
+                              o.Json(PluginJson(*p, compat, true));
+                              return 0;
+                            }
+                            o.out << p->plugin_id << " " << p->version << " (" << plugin::PluginKindName(p->kind)
+                                  << ")\n"
+                                  << "installed: " << p->installed_at << "\n"
+                                  << "folder: " << p->folder << "\n"
+                                  << "manifest: " << p->manifest_digest << "\n";
+                            if (p->manifest) {
+                              o.out << "runtime API: " << p->manifest->runtime_api_min << " to "
+                                    << p->manifest->runtime_api_max << "\n";
+                              for (const plugin::CapabilitySpec& s : p->manifest->capabilities) {
+                                o.out << "capability " << s.id << " (" << domain::PrimitiveName(s.primitive) << " "
+                                      << s.version << ")" << (s.deterministic ? ", deterministic" : "")
+                                      << (s.network ? ", network" : ", no network") << "\n";
+                                if (!s.writes.empty()) {
+                                  o.out << "  writes:";
+                                  for (const std::string& w : s.writes) o.out << " " << w;
+                                  o.out << "\n";
+                                }
+                                o.out << "  limits: " << s.limits.timeout_seconds << " s, " << s.limits.memory_mb
+                                      << " MiB, " << s.limits.cpu_seconds << " s CPU, " << s.limits.open_files
+                                      << " files, " << s.limits.processes << " processes\n";
+                              }
+                            }
+                            PrintCompat(o, compat);
+                            return 0;
+                          });
+    c->add_option("ID", *id, "the plugin id")->required();
+  }
+  {
+    auto f = std::make_shared<StoreFlags>();
+    auto id = std::make_shared<std::string>();
+    CLI::App* c = Command(plugins, ctx, "remove", "Remove an installed plugin and its installed copy", f,
+                          [id](const Output& o, PluginEnv& env) {
+                            Status s = env.registry->Remove(*id);
+                            if (!s.ok()) return o.Fail(s);
+                            if (o.json) {
+                              o.Json({{"plugin_id", *id}, {"removed", true}});
+                            } else {
+                              o.out << "removed " << *id << "\n";
+                            }
+                            return 0;
+                          });
+    c->add_option("ID", *id, "the plugin id")->required();
+  }
+}
+
+}  // namespace bver::cli
