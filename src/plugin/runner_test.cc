@@ -444,6 +444,72 @@ TEST(NativeLoad, IdentityMustMatchTheManifestAndTheSoMustExist) {
   fs::remove_all(dir);
 }
 
+// plugin.hpp and the host callbacks, through a test plugin built with them.
+class Probe : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir("probe");
+    fs::copy_file(kSource / "tests/plugins/native-probe/bver_plugin.yaml", dir_ / "bver_plugin.yaml");
+    fs::copy_file(kBinary / "tests/plugins/native-probe/native_probe.so", dir_ / "native_probe.so");
+    manifest_ = LoadOrDie(dir_);
+    auto lib = LoadNativeLibrary(manifest_);
+    ASSERT_TRUE(lib.ok()) << lib.status().ToString();
+    lib_ = *lib;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<json> Run(const std::string& cap, const json& input, const Invocation* base = nullptr) {
+    auto r = MakeNativeRunner(lib_, manifest_, cap);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return r.status();
+    Invocation inv = base != nullptr ? *base : Invocation();
+    inv.capability_id = cap;
+    inv.input = input;
+    return (*r)->Invoke(inv);
+  }
+
+  fs::path dir_;
+  Manifest manifest_;
+  std::shared_ptr<NativeLibrary> lib_;
+};
+
+TEST_F(Probe, ResolveAnswersFromThePinnedReferencesOnly) {
+  Invocation inv;
+  inv.resolved = {{kSite, SiteRef(kNorth)}};
+  inv.related = {{kSite, json::array({{{"pointer", "bver://assets/asset/a1~4"}, {"kind", "busbar"}, {"body", {{"name", "A"}}}}})}};
+  Result<json> by_key = Run("test.resolve", {{"pointer", kSite}}, &inv);
+  ASSERT_TRUE(by_key.ok()) << by_key.status().ToString();
+  EXPECT_EQ((*by_key)["metrics"]["found"], true);
+  EXPECT_EQ((*by_key)["metrics"]["ref"]["pointer"], std::string(kSite) + "~3");
+  // A related reference, by its unpinned or its pinned pointer.
+  for (const char* p : {"bver://assets/asset/a1", "bver://assets/asset/a1~4"}) {
+    Result<json> rel = Run("test.resolve", {{"pointer", p}}, &inv);
+    ASSERT_TRUE(rel.ok()) << rel.status().ToString();
+    EXPECT_EQ((*rel)["metrics"]["ref"]["body"]["name"], "A") << p;
+  }
+  Result<json> other_version = Run("test.resolve", {{"pointer", "bver://assets/asset/a1~2"}}, &inv);
+  ASSERT_TRUE(other_version.ok());
+  EXPECT_EQ((*other_version)["metrics"]["found"], false);
+  Result<json> unknown = Run("test.resolve", {{"pointer", "bver://sites/site/elsewhere"}}, &inv);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ((*unknown)["metrics"]["found"], false);
+  EXPECT_THAT((*unknown)["metrics"]["error"].get<std::string>(), HasSubstr("not among the references pinned for this job"));
+}
+
+TEST_F(Probe, ExceptionsStopAtTheBoundaryWithTheLog) {
+  Result<json> thrown = Run("test.throw", json::object());
+  ASSERT_FALSE(thrown.ok());
+  EXPECT_EQ(thrown.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(thrown.status().message(), HasSubstr("plugin native-probe failed: something broke inside"));
+  ASSERT_EQ(thrown.status().violations().size(), 1u);
+  EXPECT_EQ(thrown.status().violations()[0].path, "log");
+  EXPECT_THAT(thrown.status().violations()[0].message, HasSubstr("warn: about to throw"));
+
+  Result<json> refused = Run("test.refuse", json::object());
+  EXPECT_EQ(refused.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(refused.status().message(), HasSubstr("no such thing as test.refuse"));
+}
+
 // --- the Python substation checks ------------------------------------------
 
 class Checks : public Native {
