@@ -13,6 +13,7 @@
 // are not created again: a rerun creates nothing new.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -37,6 +38,13 @@ std::string Kv(double kv) {
     std::snprintf(buf, sizeof buf, "%g", kv);
   }
   return buf;
+}
+
+// A number as JSON: whole numbers stay integers (400, not 400.0), as the
+// site wrote them.
+json Num(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 9e15) return static_cast<std::int64_t>(v);
+  return v;
 }
 
 // The smallest standard interrupting rating (kA) at or above the fault level.
@@ -140,16 +148,16 @@ json Skeleton(const json& request) {
     add(busbar_id(kv), "busbar",
         {{"name", site_name + " " + Kv(kv) + " kV busbar"},
          {"site", site_ref},
-         {"rated_voltage_kv", kv},
-         {"voltage_kv", kv}});
+         {"rated_voltage_kv", Num(kv)},
+         {"voltage_kv", Num(kv)}});
   }
   for (double kv : levels) {
     for (int n = 1; n <= bays; ++n) {
       add(site_id + "-cb-" + Kv(kv) + "-" + std::to_string(n), "breaker",
           {{"name", site_name + " " + Kv(kv) + " kV bay " + std::to_string(n) + " breaker"},
            {"site", site_ref},
-           {"rated_voltage_kv", kv},
-           {"interrupting_rating_ka", rating},
+           {"rated_voltage_kv", Num(kv)},
+           {"interrupting_rating_ka", Num(rating)},
            {"terminals", json::array({{{"label", "bus"}, {"connects_to", kAssetPrefix + busbar_id(kv)}}})}});
     }
   }
@@ -158,8 +166,8 @@ json Skeleton(const json& request) {
     add(site_id + "-tx-" + Kv(hv) + "-" + Kv(lv), "transformer",
         {{"name", site_name + " " + Kv(hv) + "/" + Kv(lv) + " kV transformer"},
          {"site", site_ref},
-         {"rated_voltage_kv", hv},
-         {"winding_voltages_kv", json::array({hv, lv})},
+         {"rated_voltage_kv", Num(hv)},
+         {"winding_voltages_kv", json::array({Num(hv), Num(lv)})},
          {"terminals", json::array({{{"label", "hv"}, {"connects_to", kAssetPrefix + busbar_id(hv)}},
                                     {{"label", "lv"}, {"connects_to", kAssetPrefix + busbar_id(lv)}}})}});
   }
