@@ -193,10 +193,20 @@ Result<json> ExecRunner::Invoke(const Invocation& inv) {
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   const std::string folder = folder_;
-  const rlim_t mem = static_cast<rlim_t>(cap_.limits.memory_mb) << 20;
-  const rlim_t cpu = static_cast<rlim_t>(cap_.limits.cpu_seconds);
-  const rlim_t nofile = static_cast<rlim_t>(cap_.limits.open_files);
-  const rlim_t nproc = static_cast<rlim_t>(cap_.limits.processes);
+  // An unprivileged process cannot raise a hard limit: ask for at most what
+  // the runtime itself may have, so a low inherited limit tightens, never fails.
+  auto clamp = [](int resource, rlim_t want) {
+    struct rlimit cur {};
+    if (getrlimit(resource, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && want > cur.rlim_max) {
+      return cur.rlim_max;
+    }
+    return want;
+  };
+  const rlim_t mem = clamp(RLIMIT_AS, static_cast<rlim_t>(cap_.limits.memory_mb) << 20);
+  const rlim_t cpu = clamp(RLIMIT_CPU, static_cast<rlim_t>(cap_.limits.cpu_seconds));
+  const rlim_t cpu_hard = clamp(RLIMIT_CPU, cpu + 1);
+  const rlim_t nofile = clamp(RLIMIT_NOFILE, static_cast<rlim_t>(cap_.limits.open_files));
+  const rlim_t nproc = clamp(RLIMIT_NPROC, static_cast<rlim_t>(cap_.limits.processes));
 
   // stdin is a socket so a plugin that exits without reading gives EPIPE on
   // send(MSG_NOSIGNAL), never a SIGPIPE in the runtime.
@@ -251,7 +261,7 @@ Result<json> ExecRunner::Invoke(const Invocation& inv) {
     struct rlimit rl {};
     rl = {mem, mem};
     if (setrlimit(RLIMIT_AS, &rl) != 0) ChildFail(sfd, kStageRlimit);
-    rl = {cpu, cpu + 1};  // SIGXCPU at the soft limit, SIGKILL a second later
+    rl = {cpu, cpu_hard};  // SIGXCPU at the soft limit, SIGKILL a second later
     if (setrlimit(RLIMIT_CPU, &rl) != 0) ChildFail(sfd, kStageRlimit);
     rl = {nofile, nofile};
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) ChildFail(sfd, kStageRlimit);

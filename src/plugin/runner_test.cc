@@ -202,6 +202,14 @@ TEST_F(Misbehaving, MemoryHogSaysItMayHaveExceededItsLimit) {
   EXPECT_THAT(out.status().message(), HasSubstr("may have exceeded its memory limit of 128 MiB"));
 }
 
+TEST_F(Misbehaving, CpuHogHitsItsCpuLimit) {
+  Result<json> out = Run("test.spin");
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted) << out.status().ToString();
+  EXPECT_THAT(out.status().message(), HasSubstr("exceeded its CPU limit of 1 s"));
+  EXPECT_LT(elapsed_, std::chrono::seconds(10));
+}
+
 TEST_F(Misbehaving, HugeOutputIsCutOff) {
   Result<json> out = Run("test.huge_output");
   ASSERT_FALSE(out.ok());

@@ -60,6 +60,9 @@ def main():
     elif cap == "test.memory":
         hog = bytearray(1 << 30)
         answer({"metrics": {"allocated": len(hog)}})
+    elif cap == "test.spin":
+        while True:
+            pass
     elif cap == "test.huge_output":
         sys.stdout.write('{"ok": true, "output": {"metrics": {"x": "' + "a" * (17 << 20) + '"}}}')
     elif cap in ("test.net_denied", "test.net_allowed"):
