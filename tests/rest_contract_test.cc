@@ -463,6 +463,50 @@ TEST_F(RestContractTest, AbsentReferencesAreDocumentedProblems) {
   EXPECT_GE(checked, 12);  // get, history, version, diff of three repos
 }
 
+// The value of the sample `series` (name and labels, exactly) in a
+// Prometheus text exposition, or -1 when absent.
+double Sample(const std::string& text, const std::string& series) {
+  std::size_t at = 0;
+  while ((at = text.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') {
+      std::size_t end = text.find('\n', at);
+      return std::stod(text.substr(at + series.size() + 1, end - at - series.size() - 1));
+    }
+    at += series.size();
+  }
+  return -1;
+}
+
+// Runs after the contract test (definition order): its calls are counted.
+TEST_F(RestContractTest, MetricsCountTheCallsAndReadinessHoldsTheStore) {
+  EXPECT_EQ(bver::testing::HttpRequestOnce(port(), "GET", "/readyz").status, 200);
+  // A few calls of our own, so the test stands alone too.
+  for (int i = 0; i < 3; ++i) {
+    HttpReply r = bver::testing::HttpRequestOnce(port(), "POST", "/v1/refs/sites/site", R"({"name":"Counted"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  ASSERT_EQ(bver::testing::HttpRequestOnce(port(), "GET", "/v1/refs/sites/site/no-such-site").status, 404);
+  HttpReply m = bver::testing::HttpRequestOnce(port(), "GET", "/metrics");
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(m.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = m.body;
+  EXPECT_THAT(text, HasSubstr("# TYPE bver_operation_calls_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE bver_operation_duration_seconds histogram\n"));
+  EXPECT_GE(Sample(text, R"(bver_operation_calls_total{operation="refs.site.create",transport="http",code="ok"})"), 3);
+  EXPECT_GE(Sample(text, R"(bver_operation_calls_total{operation="refs.site.get",transport="http",code="not_found"})"), 1);
+  EXPECT_GE(Sample(text, R"(bver_operation_duration_seconds_count{operation="refs.site.create"})"), 3);
+  EXPECT_GE(Sample(text, R"(bver_operation_duration_seconds_bucket{operation="refs.site.create",le="+Inf"})"), 3);
+  EXPECT_GE(Sample(text, R"(bver_http_requests_total{method="POST",status="201"})"), 3);
+  EXPECT_GE(Sample(text, R"(bver_http_requests_total{method="GET",status="404"})"), 1);
+  EXPECT_GT(Sample(text, "bver_process_start_time_seconds"), 1.7e9);
+  // The counters move: one more create shows in the next scrape.
+  double before = Sample(text, R"(bver_operation_calls_total{operation="refs.site.create",transport="http",code="ok"})");
+  ASSERT_EQ(bver::testing::HttpRequestOnce(port(), "POST", "/v1/refs/sites/site", R"({"name":"One more"})").status, 201);
+  std::string again = bver::testing::HttpRequestOnce(port(), "GET", "/metrics").body;
+  EXPECT_EQ(Sample(again, R"(bver_operation_calls_total{operation="refs.site.create",transport="http",code="ok"})"),
+            before + 1);
+}
+
 // The HMAC-SHA256 JWT of `claims` under `secret`.
 std::string Base64Url(const std::string& bytes) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -26,6 +27,7 @@
 
 #include "src/api/artifacts_http.h"
 #include "src/api/http_common.h"
+#include "src/api/metrics.h"
 #include "src/api/rest.h"
 #include "src/auth/api_keys.h"
 #include "src/auth/authenticator.h"
@@ -180,7 +182,15 @@ int Up(const Output& o, const UpFlags& f) {
                                           "; stop it with `bver down` or serve another folder"));
   }
 
-  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store);
+  // Metrics of every broker call (any transport) and every HTTP answer;
+  // declared first so it outlives the broker that reports to it.
+  api::Metrics metrics;
+  runtime::Broker::Options broker_options;
+  broker_options.observer = [&metrics](const runtime::CallRecord& record) {
+    runtime::Broker::DefaultObserver(record);  // internal errors still go to stderr
+    metrics.Observe(record);
+  };
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store, std::move(broker_options));
   if (!opened.ok()) return o.Fail(opened.status());
   Runtime& rt = **opened;
 
@@ -213,6 +223,12 @@ int Up(const Output& o, const UpFlags& f) {
 
   api::Rest::Options rest_options;
   rest_options.local_operator = local_operator;
+  rest_options.metrics = &metrics;
+  // Ready while the store answers a point read (a missing head is fine).
+  rest_options.ready = [&rt]() -> Status {
+    Result<std::optional<store::VersionRow>> probe = rt.store->backend().GetHead("_", "_", "_");
+    return probe.ok() ? Status::Ok() : probe.status();
+  };
   api::Rest rest(*rt.broker, &authenticator, rest_options);
 
   api::ArtifactsHttp artifacts_http(*rt.broker, rt.artifacts.get(), &authenticator, local_operator);
@@ -239,7 +255,14 @@ int Up(const Output& o, const UpFlags& f) {
     return artifacts_http.OnHeader(head, spool);
   };
   options.spool_dir = artifacts_http.SpoolDir();
-  net::Server server(options, handler);
+  api::HttpHandler counted = [&handler, &metrics](const api::HttpRequest& r) {
+    auto start = std::chrono::steady_clock::now();
+    api::HttpResponse response = handler(r);
+    metrics.ObserveHttp(r.method, response.status,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return response;
+  };
+  net::Server server(options, counted);
   if (Status s = server.Start(); !s.ok()) return o.Fail(s);
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string url = "http://" + shown + ":" + std::to_string(server.port());
