@@ -1,5 +1,6 @@
 #include "src/api/docs_page.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <set>
@@ -377,6 +378,13 @@ std::string DocsPage(const json& openapi) {
       }
     }
   }
+
+  // Repos first (the domain), then the platform's other operations, the
+  // generic POST /v1/ops forms last.
+  auto rank = [](const std::string& tag) { return tag == "ops" ? 2 : tag.find('/') != std::string::npos ? 0 : 1; };
+  std::stable_sort(tag_order.begin(), tag_order.end(), [&](const std::string& a, const std::string& b) {
+    return rank(a) != rank(b) ? rank(a) < rank(b) : a < b;
+  });
 
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
