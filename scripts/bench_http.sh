@@ -13,6 +13,7 @@
 #
 # Env: DUR (30s) C (16) PORT (18080, bver's) SHARED_DIR (<repo>/../shared) PEERS_DIR (/tmp/bver-peers)
 #      BUILD_DIR (build/bench) JOBS (1) SKIP_DIRECTUS=1 (bver only) SKIP_BVER=1 (Directus only)
+#      BVER_BIN (use this bver binary instead of building one)
 #      BVER_THREADS ("default": bver up's own default, one thread per core; a list such as
 #      "default 16" runs the bver half once per value, passing --threads N)
 #      KEEP=1 (keep the work folder). Needs apt-get (root) the first time: wrk sqlite3 bc curl npm.
@@ -51,13 +52,13 @@ if [ "$SKIP_DIRECTUS" != 1 ]; then
 fi
 
 # --- bver, Release (as scripts/bench.sh builds build/bench) -------------------------------------
-if [ "$SKIP_BVER" != 1 ]; then
+if [ "$SKIP_BVER" != 1 ] && [ -z "${BVER_BIN:-}" ]; then
   log "building bver (Release, $BUILD_DIR, -j$JOBS)"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBVER_BENCH=ON \
     -DCMAKE_CXX_FLAGS=-Wno-error=restrict >/dev/null || die "cmake configure"
   cmake --build "$BUILD_DIR" -j"$JOBS" --target bver >&2 || die "build bver"
 fi
-BVER=$ROOT/$BUILD_DIR/apps/bver/bver
+BVER=${BVER_BIN:-$ROOT/$BUILD_DIR/apps/bver/bver}
 
 # --- cleanup: everything started here, by PID ----------------------------------------------------
 WORK=$(mktemp -d /tmp/bver-http.XXXXXX)
@@ -83,7 +84,8 @@ trap 'exit 130' INT TERM
 
 RESULTS=$WORK/results.txt; : > "$RESULTS"; FAILED=0
 echo "machine: $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg) at start"
-echo "bver: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src apps || echo ' + uncommitted changes in src/apps'), $("$BVER" version 2>/dev/null | head -1)"
+if [ -n "${BVER_BIN:-}" ]; then echo "bver: $BVER_BIN, $("$BVER" version 2>/dev/null | head -1)"
+else echo "bver: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src apps || echo ' + uncommitted changes in src/apps'), $("$BVER" version 2>/dev/null | head -1)"; fi
 
 # --- bver ----------------------------------------------------------------------------------------
 run_bver() { # threads ("default" or N)
