@@ -2,9 +2,15 @@
 // same operation table, so the description and the server cannot disagree.
 // jsonSchemaDialect is draft 2020-12; each row's input and output schemas
 // sit under components/schemas ("<operation>.input", "<operation>.output")
-// with their local $refs rewritten to point there. Security: an oauth2
-// scheme (client credentials, listing every scope) for JWTs and an HTTP
-// bearer scheme for API keys. Pure function, safe from any thread.
+// with their local $refs rewritten to point there and their top-level $defs
+// hoisted into components of their own ("<operation>.output.body.breaker";
+// unreferenced ones dropped). Every row is described twice: on its own route
+// (operationId "<operation>") and as POST /v1/ops/<operation> (operationId
+// "ops.<operation>", the input schema as the body). Responses: the success
+// status, "4XX" and "default" problems. Security: an oauth2 scheme (client
+// credentials, listing every scope) for JWTs and an HTTP bearer scheme for
+// API keys. The document passes swagger-parser and `redocly lint`
+// (tests/openapi). Pure function, safe from any thread.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
