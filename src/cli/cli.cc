@@ -32,6 +32,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterServeCommands(app, ctx, code);
   RegisterMcpCommands(app, ctx, code);
   RegisterPluginCommands(app, ctx, code);
+  RegisterJobCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -29,6 +29,7 @@ void RegisterKeyCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterServeCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterMcpCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterPluginCommands(CLI::App& app, Context& ctx, int& code);
+void RegisterJobCommands(CLI::App& app, Context& ctx, int& code);  // bver job ..., bver worker
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {

@@ -1,7 +1,12 @@
 #include "src/cli/runtime.h"
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
+#include "src/jobs/engine.h"
+#include "src/plugin/registry.h"
+#include "src/plugin/store_registry.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
 #include "src/store/artifact_store.h"
@@ -10,11 +15,14 @@
 namespace bver::cli {
 
 Runtime::~Runtime() {
-  // The broker's handlers point into the store: drop it first.
+  // The broker's handlers point into the job engine and the store, the
+  // engine's workers into the store and the registry: drop them in order.
   broker.reset();
+  jobs.reset();
 }
 
-Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::Broker::Options options) {
+Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::Broker::Options options,
+                                             RuntimeOptions runtime_options) {
   auto rt = std::make_unique<Runtime>();
   BVER_ASSIGN_OR_RETURN(domain::Platform compiled, domain::CompileFile(flags.file));
   BVER_ASSIGN_OR_RETURN(rt->fingerprint, domain::ManifestFingerprint(domain::ToManifest(compiled)));
@@ -25,8 +33,22 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
   if (Result<std::string> dir = store::ChooseArtifactDir(rt->location.url, rt->location.project_dir); dir.ok()) {
     rt->artifacts = std::make_unique<store::ArtifactStore>(*dir, rt->store->backend());
   }
+  rt->plugin_storage = plugin::MakeStoreRegistryStorage(rt->store->backend());
+  rt->plugins = std::make_unique<plugin::Registry>(
+      *rt->plugin_storage, (std::filesystem::path(rt->location.project_dir) / ".bver" / "plugins").string());
+  rt->capability_host = jobs::MakeRegistryHost(*rt->plugins, *rt->platform);
+  jobs::EngineOptions engine_options;
+  engine_options.threads = runtime_options.job_threads;
+  if (runtime_options.job_lease_ms > 0) engine_options.job_lease_ms = runtime_options.job_lease_ms;
+  engine_options.worker_labels = jobs::DetectLabels();
+  if (!runtime_options.worker_labels.empty()) {
+    BVER_ASSIGN_OR_RETURN(nlohmann::json extra, jobs::ParseLabels(runtime_options.worker_labels));
+    engine_options.worker_labels.update(extra);
+  }
+  rt->jobs = std::make_unique<jobs::Engine>(*rt->store, *rt->capability_host, std::move(engine_options));
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
-                        runtime::OperationTable::Build(rt->platform, {rt->store.get(), rt->artifacts.get()}));
+                        runtime::OperationTable::Build(rt->platform, {rt->store.get(), rt->artifacts.get(), rt->jobs.get()}));
+  if (runtime_options.job_threads > 0) rt->jobs->Start();
   rt->broker = std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(table)),
                                                       std::move(options));
   return rt;

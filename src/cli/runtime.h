@@ -1,9 +1,12 @@
 // What a serving command (bver up, bver mcp) opens before it serves: the
-// compiled platform, the store, the artifact folder, the operation table
-// and the broker, from the same flags every store command takes. One place,
-// so `bver up` and `bver mcp` can never disagree about what they serve.
+// compiled platform, the store, the artifact folder, the plugin registry,
+// the job engine with its in-process workers, the operation table and the
+// broker, from the same flags every store command takes. One place, so
+// `bver up`, `bver mcp`, `bver job` and `bver worker` can never disagree
+// about what they serve.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -18,6 +21,14 @@ namespace bver::store {
 class Store;
 class ArtifactStore;
 }  // namespace bver::store
+namespace bver::plugin {
+class RegistryStorage;
+class Registry;
+}  // namespace bver::plugin
+namespace bver::jobs {
+class CapabilityHost;
+class Engine;
+}  // namespace bver::jobs
 
 namespace bver::cli {
 
@@ -29,13 +40,31 @@ struct Runtime {
   // Null when the store has no artifact folder (PostgreSQL without
   // artifacts_dir): the artifact operations then answer FailedPrecondition.
   std::unique_ptr<store::ArtifactStore> artifacts;
+  // The plugins installed in the project (records in the store) and the job
+  // engine that runs their capabilities.
+  std::unique_ptr<plugin::RegistryStorage> plugin_storage;
+  std::unique_ptr<plugin::Registry> plugins;
+  std::unique_ptr<jobs::CapabilityHost> capability_host;
+  std::unique_ptr<jobs::Engine> jobs;
   std::shared_ptr<const runtime::Broker> broker;
 
   ~Runtime();
 };
 
+struct RuntimeOptions {
+  // In-process job workers started with the runtime (0: none; the jobs are
+  // queued for `bver worker` processes).
+  int job_threads = 2;
+  // Worker labels offered besides the detected ones ("k=v,...").
+  std::string worker_labels;
+  // > 0: the lease of a running job (a dead worker's job runs again after it).
+  std::int64_t job_lease_ms = 0;
+};
+
 // Compiles flags.file, opens the store it names and builds the broker with
-// `options`. The first error, as it is (file:line:column for the domain).
-Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::Broker::Options options = {});
+// `options`; starts the job engine's workers. The first error, as it is
+// (file:line:column for the domain).
+Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::Broker::Options options = {},
+                                             RuntimeOptions runtime_options = {});
 
 }  // namespace bver::cli

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/runtime/handlers.h"
+#include "src/runtime/job_ops.h"
 #include "src/runtime/op_schemas.h"
 #include "src/schema/validator.h"
 
@@ -135,19 +136,22 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
                                                               Bindings bindings) {
   std::unique_ptr<OperationTable> t(new OperationTable());
   for (const domain::Operation& op : platform->operations) {
+    bool job_op = false;
     switch (op.kind) {
       case OperationKind::kJobStart:
       case OperationKind::kJobStatus:
       case OperationKind::kJobCancel:
+        job_op = true;
+        break;
       case OperationKind::kOrchStart:
       case OperationKind::kOrchGet:
       case OperationKind::kOrchCancel:
-        continue;  // no runtime for jobs and orchestrators yet
+        continue;  // no runtime for orchestrators yet
       default:
         break;
     }
     const domain::Repo* repo = nullptr;
-    if (!op.target.empty()) {
+    if (!op.target.empty() && !job_op) {
       repo = platform->FindRepo(op.target);
       if (repo == nullptr) return InternalError("operation " + op.id + " names unknown repo " + op.target);
     }
@@ -155,15 +159,22 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
     row.id = op.id;
     row.kind = op.kind;
     row.summary = op.summary;
-    row.description = DescriptionFor(op, repo);
+    row.description = job_op ? internal::JobDescription(op, *platform) : DescriptionFor(op, repo);
     row.target = op.target;
     row.scopes = op.scopes;
     if (op.kind == OperationKind::kResolve) row.scope_from_pointer = "pointer";
     row.read_only = op.read_only;
     row.destructive = op.destructive;
     row.idempotent = op.idempotent;
-    row.input_schema = std::make_shared<const json>(internal::InputSchema(op, repo));
-    row.output_schema = std::make_shared<const json>(internal::OutputSchema(op, repo));
+    if (job_op) {
+      Result<json> in = internal::JobInputSchema(op, *platform);
+      if (!in.ok()) return InternalError(in.status().message());
+      row.input_schema = std::make_shared<const json>(std::move(in).value());
+      row.output_schema = std::make_shared<const json>(internal::JobOutputSchema(op));
+    } else {
+      row.input_schema = std::make_shared<const json>(internal::InputSchema(op, repo));
+      row.output_schema = std::make_shared<const json>(internal::OutputSchema(op, repo));
+    }
     for (auto [schema, validator, what] :
          {std::tuple{row.input_schema, &row.input_validator, "input"},
           std::tuple{row.output_schema, &row.output_validator, "output"}}) {
@@ -174,8 +185,8 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
       }
       *validator = std::shared_ptr<const schema::Validator>(std::move(v).value());
     }
-    row.http = HttpFor(op, repo);
-    row.handler = internal::MakeHandler(op, repo, bindings);
+    row.http = job_op ? internal::JobHttp(op) : HttpFor(op, repo);
+    row.handler = job_op ? internal::MakeJobHandler(op, bindings) : internal::MakeHandler(op, repo, bindings);
     t->index_.emplace(row.id, t->rows_.size());
     t->rows_.push_back(std::move(row));
   }

@@ -8,8 +8,9 @@
 //
 // Rows are built for refs.<repo>.{create,get,patch,replace,delete,list,
 // history,version,diff}, resolve, events.read, ledger.verify, artifacts.put
-// and artifacts.get. Operations the compiler declares for which no runtime
-// exists yet (jobs.*, orch.*) get no row.
+// and artifacts.get, and for jobs.<name>.start, jobs.status and jobs.cancel
+// (handled by a JobService, job_service.h). Operations the compiler declares
+// for which no runtime exists yet (orch.*) get no row.
 //
 // Thread safety: a table is immutable once built; rows and their compiled
 // validators may be read, and handlers called, from any number of threads
@@ -38,6 +39,8 @@ class ArtifactStore;
 }  // namespace bver::store
 
 namespace bver::runtime {
+
+class JobService;
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
@@ -114,12 +117,14 @@ struct OperationRow {
 
 class OperationTable {
  public:
-  // What handlers run against. Either may be null: handlers that need it
+  // What handlers run against. Any may be null: handlers that need it
   // then answer FailedPrecondition (a table without a store still serves
   // documentation: OpenAPI, MCP tool lists). Both must outlive the table.
   struct Bindings {
     store::Store* store = nullptr;
     store::ArtifactStore* artifacts = nullptr;
+    // The job engine; null: the job operations answer FailedPrecondition.
+    JobService* jobs = nullptr;
   };
 
   // Builds every row and compiles every schema. Internal when a generated

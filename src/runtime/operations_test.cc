@@ -55,21 +55,54 @@ std::string Dump(const std::vector<Violation>& v) {
   return out;
 }
 
-TEST(OperationTable, SubstationHasEveryExpectedRowAndNoJobRows) {
+TEST(OperationTable, SubstationHasEveryExpectedRowWithJobRowsAndNoOrchestratorRows) {
   auto t = Table();
   ASSERT_NE(t, nullptr);
   std::set<std::string> ids;
   for (const OperationRow& r : t->rows()) ids.insert(r.id);
-  std::set<std::string> expected = {"resolve", "events.read", "ledger.verify", "artifacts.put", "artifacts.get"};
+  std::set<std::string> expected = {"resolve",       "events.read",         "ledger.verify",
+                                    "artifacts.put", "artifacts.get",       "jobs.skeleton.start",
+                                    "jobs.sanity.start", "jobs.status",     "jobs.cancel"};
   for (const char* repo : {"site", "asset", "document"}) {
     for (const char* verb : {"create", "get", "patch", "replace", "delete", "list", "history", "version", "diff"}) {
       expected.insert(std::string("refs.") + repo + "." + verb);
     }
   }
-  EXPECT_EQ(ids, expected) << "jobs.* and orch.* get rows once their runtime exists";
+  EXPECT_EQ(ids, expected) << "orch.* get rows once their runtime exists";
   EXPECT_EQ(t->Find("refs.site.create")->id, "refs.site.create");
-  EXPECT_EQ(t->Find("jobs.skeleton.start"), nullptr);
+  EXPECT_EQ(t->Find("orch.design_site.start"), nullptr);
   EXPECT_EQ(t->Find("nope"), nullptr);
+}
+
+TEST(OperationTable, JobRowsTakeTheCapabilityInputAndHaveRoutes) {
+  auto t = Table();
+  const OperationRow* start = t->Find("jobs.skeleton.start");
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->http.method, "POST");
+  EXPECT_EQ(start->http.path, "/v1/jobs/skeleton");
+  EXPECT_EQ(start->http.success_status, 202);
+  EXPECT_EQ(start->scopes, std::vector<std::string>{"jobs.skeleton:run"});
+  EXPECT_TRUE(Problems(*start, {{"input", {{"site", "bver://sites/site/s1"}}}, {"wait", 5}}).empty());
+  // The capability's input schema applies to "input".
+  std::vector<Violation> v = Problems(*start, {{"input", {{"bays_per_level", 0}}}});
+  EXPECT_FALSE(v.empty());
+  EXPECT_FALSE(Problems(*start, {{"wait", 1000}}).empty());
+  EXPECT_FALSE(Problems(*start, {{"input", json::object()}, {"bogus", 1}}).empty());
+  const OperationRow* status = t->Find("jobs.status");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->http.method, "GET");
+  EXPECT_EQ(status->http.path, "/v1/jobs/{job_id}");
+  EXPECT_TRUE(status->read_only);
+  EXPECT_FALSE(Problems(*status, {{"job_id", "not-a-uuid"}}).empty());
+  const OperationRow* cancel = t->Find("jobs.cancel");
+  ASSERT_NE(cancel, nullptr);
+  EXPECT_EQ(cancel->http.path, "/v1/jobs/{job_id}/cancel");
+  // Without a job engine the handlers say so.
+  Call call;
+  call.operation = "jobs.status";
+  call.input = std::make_shared<const json>(json{{"job_id", "0190aaaa-0000-7000-8000-000000000000"}});
+  Result<json> r = status->handler(call);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(OperationTable, EverySchemaHasAnObjectRootDialectAndCompiles) {

@@ -1,0 +1,227 @@
+// bver job start|status|cancel|list, and bver worker: the job engine from
+// the command line (docs/jobs.md).
+//
+// `bver job start` queues the job in the project's store; a server (`bver
+// up`, whose in-process workers run jobs) or `bver worker` processes run
+// it. With --wait the command runs workers itself until the job has ended,
+// so it works with no server at all (they may take other queued jobs too;
+// each is finished before the command exits).
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "src/cli/commands.h"
+#include "src/cli/output.h"
+#include "src/cli/runtime.h"
+#include "src/core/uuid.h"
+#include "src/jobs/engine.h"
+
+namespace bver::cli {
+namespace {
+
+using nlohmann::json;
+
+struct JobFlags {
+  StoreFlags store;
+  std::string job;
+  std::string input = "{}";
+  std::string handle;
+  bool wait = false;
+  double wait_seconds = 0;
+  bool no_cache = false;
+  int threads = 2;
+  std::string state;
+  std::size_t limit = 100;
+  std::string labels;
+  double lease_seconds = 0;
+};
+
+void AddCommon(CLI::App* cmd, JobFlags& f) {
+  cmd->add_option("-f,--file", f.store.file, "The domain definition")->capture_default_str();
+  cmd->add_option("--store", f.store.store,
+                  "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, bver.config.yaml, "
+                  "sqlite:.bver/bver.db)");
+  cmd->add_flag("--json", f.store.json, "Print JSON");
+}
+
+void PrintJob(const Output& o, const json& j) {
+  if (o.json) {
+    o.Json(j);
+    return;
+  }
+  o.out << "job " << j.value("job_id", "") << " (" << j.value("job", "") << ", " << j.value("capability", "")
+        << "): " << j.value("state", "");
+  if (j.value("cache_hit", false)) o.out << " (cache hit)";
+  o.out << "\n";
+  if (j.contains("result")) o.out << "result: " << j["result"].dump() << "\n";
+  if (j.contains("error")) {
+    o.out << "error: " << j["error"].value("code", "") << ": " << j["error"].value("message", "") << "\n";
+  }
+}
+
+bool Ended(const json& j) {
+  std::string s = j.value("state", "");
+  return s == "succeeded" || s == "failed" || s == "cancelled" || s == "timed_out";
+}
+
+// 0 when the job succeeded (or has not ended and was not waited for); 1
+// when it ended otherwise.
+int JobExit(const json& j) { return Ended(j) && j.value("state", "") != "succeeded" ? 1 : 0; }
+
+int Start(Context& ctx, const JobFlags& f) {
+  Output o{ctx.out, ctx.err, f.store.json};
+  json input = json::parse(f.input, nullptr, false);
+  if (input.is_discarded() || !input.is_object()) {
+    return o.Fail(InvalidArgumentError("--input must be a JSON object", {{"--input", "json", "expected {...}"}}));
+  }
+  RuntimeOptions ro;
+  ro.job_threads = f.wait ? f.threads : 0;
+  ro.worker_labels = f.labels;
+  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  if (!rt.ok()) return o.Fail(rt.status());
+  runtime::JobStartRequest r;
+  r.job = f.job;
+  r.input = std::make_shared<const json>(std::move(input));
+  r.no_cache = f.no_cache;
+  r.actor = "cli";
+  r.correlation_id = core::NewUuidV7();
+  Result<json> started = (*rt)->jobs->StartJob(r);
+  if (!started.ok()) return o.Fail(started.status());
+  json j = *started;
+  if (f.wait && !Ended(j)) {
+    Result<json> ended = (*rt)->jobs->JobStatus(j["job_id"], f.wait_seconds > 0 ? f.wait_seconds : 1e9);
+    if (!ended.ok()) return o.Fail(ended.status());
+    j = *ended;
+  }
+  PrintJob(o, j);
+  return JobExit(j);
+}
+
+int Status(Context& ctx, const JobFlags& f) {
+  Output o{ctx.out, ctx.err, f.store.json};
+  RuntimeOptions ro;
+  ro.job_threads = 0;
+  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  if (!rt.ok()) return o.Fail(rt.status());
+  Result<json> j = (*rt)->jobs->JobStatus(f.handle, f.wait_seconds);
+  if (!j.ok()) return o.Fail(j.status());
+  PrintJob(o, *j);
+  return JobExit(*j);
+}
+
+int Cancel(Context& ctx, const JobFlags& f) {
+  Output o{ctx.out, ctx.err, f.store.json};
+  RuntimeOptions ro;
+  ro.job_threads = 0;
+  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  if (!rt.ok()) return o.Fail(rt.status());
+  Result<json> j = (*rt)->jobs->CancelJob(f.handle, "cli", core::NewUuidV7());
+  if (!j.ok()) return o.Fail(j.status());
+  PrintJob(o, *j);
+  return 0;
+}
+
+int List(Context& ctx, const JobFlags& f) {
+  Output o{ctx.out, ctx.err, f.store.json};
+  RuntimeOptions ro;
+  ro.job_threads = 0;
+  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  if (!rt.ok()) return o.Fail(rt.status());
+  Result<std::vector<json>> jobs = (*rt)->jobs->List(f.state, "", f.limit);
+  if (!jobs.ok()) return o.Fail(jobs.status());
+  if (o.json) {
+    o.Json({{"jobs", *jobs}});
+    return 0;
+  }
+  for (const json& j : *jobs) {
+    o.out << j.value("job_id", "") << "  " << j.value("state", "") << "  " << j.value("job", "") << "  "
+          << j.value("created_at", "") << (j.value("cache_hit", false) ? "  (cache hit)" : "") << "\n";
+  }
+  return 0;
+}
+
+// bver worker: in-process workers against the project's store until SIGTERM
+// or SIGINT; the jobs it is running are finished first.
+int Worker(Context& ctx, const JobFlags& f) {
+  Output o{ctx.err, ctx.err, false};
+  // Block the signals before any thread starts, so every thread inherits the
+  // mask and only sigwait below receives them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  if (f.threads < 1) return o.Fail(InvalidArgumentError("--threads must be at least 1"));
+  RuntimeOptions ro;
+  ro.job_threads = f.threads;
+  ro.worker_labels = f.labels;
+  ro.job_lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
+  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  if (!rt.ok()) return o.Fail(rt.status());
+  json labels = jobs::DetectLabels();
+  if (!f.labels.empty()) {
+    Result<json> extra = jobs::ParseLabels(f.labels);
+    if (extra.ok()) labels.update(*extra);
+  }
+  ctx.err << "bver worker: " << f.threads << " thread(s) on " << (*rt)->location.url << ", labels " << labels.dump()
+          << "\n";
+  ctx.err.flush();
+  int sig = 0;
+  sigwait(&stop, &sig);
+  ctx.err << "bver worker: stopping (finishing running jobs)\n";
+  ctx.err.flush();
+  (*rt)->jobs->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void RegisterJobCommands(CLI::App& app, Context& ctx, int& /*code*/) {
+  auto f = std::make_shared<JobFlags>();
+  CLI::App* job = app.add_subcommand("job", "Start, inspect and cancel jobs (docs/jobs.md)");
+  job->require_subcommand(1);
+
+  CLI::App* start = job->add_subcommand("start", "Start a job (by job name or capability id)");
+  start->add_option("job", f->job, "Job name in bver.yaml, or a capability id")->required();
+  start->add_option("--input", f->input, "The capability's input, a JSON object")->capture_default_str();
+  start->add_flag("--wait", f->wait, "Run in-process workers and wait until the job has ended");
+  start->add_option("--timeout", f->wait_seconds, "With --wait: give up waiting after this many seconds");
+  start->add_flag("--no-cache", f->no_cache, "Run even when the action cache holds the result");
+  start->add_option("--threads", f->threads, "With --wait: in-process worker threads")->capture_default_str();
+  start->add_option("--labels", f->labels, "With --wait: extra worker labels, k=v,...");
+  AddCommon(start, *f);
+  start->callback([&ctx, f] { ctx.action = [&ctx, f] { return Start(ctx, *f); }; });
+
+  CLI::App* status = job->add_subcommand("status", "Show a job by handle");
+  status->add_option("handle", f->handle, "The job handle (job_id)")->required();
+  status->add_option("--wait", f->wait_seconds, "Wait up to this many seconds for the job to end");
+  AddCommon(status, *f);
+  status->callback([&ctx, f] { ctx.action = [&ctx, f] { return Status(ctx, *f); }; });
+
+  CLI::App* cancel = job->add_subcommand("cancel", "Cancel a job by handle");
+  cancel->add_option("handle", f->handle, "The job handle (job_id)")->required();
+  AddCommon(cancel, *f);
+  cancel->callback([&ctx, f] { ctx.action = [&ctx, f] { return Cancel(ctx, *f); }; });
+
+  CLI::App* list = job->add_subcommand("list", "List jobs in submission order");
+  list->add_option("--state", f->state, "Only jobs in this state")
+      ->check(CLI::IsMember({"queued", "running", "succeeded", "failed", "cancelled", "timed_out"}));
+  list->add_option("--limit", f->limit, "At most this many")->capture_default_str();
+  AddCommon(list, *f);
+  list->callback([&ctx, f] { ctx.action = [&ctx, f] { return List(ctx, *f); }; });
+
+  CLI::App* worker = app.add_subcommand(
+      "worker", "Run jobs from the project's store until SIGTERM (several machines: a PostgreSQL store)");
+  worker->add_option("--threads", f->threads, "Worker threads")->capture_default_str();
+  worker->add_option("--labels", f->labels, "Labels besides the detected ones (os, arch, tools on PATH): k=v,...");
+  worker->add_option("--lease-seconds", f->lease_seconds,
+                     "Lease of a running job (default 15): another worker runs the job of a dead one after it");
+  worker->add_option("-f,--file", f->store.file, "The domain definition")->capture_default_str();
+  worker->add_option("--store", f->store.store, "Store URL (as for every store command)");
+  worker->callback([&ctx, f] { ctx.action = [&ctx, f] { return Worker(ctx, *f); }; });
+}
+
+}  // namespace bver::cli
