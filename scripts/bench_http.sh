@@ -46,8 +46,9 @@ if [ "$SKIP_DIRECTUS" != 1 ]; then
     log "Directus already installed under $PEERS_DIR"
   else
     log "installing Node 22 and Directus under $PEERS_DIR (network, a few minutes)"
-    (cd /tmp && bash "$PEERS/directus/install.sh") > "$PEERS_DIR.install.log" 2>&1 \
-      || die "directus/install.sh, see $PEERS_DIR.install.log"
+    mkdir -p "$PEERS_DIR"
+    (cd /tmp && bash "$PEERS/directus/install.sh") > "$PEERS_DIR/install.log" 2>&1 \
+      || die "directus/install.sh, see $PEERS_DIR/install.log"
   fi
 fi
 
