@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -255,11 +256,18 @@ int Up(const Output& o, const UpFlags& f) {
     return artifacts_http.OnHeader(head, spool);
   };
   options.spool_dir = artifacts_http.SpoolDir();
-  api::HttpHandler counted = [&handler, &metrics](const api::HttpRequest& r) {
+  // Requests being handled right now (src/net/ keeps no count of its
+  // connections to show); the server, declared below, stops before this goes.
+  std::atomic<int> in_flight{0};
+  metrics.SetGauge("bver_http_requests_in_flight", "HTTP requests being handled right now.",
+                   [&in_flight] { return static_cast<double>(in_flight.load(std::memory_order_relaxed)); });
+  api::HttpHandler counted = [&handler, &metrics, &in_flight](const api::HttpRequest& r) {
+    in_flight.fetch_add(1, std::memory_order_relaxed);
     auto start = std::chrono::steady_clock::now();
     api::HttpResponse response = handler(r);
     metrics.ObserveHttp(r.method, response.status,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    in_flight.fetch_sub(1, std::memory_order_relaxed);
     return response;
   };
   net::Server server(options, counted);
