@@ -499,6 +499,7 @@ TEST_F(RestContractTest, MetricsCountTheCallsAndReadinessHoldsTheStore) {
   EXPECT_GE(Sample(text, R"(bver_http_requests_total{method="POST",status="201"})"), 3);
   EXPECT_GE(Sample(text, R"(bver_http_requests_total{method="GET",status="404"})"), 1);
   EXPECT_GT(Sample(text, "bver_process_start_time_seconds"), 1.7e9);
+  EXPECT_GE(Sample(text, "bver_http_requests_in_flight"), 1);  // the scrape itself
   // The counters move: one more create shows in the next scrape.
   double before = Sample(text, R"(bver_operation_calls_total{operation="refs.site.create",transport="http",code="ok"})");
   ASSERT_EQ(bver::testing::HttpRequestOnce(port(), "POST", "/v1/refs/sites/site", R"({"name":"One more"})").status, 201);
