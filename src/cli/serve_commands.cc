@@ -38,6 +38,8 @@
 #include "src/cli/runtime.h"
 #include "src/core/clock.h"
 #include "src/domain/platform.h"
+#include "src/mcp/http.h"
+#include "src/mcp/server.h"
 #include "src/net/server.h"
 #include "src/store/store.h"
 
@@ -234,12 +236,18 @@ int Up(const Output& o, const UpFlags& f) {
 
   api::ArtifactsHttp artifacts_http(*rt.broker, rt.artifacts.get(), &authenticator, local_operator);
 
+  // MCP over Streamable HTTP at /mcp (docs/mcp.md). The endpoint is made
+  // once the port is bound (its Host check names the port), before Run.
+  mcp::Server::Options mcp_options;
+  mcp_options.server_version = rt.platform->version.empty() ? "0.1.0" : rt.platform->version;
+  mcp::Server mcp_server(rt.broker, mcp_options);
+  std::unique_ptr<mcp::HttpEndpoint> mcp_http;
+
   // Every request comes here: the endpoints that are not operation routes
   // first, then REST.
   api::HttpHandler handler = [&](const api::HttpRequest& r) -> api::HttpResponse {
     std::string_view path = api::TargetPath(r.target);
-    // [dispatch: "/mcp" → the MCP Streamable HTTP endpoint (src/mcp/http.h)]
-    (void)path;
+    if (path == "/mcp" && mcp_http != nullptr) return mcp_http->Handle(r);  // src/mcp/http.h
     if (api::ArtifactsHttp::Matches(r.method, r.target)) return artifacts_http.Handle(r);
     return rest.Handle(r);
   };
@@ -274,6 +282,14 @@ int Up(const Output& o, const UpFlags& f) {
   if (Status s = server.Start(); !s.ok()) return o.Fail(s);
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string url = "http://" + shown + ":" + std::to_string(server.port());
+  mcp::HttpEndpoint::Options mcp_http_options;
+  mcp_http_options.local_operator = local_operator;
+  if (IsLoopback(host)) {
+    // DNS rebinding: only Host values that name this server on loopback.
+    std::string p = std::to_string(server.port());
+    mcp_http_options.allowed_hosts = {shown + ":" + p, "127.0.0.1:" + p, "localhost:" + p, "[::1]:" + p};
+  }
+  mcp_http = std::make_unique<mcp::HttpEndpoint>(mcp_server, &authenticator, std::move(mcp_http_options));
 
   json status_doc = {{"pid", ::getpid()},
                      {"url", url},
