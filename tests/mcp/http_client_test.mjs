@@ -29,13 +29,15 @@ const env = { ...process.env };
 delete env.BVER_API_KEY;
 delete env.BVER_STORE;
 
-let failed = false;
+let passed = 0;
+let failed = 0;
 async function step(name, fn) {
   try {
     await fn();
+    passed++;
     console.log(`ok   ${name}`);
   } catch (e) {
-    failed = true;
+    failed++;
     console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
   }
 }
@@ -237,10 +239,11 @@ try {
     assert.equal(await stopServer(servers.shift()), 0);
   });
 } catch (e) {
-  failed = true;
+  failed++;
   console.log(`FAIL ${e && e.stack ? e.stack : e}`);
 } finally {
   for (const s of servers) s.child.kill("SIGKILL");
   fs.rmSync(project, { recursive: true, force: true });
 }
-process.exit(failed ? 1 : 0);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
