@@ -126,6 +126,7 @@ enum class Outcome { kSucceeded, kFailed, kTimedOut, kCancelled, kLost, kRetry, 
 struct Execution {
   std::string job_id;
   std::string worker;
+  std::string correlation_id;
   std::int64_t attempt = 0;
   std::atomic<bool> cancel{false};     // what the runner watches
   std::atomic<bool> timed_out{false};  // set with cancel at the deadline
@@ -133,7 +134,15 @@ struct Execution {
   std::atomic<bool> lost{false};  // the job lease was lost (taken over)
   std::int64_t deadline_us = 0;
   std::int64_t next_heartbeat_us = 0;
+  std::int64_t claimed_us = 0;
   std::vector<Pointer> leased;  // GUARDED_BY(Impl::mu) while registered
+  // The job.started event is appended by the monitor once the job has run
+  // for EngineOptions::started_event_delay_ms, or else in the transaction
+  // that ends the job (before its end event): one transaction less for
+  // short jobs, and the log keeps started before the end either way.
+  std::mutex started_mu;
+  bool started_pending = true;  // GUARDED_BY(started_mu)
+  nlohmann::json started_payload;  // set before the execution is shared
 };
 
 std::string DefaultWorkerName() {
@@ -500,6 +509,7 @@ struct Engine::Impl {
     std::string cache_key;  // succeeded & deterministic: the cache record's key
     json pins;              // non-null: check the input heads are still at these versions
     bool honour_cancel = false;
+    json started_event;     // non-null: append job.started with this payload first
   };
 
   Result<Guard> Commit(const store::JobRow& row, const std::vector<store::Change>& changes, const Finish& f,
@@ -537,6 +547,10 @@ struct Engine::Impl {
               }
             }
           }
+          if (!f.started_event.is_null()) {
+            BVER_RETURN_IF_ERROR(
+                h.AppendEvent(t, kChannel, kEventStarted, "job:" + row.id, f.started_event, ctx).status());
+          }
           store::JobRow next = *cur;
           next.state = f.state;
           next.updated_at_us = h.now_us();
@@ -570,14 +584,24 @@ struct Engine::Impl {
     return Guard::kOk;
   }
 
+  // Commit, with the job.started event first when it is still pending.
+  Result<Guard> CommitAs(Execution& e, const store::JobRow& row, const std::vector<store::Change>& changes,
+                         Finish f, const json& provenance, std::vector<store::Reference>* written) {
+    std::lock_guard<std::mutex> l(e.started_mu);
+    if (e.started_pending) f.started_event = e.started_payload;
+    Result<Guard> g = Commit(row, changes, f, provenance, written);
+    if (g.ok() && *g == Guard::kOk) e.started_pending = false;
+    return g;
+  }
+
   void NotifyDone() {
     std::lock_guard<std::mutex> l(mu);
     done_cv.notify_all();
   }
 
   // Ends the attempt without a changeset; a lost job is left alone.
-  void End(const store::JobRow& row, Finish f) {
-    Result<Guard> g = Commit(row, {}, f, json(), nullptr);
+  void End(Execution& e, const store::JobRow& row, Finish f) {
+    Result<Guard> g = CommitAs(e, row, {}, std::move(f), json(), nullptr);
     if (!g.ok()) {
       // The store refused: the job stays running and is taken over when its
       // lease expires. Say so once on stderr; nothing else can be done here.
@@ -657,13 +681,16 @@ struct Engine::Impl {
     return out;
   }
 
-  std::shared_ptr<Execution> Register(const store::JobRow& row, const Spec& spec) {
+  std::shared_ptr<Execution> Register(const store::JobRow& row, std::int64_t timeout_ms) {
     auto e = std::make_shared<Execution>();
     e->job_id = row.id;
     e->worker = row.worker;
     e->attempt = row.attempts;
     std::int64_t now = store.Now();
-    e->deadline_us = now + spec.timeout_ms * 1000;
+    e->claimed_us = now;
+    e->correlation_id = row.correlation_id;
+    e->started_payload = EventPayload(row, {{"started_at", core::FormatTimestamp(now)}});
+    e->deadline_us = now + timeout_ms * 1000;
     e->next_heartbeat_us = now + options.heartbeat_ms * 1000;
     std::lock_guard<std::mutex> l(mu);
     active[row.id] = e;
@@ -793,7 +820,7 @@ struct Engine::Impl {
                        {"input_digest", res->cache_key},
                        {"attempt", row.attempts}};
     std::vector<store::Reference> written;
-    Result<Guard> g = Commit(row, changes, ok, provenance, &written);
+    Result<Guard> g = CommitAs(e, row, changes, ok, provenance, &written);
     if (!g.ok()) {
       if (g.status().code() == StatusCode::kAborted) return Conflict(row, spec, g.status(), false, finish);
       if (g.status().code() == StatusCode::kUnavailable) {
@@ -838,26 +865,22 @@ struct Engine::Impl {
 
   void Execute(store::JobRow row) {
     Result<Spec> spec = FindSpec(row.job);
-    if (!spec.ok()) {
-      End(row, Failed(spec.status().WithPrefix("the job is no longer declared")));
-      return;
-    }
-    if (row.cancel_requested) {
-      End(row, Failed(Status(StatusCode::kCancelled, "cancelled"), kEventCancelled, "cancelled"));
-      return;
-    }
-    if (row.attempts > row.max_attempts) {
-      json last = ParseOr(row.result, json::object());
-      std::string why = last.contains("error") ? last["error"].value("message", "") : "its worker stopped answering";
-      End(row, Failed(Status(StatusCode::kAborted, "gave up after " + std::to_string(row.max_attempts) +
-                                                       " attempt(s); the last: " + why)));
-      return;
-    }
-    store::WriteContext ctx = Ctx(row);
-    (void)store.AppendEvent(kChannel, kEventStarted, "job:" + row.id, EventPayload(row, json::object()), ctx);
-    std::shared_ptr<Execution> e = Register(row, *spec);
+    std::shared_ptr<Execution> e = Register(row, spec.ok() ? spec->timeout_ms : 0);
     Finish finish;
     Outcome o = Outcome::kRestart;
+    if (!spec.ok()) {
+      finish = Failed(spec.status().WithPrefix("the job is no longer declared"));
+      o = Outcome::kFailed;
+    } else if (row.cancel_requested) {
+      finish = Failed(Status(StatusCode::kCancelled, "cancelled"), kEventCancelled, "cancelled");
+      o = Outcome::kCancelled;
+    } else if (row.attempts > row.max_attempts) {
+      json last = ParseOr(row.result, json::object());
+      std::string why = last.contains("error") ? last["error"].value("message", "") : "its worker stopped answering";
+      finish = Failed(Status(StatusCode::kAborted, "gave up after " + std::to_string(row.max_attempts) +
+                                                       " attempt(s); the last: " + why));
+      o = Outcome::kFailed;
+    }
     for (int restarts = 0; o == Outcome::kRestart; ++restarts) {
       if (restarts > options.max_restarts) {
         finish = Failed(AbortedError("conflict: an input kept changing while the job ran (" +
@@ -867,13 +890,7 @@ struct Engine::Impl {
       }
       o = Attempt(row, *spec, *e, finish);
     }
-    if (o != Outcome::kSucceeded && o != Outcome::kLost) {
-      Result<Guard> g = Commit(row, {}, finish, json(), nullptr);
-      if (!g.ok()) {
-        std::fprintf(stderr, "bver jobs: cannot record the end of job %s: %s\n", row.id.c_str(),
-                     g.status().ToString().c_str());
-      }
-    }
+    if (o != Outcome::kSucceeded && o != Outcome::kLost) End(*e, row, finish);
     ReleaseLeases(*e);
     Unregister(row.id);
     NotifyDone();
@@ -886,6 +903,19 @@ struct Engine::Impl {
     if (!row) return false;
     Execute(std::move(*row));
     return true;
+  }
+
+  // The pending job.started event of a job that is still running. Skipped
+  // this tick when the worker is committing the job's end (which then
+  // carries the event itself).
+  void EmitStarted(Execution& e) {
+    std::unique_lock<std::mutex> l(e.started_mu, std::try_to_lock);
+    if (!l.owns_lock() || !e.started_pending || e.lost) return;
+    store::WriteContext ctx;
+    ctx.actor = "jobs";
+    ctx.correlation_id = e.correlation_id;
+    Result<std::uint64_t> r = store.AppendEvent(kChannel, kEventStarted, "job:" + e.job_id, e.started_payload, ctx);
+    if (r.ok()) e.started_pending = false;
   }
 
   // Heartbeats, timeouts and cancellation of the running jobs of this engine.
@@ -901,6 +931,7 @@ struct Engine::Impl {
       l.unlock();
       std::int64_t now = store.Now();
       for (const std::shared_ptr<Execution>& e : running) {
+        if (now - e->claimed_us >= options.started_event_delay_ms * 1000) EmitStarted(*e);
         if (now >= e->deadline_us && !e->timed_out) {
           e->timed_out = true;
           e->cancel = true;

@@ -95,6 +95,10 @@ struct EngineOptions {
   std::int64_t backoff_base_ms = 250; // retry n waits base * 2^(n-1) (capped), with +-50% jitter
   std::int64_t backoff_max_ms = 30000;
   int max_restarts = 3;               // restart_on_write: reruns per attempt before it fails
+  // A running job's job.started event is appended once it has run this
+  // long; a job that ends sooner carries it in its end transaction (0: at
+  // once, in a transaction of its own).
+  std::int64_t started_event_delay_ms = 50;
   // Overrides bver.yaml's jobs.<name>.timeout_seconds when > 0 (tests).
   std::int64_t timeout_ms_override = 0;
 };
