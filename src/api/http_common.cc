@@ -18,12 +18,16 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
+bool HasCredentials(const HttpRequest& request) {
+  return !Trim(request.Header("Authorization")).empty() || !Trim(request.Header("X-API-Key")).empty();
+}
+
 Result<auth::Principal> AuthenticateRequest(const HttpRequest& request, const auth::Authenticator* authenticator,
-                                            bool local_operator) {
+                                            bool local_operator, std::string_view local_subject) {
   auth::Credentials creds{std::string(Trim(request.Header("Authorization"))),
                           std::string(Trim(request.Header("X-API-Key")))};
   if (creds.authorization.empty() && creds.api_key.empty()) {
-    return local_operator ? auth::Principal::Local("local") : auth::Principal::Anonymous();
+    return local_operator ? auth::Principal::Local(std::string(local_subject)) : auth::Principal::Anonymous();
   }
   if (authenticator == nullptr) return Status(StatusCode::kUnauthenticated, "this server accepts no credentials");
   return authenticator->Authenticate(creds);

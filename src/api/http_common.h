@@ -24,8 +24,12 @@ namespace bver::api {
 // request without credentials is the local operator when `local_operator`
 // (a loopback server with no auth configured), else anonymous (the broker
 // then answers Unauthenticated for anything that needs a scope).
+// `local_subject` names the local operator in logs and the ledger.
 Result<auth::Principal> AuthenticateRequest(const HttpRequest& request, const auth::Authenticator* authenticator,
-                                            bool local_operator);
+                                            bool local_operator, std::string_view local_subject = "local");
+
+// Whether the request carries an Authorization or X-API-Key header.
+bool HasCredentials(const HttpRequest& request);
 
 // The request's X-Correlation-ID when given (InvalidArgument when it is
 // not 1-128 of [A-Za-z0-9._:-]), else a new UUIDv7.

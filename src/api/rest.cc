@@ -10,6 +10,7 @@
 
 #include "src/api/docs_page.h"
 #include "src/api/metrics.h"
+#include "src/api/http_common.h"
 #include "src/api/openapi.h"
 #include "src/auth/authenticator.h"
 #include "src/core/status_map.h"
@@ -123,18 +124,9 @@ Result<json> Convert(const std::string& text, const json& schema, const std::str
   return json(text);
 }
 
-// `http_status` overrides the mapped status (405 and 415 have no Status code).
 HttpResponse Problem(const Status& s, const std::string& correlation_id, std::string_view instance,
                      int http_status = 0) {
-  HttpResponse r;
-  r.status = http_status != 0 ? http_status : core::HttpStatusFor(s.code());
-  r.headers.emplace_back("Content-Type", std::string(runtime::kProblemMediaType));
-  if (!correlation_id.empty()) r.headers.emplace_back("X-Correlation-ID", correlation_id);
-  if (s.code() == StatusCode::kUnauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  json body = runtime::ProblemJson(s, correlation_id, instance);
-  body["status"] = r.status;
-  r.body = body.dump();
-  return r;
+  return ProblemResponse(s, correlation_id, instance, http_status);
 }
 
 HttpResponse JsonResponse(int status, const json& body, const std::string& correlation_id) {
@@ -203,13 +195,9 @@ Rest::~Rest() = default;
 
 HttpResponse Rest::Handle(const HttpRequest& request) const {
   // Correlation id: the caller's, when well formed, else a new one.
-  std::string corr(Trim(request.Header("X-Correlation-ID")));
-  if (corr.empty()) {
-    corr = runtime::Broker::NewCorrelationId();
-  } else if (Status s = runtime::Broker::CheckCorrelationId(corr); !s.ok()) {
-    std::string fresh = runtime::Broker::NewCorrelationId();
-    return Problem(s, fresh, {});
-  }
+  Result<std::string> given = CorrelationIdFor(request);
+  if (!given.ok()) return Problem(given.status(), runtime::Broker::NewCorrelationId(), {});
+  std::string corr = *std::move(given);
 
   std::string_view target = request.target;
   std::size_t q = target.find('?');
@@ -430,24 +418,13 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
   }
 
   // Who calls.
-  auth::Principal principal = auth::Principal::Anonymous();
-  auth::Credentials creds{std::string(Trim(request.Header("Authorization"))),
-                          std::string(Trim(request.Header("X-API-Key")))};
-  if (creds.authorization.empty() && creds.api_key.empty()) {
-    if (options_.local_operator) principal = auth::Principal::Local("local");
-  } else {
-    if (authenticator_ == nullptr) {
-      return Problem(Status(StatusCode::kUnauthenticated, "this server accepts no credentials"), corr, path);
-    }
-    Result<auth::Principal> p = authenticator_->Authenticate(creds);
-    if (!p.ok()) return Problem(p.status(), corr, path);
-    principal = *std::move(p);
-  }
+  Result<auth::Principal> principal = AuthenticateRequest(request, authenticator_, options_.local_operator);
+  if (!principal.ok()) return Problem(principal.status(), corr, path);
 
   runtime::Call call;
   call.operation = row->id;
   call.input = std::make_shared<const json>(std::move(input));
-  call.principal = std::move(principal);
+  call.principal = *std::move(principal);
   call.correlation_id = corr;
   call.transport = "http";
   Result<json> out = broker_.Invoke(call);

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/api/http_common.h"
 #include "src/auth/authenticator.h"
 #include "src/core/status_map.h"
 #include "src/mcp/server.h"
@@ -198,33 +199,24 @@ api::HttpResponse HttpEndpoint::Handle(const api::HttpRequest& request) const {
                           "Not Acceptable: the client must accept application/json or text/event-stream");
     }
 
-    // Who calls: as api::Rest.
-    auth::Principal who = auth::Principal::Anonymous();
-    auth::Credentials creds{std::string(Trim(request.Header("Authorization"))),
-                            std::string(Trim(request.Header("X-API-Key")))};
-    if (creds.authorization.empty() && creds.api_key.empty()) {
-      if (!options_.local_operator) {
-        api::HttpResponse r = JsonRpcError(
-            401, kTransportError, "Unauthorized: send Authorization: Bearer <API key or JWT> or X-API-Key");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return r;
-      }
-      who = auth::Principal::Local("mcp");
-    } else {
-      Result<auth::Principal> p = authenticator_ == nullptr
-                                      ? Result<auth::Principal>(Status(StatusCode::kUnauthenticated,
-                                                                       "this server accepts no credentials"))
-                                      : authenticator_->Authenticate(creds);
-      if (!p.ok()) {
-        bool unauthenticated = p.status().code() == StatusCode::kUnauthenticated;
-        api::HttpResponse r = JsonRpcError(unauthenticated ? 401 : core::HttpStatusFor(p.status().code()),
-                                           kTransportError,
-                                           (unauthenticated ? "Unauthorized: " : "") + p.status().message());
-        if (unauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        return r;
-      }
-      who = *std::move(p);
+    // Who calls: as api::Rest, except that a server with auth on answers
+    // 401 at once (MCP clients expect it to start their auth flow).
+    if (!api::HasCredentials(request) && !options_.local_operator) {
+      api::HttpResponse r = JsonRpcError(
+          401, kTransportError, "Unauthorized: send Authorization: Bearer <API key or JWT> or X-API-Key");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
     }
+    Result<auth::Principal> p = api::AuthenticateRequest(request, authenticator_, options_.local_operator, "mcp");
+    if (!p.ok()) {
+      bool unauthenticated = p.status().code() == StatusCode::kUnauthenticated;
+      api::HttpResponse r = JsonRpcError(unauthenticated ? 401 : core::HttpStatusFor(p.status().code()),
+                                         kTransportError,
+                                         (unauthenticated ? "Unauthorized: " : "") + p.status().message());
+      if (unauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      return r;
+    }
+    auth::Principal who = *std::move(p);
 
     json message = json::parse(request.body, nullptr, false);
     if (message.is_discarded()) {
