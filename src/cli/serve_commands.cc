@@ -53,6 +53,7 @@ struct UpFlags {
   StoreFlags store;
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;
+  unsigned handler_threads = 16;
   long request_timeout_ms = 10000;
   std::size_t max_connections = 1024;
 };
@@ -256,6 +257,7 @@ int Up(const Output& o, const UpFlags& f) {
   options.address = host;
   options.port = port;
   options.threads = f.threads;
+  options.handler_threads = f.handler_threads;
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.max_connections = f.max_connections;
   // Uploads to PUT /v1/artifacts are checked before their body is read,
@@ -404,7 +406,12 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   AddStoreFlags(up, f->store);
   up->add_option("--listen", f->listen, "HOST:PORT to listen on (port 0: a free port); loopback unless auth is on")
       ->capture_default_str();
-  up->add_option("--threads", f->threads, "Worker threads (default: one per core)");
+  up->add_option("--threads", f->threads, "I/O threads (default: one per core); they also run reads");
+  up->add_option("--handler-threads", f->handler_threads,
+                 "Threads that run writes, which wait for their commit: more let more writes share one "
+                 "fsync (0: writes run on the I/O threads)")
+      ->check(CLI::Range(0u, 1024u))
+      ->capture_default_str();
   up->add_option("--request-timeout-ms", f->request_timeout_ms,
                  "A request (header and body) must arrive within this time, else 408")
       ->check(CLI::Range(100L, 3600000L))

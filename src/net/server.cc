@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -26,6 +27,10 @@ using tcp = asio::ip::tcp;
 struct Shared {
   ServerOptions options;
   api::HttpHandler handler;
+  // Runs the handlers of requests that may wait on the disk (every method
+  // but GET, HEAD and OPTIONS) when options.handler_threads > 0, so that a
+  // write waiting for its commit does not hold an I/O thread.
+  std::unique_ptr<asio::thread_pool> blocking;
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
@@ -255,13 +260,32 @@ class Session : public std::enable_shared_from_this<Session> {
   // Runs the handler and writes its response (from memory or from a file).
   void Answer(api::HttpRequest in, bool keep_alive, unsigned version) {
     shared_->in_flight.fetch_add(1);
-    api::HttpResponse out;
+    bool reads_only = in.method == "GET" || in.method == "HEAD" || in.method == "OPTIONS";
+    if (shared_->blocking && !reads_only) {
+      // Run the handler on the blocking pool, then write on this session's
+      // strand again.
+      asio::post(*shared_->blocking, [self = shared_from_this(), in = std::move(in), keep_alive, version]() mutable {
+        auto out = std::make_shared<api::HttpResponse>(self->RunHandler(in));
+        asio::post(self->stream_.get_executor(), [self, out, keep_alive, version]() mutable {
+          self->Respond(std::move(*out), keep_alive, version);
+        });
+      });
+      return;
+    }
+    Respond(RunHandler(in), keep_alive, version);
+  }
+
+  api::HttpResponse RunHandler(const api::HttpRequest& in) {
     try {
-      out = shared_->handler(in);
+      return shared_->handler(in);
     } catch (const std::exception&) {
       // The handler's contract is to answer, never to throw; stay up anyway.
-      out = api::TransportProblem(500, "internal", "Internal error", "the request could not be handled");
+      return api::TransportProblem(500, "internal", "Internal error", "the request could not be handled");
     }
+  }
+
+  // Writes the handler's answer (in_flight was counted by Answer).
+  void Respond(api::HttpResponse out, bool keep_alive, unsigned version) {
     RemoveSpool();
     bool keep = keep_alive && !shared_->stopping.load();
     if (!out.body_file.empty()) return WriteFile(std::move(out), version, keep);
@@ -374,6 +398,9 @@ struct Server::Impl {
         shared(std::make_shared<Shared>()) {
     shared->options = std::move(o);
     shared->handler = std::move(h);
+    if (shared->options.handler_threads > 0) {
+      shared->blocking = std::make_unique<asio::thread_pool>(shared->options.handler_threads);
+    }
   }
 
   void Accept() {
@@ -461,6 +488,7 @@ void Server::Run() {
   for (unsigned i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
   for (std::thread& t : pool) t.join();
+  if (impl_->shared->blocking) impl_->shared->blocking->join();
 }
 
 void Server::Stop() {

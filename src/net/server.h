@@ -34,7 +34,12 @@ namespace bver::net {
 struct ServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: the kernel picks a free port
-  unsigned threads = 0;    // 0: std::thread::hardware_concurrency()
+  unsigned threads = 0;    // I/O threads; 0: std::thread::hardware_concurrency()
+  // Threads that run the handlers of requests that may wait on the disk
+  // (methods other than GET, HEAD, OPTIONS: writes waiting for their
+  // commit), so that they neither hold the I/O threads nor cap how many
+  // writes can share one group commit. 0: handlers run on the I/O threads.
+  unsigned handler_threads = 0;
   std::size_t body_limit = 8u << 20;
   std::size_t header_limit = 16u << 10;
   std::chrono::milliseconds request_timeout{10000};
