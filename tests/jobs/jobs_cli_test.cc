@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -220,6 +221,31 @@ TEST(JobsEndToEnd, SubstationSkeletonAndSanityThroughCliAndRest) {
   EXPECT_EQ(cancel.status, 200) << cancel.body;
   EXPECT_EQ(cancel.Json()["state"], "succeeded");  // already ended: answered as it is
   EXPECT_EQ(bver::testing::StopServer(s), 0);
+
+  // MCP (stdio): the job is a tool; wait makes the call answer at the end.
+  {
+    std::ofstream in(p.dir / "mcp_in.jsonl");
+    in << R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})"
+       << "\n"
+       << R"({"jsonrpc":"2.0","method":"notifications/initialized"})" << "\n"
+       << R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"jobs.sanity.start","arguments":{"input":{"site":"bver://sites/site/north"},"no_cache":true,"wait":30}}})"
+       << "\n";
+  }
+  bver::testing::CommandOptions mcp_options;
+  mcp_options.stdin_file = (p.dir / "mcp_in.jsonl").string();
+  bver::testing::CommandResult mcp =
+      bver::testing::RunCommand(BVER_EXE, {"-C", p.dir.string(), "mcp"}, p.dir / "scratch", mcp_options);
+  EXPECT_EQ(mcp.code, 0) << mcp.err;
+  json call;
+  std::stringstream lines(mcp.out);
+  for (std::string line; std::getline(lines, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("id", 0) == 2) call = j;
+  }
+  ASSERT_TRUE(call.contains("result")) << mcp.out << mcp.err;
+  EXPECT_EQ(call["result"].value("isError", false), false) << call.dump();
+  EXPECT_THAT(call["result"].dump(), HasSubstr("succeeded"));
+  EXPECT_THAT(call["result"].dump(), HasSubstr("\"passed\":true"));
 
   json list = p.BverJson({"job", "list"});
   EXPECT_GE(list["jobs"].size(), 5u);
