@@ -262,6 +262,29 @@ TEST_F(Misbehaving, ThisProcessKeepsWorkingAfterEveryFailure) {
   EXPECT_EQ((*out)["metrics"]["input"]["after"], true);
 }
 
+TEST_F(Misbehaving, ConcurrentInvocationsKeepTheirOwnPipes) {
+  auto r = MakeExecRunner(*manifest_, "test.echo");
+  ASSERT_TRUE(r.ok());
+  Runner& runner = **r;
+  constexpr int kThreads = 6;
+  std::vector<Result<json>> results(kThreads, Result<json>(json()));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      Invocation inv;
+      inv.capability_id = "test.echo";
+      inv.input = {{"n", i}, {"pad", std::string(100000 + i, 'x')}};  // bigger than a pipe buffer
+      results[i] = runner.Invoke(inv);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status().ToString();
+    EXPECT_EQ((*results[i])["metrics"]["input"]["n"], i);
+    EXPECT_EQ((*results[i])["metrics"]["input"]["pad"].get<std::string>().size(), 100000u + i);
+  }
+}
+
 TEST(ExecRunner, UnknownCapabilityAndMissingProgram) {
   Manifest m = LoadOrDie(kSource / "tests/plugins/misbehaving");
   Result<std::unique_ptr<Runner>> r = MakeExecRunner(m, "test.nope");
