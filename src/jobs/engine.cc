@@ -712,6 +712,41 @@ struct Engine::Impl {
     for (const Pointer& p : leased) (void)store.ReleaseLease(p, "job:" + e.job_id);
   }
 
+  // Runs the capability once, or k-of-n times for a capability marked for
+  // trust: the output that at least `trust_agree` runs gave (compared by
+  // the digest of its canonical JSON). Runs go one after the other and stop
+  // early once the answer is decided.
+  Result<json> InvokeTrusted(const BoundCapability& bound, const plugin::Invocation& inv, Execution& e) {
+    if (bound.trust_runs <= 1) return bound.runner->Invoke(inv);
+    std::map<std::string, std::pair<int, json>> seen;  // digest -> (count, output)
+    Status last_error;
+    int failed = 0;
+    for (int i = 0; i < bound.trust_runs; ++i) {
+      Result<json> r = bound.runner->Invoke(inv);
+      if (e.cancel) return r.ok() ? Result<json>(Status(StatusCode::kCancelled, "cancelled")) : r;
+      if (!r.ok()) {
+        last_error = r.status();
+        ++failed;
+      } else {
+        Result<std::string> d = core::JsonDigest(*r);
+        if (!d.ok()) return d.status();
+        auto& slot = seen[*d];
+        slot.first += 1;
+        slot.second = std::move(r).value();
+        if (slot.first >= bound.trust_agree) return slot.second;
+      }
+      int best = 0;
+      for (const auto& [digest, v] : seen) best = std::max(best, v.first);
+      if (best + (bound.trust_runs - i - 1) < bound.trust_agree) break;  // cannot reach k any more
+    }
+    if (seen.empty() && failed > 0) return last_error;
+    int best = 0;
+    for (const auto& [digest, v] : seen) best = std::max(best, v.first);
+    return Status(StatusCode::kFailedPrecondition,
+                  "trust: " + std::to_string(best) + " run(s) agreed on one output; " + std::to_string(bound.trust_agree) +
+                      " of " + std::to_string(bound.trust_runs) + " needed (" + std::to_string(failed) + " failed)");
+  }
+
   // One run of the capability; what ended it is in the returned Finish (and
   // `outcome`).
   Outcome Attempt(store::JobRow& row, const Spec& spec, Execution& e, Finish& finish) {
@@ -760,7 +795,7 @@ struct Engine::Impl {
     inv.job_id = row.id;
     inv.attempt = static_cast<int>(row.attempts);
     inv.cancel = &e.cancel;
-    Result<json> out = bound->runner->Invoke(inv);
+    Result<json> out = InvokeTrusted(*bound, inv, e);
     if (e.lost) return Outcome::kLost;
     if (e.cancel_requested) {
       finish = Failed(Status(StatusCode::kCancelled, "cancelled while running"), kEventCancelled, "cancelled");

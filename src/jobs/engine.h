@@ -66,6 +66,10 @@ struct BoundCapability {
   std::map<std::string, std::string> labels;
   std::vector<domain::JsonPtr> declared_outputs;
   std::string plugin_id;
+  // k-of-n (the manifest's trust): the capability runs `trust_runs` times and
+  // succeeds when `trust_agree` runs give the same output (by digest).
+  int trust_runs = 1;
+  int trust_agree = 1;
 };
 
 class CapabilityHost {

@@ -53,6 +53,10 @@ class RegistryHost final : public CapabilityHost {
     b.labels = spec->labels;
     if (spec->output_schema) b.declared_outputs.push_back(spec->output_schema);
     b.plugin_id = p->plugin_id;
+    if (spec->trust) {
+      b.trust_runs = spec->trust->runs;
+      b.trust_agree = spec->trust->agree;
+    }
     std::lock_guard<std::mutex> l(mu_);
     bound_.emplace(cap.id, b);
     return b;

@@ -46,10 +46,13 @@ class TestHost final : public CapabilityHost {
  public:
   TestHost(plugin::Registry& registry, const domain::Platform& platform)
       : registry_host_(MakeRegistryHost(registry, platform)) {}
-  void Add(const std::string& cap, std::function<Result<json>(const plugin::Invocation&)> fn) {
+  void Add(const std::string& cap, std::function<Result<json>(const plugin::Invocation&)> fn, int trust_runs = 1,
+           int trust_agree = 1) {
     BoundCapability b;
     b.runner = std::make_shared<FakeRunner>(std::move(fn));
     b.plugin_id = "fake";
+    b.trust_runs = trust_runs;
+    b.trust_agree = trust_agree;
     fakes_[cap] = b;
   }
   Result<BoundCapability> Bind(const domain::Capability& cap) override {
@@ -152,6 +155,14 @@ class EngineTest : public ::testing::TestWithParam<BackendCase> {
       return json{{"metrics", {{"n", ++cached_calls_}}}};
     });
     host_->Add("test.labelled", [](const plugin::Invocation&) -> Result<json> { return json{{"metrics", json::object()}}; });
+    // 2 of 3 runs must agree; with disagree, every run answers differently.
+    host_->Add(
+        "test.trusted",
+        [this](const plugin::Invocation& inv) -> Result<json> {
+          int n = ++trusted_calls_;
+          return json{{"metrics", {{"v", inv.input.value("disagree", false) ? n : 7}}}};
+        },
+        3, 2);
     host_->Add("test.flaky", [this](const plugin::Invocation& inv) -> Result<json> {
       if (flaky_calls_++ < inv.input.value("fail_times", 0)) return UnavailableError("not yet");
       return json{{"metrics", {{"calls", flaky_calls_.load()}}}};
@@ -232,7 +243,7 @@ class EngineTest : public ::testing::TestWithParam<BackendCase> {
   std::unique_ptr<TestHost> host_;
   EngineOptions options_;
   std::unique_ptr<Engine> engine_;
-  std::atomic<int> gen_calls_{0}, check_calls_{0}, cached_calls_{0}, flaky_calls_{0};
+  std::atomic<int> gen_calls_{0}, check_calls_{0}, cached_calls_{0}, flaky_calls_{0}, trusted_calls_{0};
   std::mutex mu_;
   json last_check_;
 };
@@ -441,6 +452,20 @@ TEST_P(EngineTest, RetriesWithBackoffUpToTheMaximum) {
   EXPECT_EQ(bad["attempts"], 4);  // max_retries 3
   EXPECT_EQ(bad["error"]["code"], "unavailable");
   EXPECT_THAT(bad["error"]["message"].get<std::string>(), HasSubstr("gave up after 4"));
+}
+
+TEST_P(EngineTest, TrustRunsKOfN) {
+  StartEngine();
+  json agreed = Run("trusted", json::object());
+  EXPECT_EQ(agreed["state"], "succeeded") << agreed.dump();
+  EXPECT_EQ(agreed["result"]["metrics"]["v"], 7);
+  EXPECT_EQ(trusted_calls_, 2);  // the second run already made 2 of 3
+  trusted_calls_ = 0;
+  json split = Run("trusted", {{"disagree", true}});
+  EXPECT_EQ(split["state"], "failed") << split.dump();
+  EXPECT_EQ(split["error"]["code"], "failed_precondition");
+  EXPECT_THAT(split["error"]["message"].get<std::string>(), HasSubstr("2 of 3 needed"));
+  EXPECT_EQ(trusted_calls_, 3);  // three different answers
 }
 
 TEST_P(EngineTest, TimeoutEndsTheJobTimedOut) {
