@@ -198,7 +198,7 @@ void RegisterPluginCommands(CLI::App& app, Context& ctx, int& /*code*/) {
     auto f = std::make_shared<StoreFlags>();
     auto a = std::make_shared<std::pair<std::string, bool>>();
     CLI::App* c = Command(
-        plugins, ctx, "install", "Install the plugin in FOLDER (checks its manifest and compatibility)", f,
+        plugins, ctx, "install", "Install the plugin in FOLDER or a bundle (checks its manifest and compatibility)", f,
         [a](const Output& o, PluginEnv& env) {
           if (!env.platform) return o.Fail(env.platform_status);
           plugin::Registry::InstallOptions options;
@@ -213,7 +213,7 @@ void RegisterPluginCommands(CLI::App& app, Context& ctx, int& /*code*/) {
           }
           return 0;
         });
-    c->add_option("FOLDER", a->first, "the plugin folder (holding bver_plugin.yaml)")->required();
+    c->add_option("FOLDER", a->first, "the plugin folder (holding bver_plugin.yaml), or a .tar.gz/.tgz/.tar bundle of it")->required();
     c->add_flag("--replace", a->second, "replace another installed version of the same plugin");
   }
   {

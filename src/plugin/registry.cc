@@ -1,6 +1,12 @@
 #include "src/plugin/registry.h"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <chrono>
 #include <filesystem>
@@ -136,8 +142,73 @@ bool IsInside(const fs::path& child, const fs::path& parent) {
 
 }  // namespace
 
+namespace {
+
+bool IsBundle(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  for (const char* ext : {".tar.gz", ".tgz", ".tar"}) {
+    std::string e = ext;
+    if (path.size() > e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
+// Extracts `bundle` into the fresh folder `into` with GNU tar, which refuses
+// absolute names and ".." members. The plugin folder is `into` itself, or
+// its one top-level folder.
+Result<std::string> ExtractBundle(const std::string& bundle, const fs::path& into) {
+  std::string in = fs::absolute(bundle).string(), out = into.string();
+  std::vector<std::string> args = {"tar", "-xf", in, "-C", out, "--no-same-owner", "--no-same-permissions"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  static char* const kNoEnv[] = {const_cast<char*>("PATH=/usr/local/bin:/usr/bin:/bin"), nullptr};
+  // tar's own complaints would go to the runtime's terminal; our error says it.
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  int rc = posix_spawn(&pid, "/usr/bin/tar", &fa, nullptr, argv.data(), kNoEnv);
+  if (rc != 0) rc = posix_spawn(&pid, "/bin/tar", &fa, nullptr, argv.data(), kNoEnv);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return FailedPreconditionError("cannot run tar to unpack bundle " + bundle);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    return InvalidArgumentError("bundle " + bundle + " is not a readable tar archive (tar failed)");
+  }
+  std::error_code ec;
+  if (fs::exists(into / kManifestFileName, ec)) return out;
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(into, ec)) entries.push_back(e.path());
+  if (entries.size() == 1 && fs::is_directory(entries[0], ec) && fs::exists(entries[0] / kManifestFileName, ec)) {
+    return entries[0].string();
+  }
+  return InvalidArgumentError("bundle " + bundle + " holds no " + kManifestFileName +
+                              " at its top or in its one top-level folder");
+}
+
+}  // namespace
+
 Result<InstalledPlugin> Registry::Install(const std::string& folder, const domain::Platform* platform,
                                           InstallOptions options) {
+  if (IsBundle(folder)) {
+    std::string tmpl = (fs::temp_directory_path() / "bver-bundle-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) return InternalError("cannot create a folder to unpack " + folder);
+    struct Cleanup {
+      std::string dir;
+      ~Cleanup() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+      }
+    } cleanup{tmpl};
+    BVER_ASSIGN_OR_RETURN(std::string unpacked, ExtractBundle(folder, tmpl));
+    return Install(unpacked, platform, options);
+  }
   BVER_ASSIGN_OR_RETURN(Manifest source, LoadManifest(folder));
   BVER_ASSIGN_OR_RETURN(std::optional<std::string> existing_text, storage_.Get(source.plugin_id));
   std::optional<InstalledPlugin> existing;

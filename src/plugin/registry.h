@@ -83,7 +83,9 @@ class Registry {
   struct InstallOptions {
     bool replace = false;  // replace another installed version of the same plugin id
   };
-  // Installs the plugin in `folder`. Errors: the manifest's (NotFound,
+  // Installs the plugin in `folder`, or in a bundle: a .tar.gz, .tgz or .tar
+  // file holding the plugin folder (at its top, or as its one top-level
+  // folder), unpacked with tar. Errors: the manifest's (NotFound,
   // InvalidArgument with file:line:column); FailedPrecondition listing every
   // compatibility problem with `platform` (may be null) and the other
   // installed plugins; AlreadyExists when another version or content of the

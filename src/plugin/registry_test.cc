@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -106,6 +107,30 @@ TEST_F(RegistryTest, InstallCopiesRecordsAndSurvivesTheSourceGoingAway) {
   Result<InstalledPlugin> same = registry_->Install(again.string(), &platform_);
   ASSERT_TRUE(same.ok()) << same.status().ToString();
   EXPECT_EQ(same->installed_at, p->installed_at);
+}
+
+TEST_F(RegistryTest, InstallFromABundle) {
+  fs::path src = CopyPlugin(kSource / "plugins/substation-checks", "substation-checks");
+  std::string bundle = (dir_ / "checks.tar.gz").string();
+  std::string cmd = "tar -czf " + bundle + " -C " + (dir_ / "src").string() + " substation-checks";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  Result<InstalledPlugin> p = registry_->Install(bundle, &platform_);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->plugin_id, "substation-checks");
+  EXPECT_TRUE(fs::exists(fs::path(p->folder) / "checks.py"));
+  ASSERT_TRUE(registry_->Get("substation-checks").ok());
+  EXPECT_TRUE(registry_->Get("substation-checks")->manifest.has_value());
+
+  // Not a plugin bundle: a clear error.
+  std::string empty = (dir_ / "empty.tar").string();
+  ASSERT_EQ(std::system(("tar -cf " + empty + " -C " + src.string() + " checks.py").c_str()), 0);
+  Result<InstalledPlugin> none = registry_->Install(empty, &platform_);
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(none.status().message(), HasSubstr("holds no bver_plugin.yaml"));
+  std::ofstream(dir_ / "junk.tgz") << "not a tar file";
+  Result<InstalledPlugin> junk = registry_->Install((dir_ / "junk.tgz").string(), &platform_);
+  EXPECT_EQ(junk.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(junk.status().message(), HasSubstr("not a readable tar archive"));
 }
 
 TEST_F(RegistryTest, AnotherVersionNeedsReplace) {
