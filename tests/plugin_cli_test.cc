@@ -3,6 +3,7 @@
 // plugins (the native one as CMake built it).
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -165,6 +166,15 @@ TEST_F(PluginCli, RefusalsAreDomainErrorsWithReasons) {
       << "a damaged plugin is installed, not missing";
   ASSERT_EQ(Run({"plugins", "install", kChecks.string()}).code, 0);  // repairs it
   EXPECT_EQ(RunJson({"plugins", "list"})["plugins"][0]["compatible"], true);
+}
+
+TEST_F(PluginCli, InstallFromABundle) {
+  std::string bundle = (dir_ / "checks.tgz").string();
+  std::string cmd = "tar -czf " + bundle + " -C " + kChecks.parent_path().string() + " substation-checks";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  json p = RunJson({"plugins", "install", bundle});
+  EXPECT_EQ(p["plugin_id"], "substation-checks");
+  EXPECT_TRUE(fs::exists(dir_ / ".bver/plugins/substation-checks/1.0.0/checks.py"));
 }
 
 TEST_F(PluginCli, UsageAndHelp) {
