@@ -1,5 +1,6 @@
 #include "src/cli/runtime.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,17 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
   rt->plugins = std::make_unique<plugin::Registry>(
       *rt->plugin_storage, (std::filesystem::path(rt->location.project_dir) / ".bver" / "plugins").string());
   rt->capability_host = jobs::MakeRegistryHost(*rt->plugins, *rt->platform);
+  if (runtime_options.job_threads < 0) {
+    runtime_options.job_threads = 2;
+    if (const char* env = std::getenv("BVER_JOB_THREADS"); env != nullptr && *env != '\0') {
+      char* end = nullptr;
+      long n = std::strtol(env, &end, 10);
+      if (*end != '\0' || n < 0 || n > 1024) {
+        return InvalidArgumentError(std::string("BVER_JOB_THREADS=") + env + " is not a number of threads (0-1024)");
+      }
+      runtime_options.job_threads = static_cast<int>(n);
+    }
+  }
   jobs::EngineOptions engine_options;
   engine_options.threads = runtime_options.job_threads;
   if (runtime_options.job_lease_ms > 0) engine_options.job_lease_ms = runtime_options.job_lease_ms;

@@ -53,8 +53,9 @@ struct Runtime {
 
 struct RuntimeOptions {
   // In-process job workers started with the runtime (0: none; the jobs are
-  // queued for `bver worker` processes).
-  int job_threads = 2;
+  // queued for `bver worker` processes). Negative: $BVER_JOB_THREADS when
+  // set, else 2 (what bver up and bver mcp use).
+  int job_threads = -1;
   // Worker labels offered besides the detected ones ("k=v,...").
   std::string worker_labels;
   // > 0: the lease of a running job (a dead worker's job runs again after it).
