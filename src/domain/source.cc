@@ -92,7 +92,7 @@ class Converter {
       case YAML::NodeType::Map: {
         json out = json::object();
         for (auto it = node.begin(); it != node.end(); ++it) {
-          const YAML::Node& key = it->first;
+          const YAML::Node key = it->first;  // a copy: it->first is a temporary
           if (key.Type() != YAML::NodeType::Scalar) {
             return Error(key, "mapping keys must be plain strings");
           }
