@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <set>
@@ -164,7 +165,10 @@ struct Engine::Impl {
   std::condition_variable work_cv;  // a job was queued here
   std::condition_variable done_cv;  // a job ended here
   std::condition_variable stop_cv;  // Stop() was called (wakes the monitor)
-  int pending = 0;                  // GUARDED_BY(mu)
+  // Jobs queued by this engine, claimed by id before the store's queue is
+  // asked (SQLite only; see ClaimLocal).
+  std::deque<std::string> local;    // GUARDED_BY(mu)
+  bool claim_local = false;         // immutable after the constructor
   bool stopping = false;            // GUARDED_BY(mu)
   bool started = false;             // GUARDED_BY(mu)
   std::map<std::string, std::shared_ptr<Execution>> active;  // GUARDED_BY(mu)
@@ -177,6 +181,7 @@ struct Engine::Impl {
     if (options.worker_labels.is_null()) options.worker_labels = DetectLabels();
     if (options.heartbeat_ms <= 0) options.heartbeat_ms = std::max<std::int64_t>(1, options.job_lease_ms / 3);
     labels_text = options.worker_labels.dump();
+    claim_local = store.backend().Name() == "sqlite";
     for (const domain::Capability& c : store.platform().capabilities) {
       if (!c.input_schema) continue;
       Result<std::unique_ptr<schema::Validator>> v = schema::Validator::Compile(*c.input_schema);
@@ -412,7 +417,7 @@ struct Engine::Impl {
                              .status());
     if (!cached) {
       std::lock_guard<std::mutex> l(mu);
-      ++pending;
+      if (claim_local && started && !stopping && options.threads > 0) local.push_back(row.id);
       work_cv.notify_one();
     }
     if (req.wait_seconds > 0 && !cached) return StatusOf(row.id, req.wait_seconds);
@@ -995,17 +1000,60 @@ struct Engine::Impl {
     }
   }
 
+  // Claims job `id` that this engine queued, by id: the claim ClaimJob
+  // makes, without its search. On SQLite that search sorts every due job
+  // inside the writer transaction (docs/PERFORMANCE.md, "Jobs"), so a deep
+  // queue makes every claim slow; by id it is one primary-key read. On
+  // PostgreSQL ClaimJob runs outside the store's writer lock and this would
+  // run under it, so it is not used there. Nothing when another worker (of
+  // any process) has taken the job, or it is not due or not for our labels.
+  Result<std::optional<store::JobRow>> ClaimById(const std::string& id, const std::string& worker) {
+    std::optional<store::JobRow> claimed;
+    store::WriteContext ctx;
+    ctx.actor = "jobs";
+    BVER_RETURN_IF_ERROR(store
+                             .Apply({}, ctx,
+                                    [&](store::Txn& t, const store::Store::TxnHelpers& h) -> bver::Status {
+                                      claimed.reset();
+                                      BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> row, t.GetJob(id));
+                                      if (!row || row->state != "queued" || row->run_after_us > h.now_us() ||
+                                          !store::LabelsMatch(row->labels, labels_text)) {
+                                        return bver::Status::Ok();
+                                      }
+                                      row->state = "running";
+                                      row->worker = worker;
+                                      row->attempts += 1;
+                                      row->lease_expires_at_us = h.now_us() + options.job_lease_ms * 1000;
+                                      row->updated_at_us = h.now_us();
+                                      BVER_RETURN_IF_ERROR(t.PutJob(*row));
+                                      claimed = std::move(row);
+                                      return bver::Status::Ok();
+                                    })
+                             .status());
+    return claimed;
+  }
+
   void WorkerLoop(const std::string& name) {
     while (true) {
+      std::string next;
       {
         std::lock_guard<std::mutex> l(mu);
         if (stopping) return;
+        if (claim_local && !local.empty()) {
+          next = std::move(local.front());
+          local.pop_front();
+        }
+      }
+      if (!next.empty()) {
+        Result<std::optional<store::JobRow>> row = ClaimById(next, name);
+        if (row.ok() && *row) Execute(std::move(**row));
+        continue;
       }
       Result<bool> ran = RunOne(name);
       if (ran.ok() && *ran) continue;
       std::unique_lock<std::mutex> l(mu);
-      work_cv.wait_for(l, std::chrono::milliseconds(options.idle_poll_ms), [&] { return stopping || pending > 0; });
-      if (pending > 0) --pending;
+      work_cv.wait_for(l, std::chrono::milliseconds(options.idle_poll_ms),
+                       [&] { return stopping || (claim_local && !local.empty()); });
     }
   }
 };
