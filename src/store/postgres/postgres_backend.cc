@@ -54,7 +54,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   attempts BIGINT NOT NULL, max_attempts BIGINT NOT NULL, created_at_us BIGINT NOT NULL,
   updated_at_us BIGINT NOT NULL, run_after_us BIGINT NOT NULL, lease_expires_at_us BIGINT NOT NULL,
   cancel_requested BOOLEAN NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after_us);
+DROP INDEX IF EXISTS jobs_ready;
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, run_after_us, id);
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (state, lease_expires_at_us);
 INSERT INTO bver_meta (key, value) VALUES ('store_format', '1') ON CONFLICT DO NOTHING;
 )sql";
 
@@ -636,13 +638,22 @@ class PostgresBackend : public Backend {
     Borrow c(this);
     BVER_RETURN_IF_ERROR(Exec(c.get(), "BEGIN").status());
     Result<std::optional<JobRow>> claimed = [&]() -> Result<std::optional<JobRow>> {
-      BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(),
-                                             std::string("SELECT ") + kJobColumns +
-                                                 " FROM jobs WHERE (state = 'queued' AND run_after_us <= $1) OR "
-                                                 "(state = 'running' AND lease_expires_at_us < $1) "
-                                                 "ORDER BY run_after_us, id LIMIT 64 FOR UPDATE SKIP LOCKED",
-                                             {S(now_us)}));
-      for (JobRow& j : ReadJobs(r.get())) {
+      // Expired running jobs first (their worker died), then due queued
+      // ones, oldest first: two queries, each in its own index's order.
+      BVER_ASSIGN_OR_RETURN(PgResult expired, Exec(c.get(),
+                                                   std::string("SELECT ") + kJobColumns +
+                                                       " FROM jobs WHERE state = 'running' AND "
+                                                       "lease_expires_at_us < $1 ORDER BY lease_expires_at_us "
+                                                       "LIMIT 16 FOR UPDATE SKIP LOCKED",
+                                                   {S(now_us)}));
+      BVER_ASSIGN_OR_RETURN(PgResult due, Exec(c.get(),
+                                               std::string("SELECT ") + kJobColumns +
+                                                   " FROM jobs WHERE state = 'queued' AND run_after_us <= $1 "
+                                                   "ORDER BY run_after_us, id LIMIT 64 FOR UPDATE SKIP LOCKED",
+                                               {S(now_us)}));
+      std::vector<JobRow> candidates = ReadJobs(expired.get());
+      for (JobRow& j : ReadJobs(due.get())) candidates.push_back(std::move(j));
+      for (JobRow& j : candidates) {
         if (!LabelsMatch(j.labels, worker_labels)) continue;
         j.state = "running";
         j.worker = worker;

@@ -57,7 +57,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL, created_at_us INTEGER NOT NULL,
   updated_at_us INTEGER NOT NULL, run_after_us INTEGER NOT NULL, lease_expires_at_us INTEGER NOT NULL,
   cancel_requested INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after_us);
+DROP INDEX IF EXISTS jobs_ready;
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, run_after_us, id);
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (state, lease_expires_at_us);
 INSERT OR IGNORE INTO bver_meta (key, value) VALUES ('store_format', '1');
 )sql";
 
@@ -729,14 +731,23 @@ class SqliteBackend : public Backend {
     BVER_RETURN_IF_ERROR(WriteTxn([&](Txn&) -> Status {
       claimed.reset();
       Conn& c = *writer_;
-      // Candidates in batches: queued and due, or running with an expired lease.
+      // Candidates: running jobs whose lease expired (their worker died:
+      // older work), then queued jobs that are due, oldest first. Two
+      // queries, so each walks its own index in order instead of sorting
+      // the whole queue.
       BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
                             c.Prepare(std::string("SELECT ") + kJobColumns +
-                                      " FROM jobs WHERE (state = 'queued' AND run_after_us <= ?1) OR "
-                                      "(state = 'running' AND lease_expires_at_us < ?1) "
-                                      "ORDER BY run_after_us, id LIMIT 64"));
+                                      " FROM jobs WHERE state = 'running' AND lease_expires_at_us < ?1 "
+                                      "ORDER BY lease_expires_at_us LIMIT 16"));
       Bind(st, now_us);
       BVER_ASSIGN_OR_RETURN(std::vector<JobRow> candidates, CollectJobs(c, st));
+      BVER_ASSIGN_OR_RETURN(st, c.Prepare(std::string("SELECT ") + kJobColumns +
+                                          " FROM jobs WHERE state = 'queued' AND run_after_us <= ?1 "
+                                          "ORDER BY run_after_us, id LIMIT 64"));
+      Bind(st, now_us);
+      BVER_ASSIGN_OR_RETURN(std::vector<JobRow> queued, CollectJobs(c, st));
+      candidates.insert(candidates.end(), std::make_move_iterator(queued.begin()),
+                        std::make_move_iterator(queued.end()));
       for (JobRow& j : candidates) {
         if (!LabelsMatch(j.labels, worker_labels)) continue;
         j.state = "running";
