@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -462,23 +463,35 @@ class PostgresBackend : public Backend {
 
   std::string Name() const override { return "postgresql"; }
 
+  // Group commit, leader/follower as in the SQLite backend: a caller that
+  // finds no batch running commits everything queued so far in one
+  // transaction (each callback isolated by a savepoint) under the writers'
+  // lock; callers arriving meanwhile queue up for the next leader. So the
+  // lock (which keeps event offsets gap-free across processes) is taken
+  // once per batch, not once per write.
   Status WriteTxn(const std::function<Status(Txn&)>& fn) override {
-    Borrow c(this);
-    BVER_RETURN_IF_ERROR(Exec(c.get(), "BEGIN").status());
-    Status s = Exec(c.get(), kWriterLock).status();
-    if (s.ok()) {
-      PgTxn txn(c.get());
-      try {
-        s = fn(txn);
-      } catch (const std::exception& e) {
-        s = InternalError(std::string("write transaction threw: ") + e.what());
+    Request req{&fn, Status(), false};
+    std::unique_lock<std::mutex> l(write_mu_);
+    write_queue_.push_back(&req);
+    while (!req.done) {
+      if (!leader_active_) {
+        leader_active_ = true;
+        std::vector<Request*> batch;
+        while (!write_queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(write_queue_.front());
+          write_queue_.pop_front();
+        }
+        l.unlock();
+        RunBatch(batch);
+        l.lock();
+        for (Request* r : batch) r->done = true;
+        leader_active_ = false;
+        write_cv_.notify_all();
+      } else {
+        write_cv_.wait(l);
       }
     }
-    if (!s.ok()) {
-      Exec(c.get(), "ROLLBACK").status().ok();
-      return s;
-    }
-    return Exec(c.get(), "COMMIT").status();
+    return req.status;
   }
 
   Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
@@ -711,9 +724,62 @@ class PostgresBackend : public Backend {
     PgConn c_;
   };
 
+  static constexpr std::size_t kMaxBatch = 128;
+
+  struct Request {
+    const std::function<Status(Txn&)>* fn;
+    Status status;      // set by the leader that ran it
+    bool done = false;  // GUARDED_BY(write_mu_)
+  };
+
+  void RunBatch(const std::vector<Request*>& batch) {
+    Borrow c(this);
+    auto fail_all = [&](const Status& s) {
+      for (Request* r : batch) r->status = s;
+    };
+    if (Status s = Exec(c.get(), "BEGIN").status(); !s.ok()) return fail_all(s);
+    if (Status s = Exec(c.get(), kWriterLock).status(); !s.ok()) {
+      Exec(c.get(), "ROLLBACK").status().ok();
+      return fail_all(s);
+    }
+    std::vector<Status> results(batch.size());
+    PgTxn txn(c.get());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Status s = batch.size() == 1 ? Status::Ok() : Exec(c.get(), "SAVEPOINT w").status();
+      if (s.ok()) {
+        try {
+          s = (*batch[i]->fn)(txn);
+        } catch (const std::exception& e) {
+          s = InternalError(std::string("write transaction threw: ") + e.what());
+        }
+        if (batch.size() > 1) {
+          Status end = Exec(c.get(), s.ok() ? "RELEASE SAVEPOINT w" : "ROLLBACK TO SAVEPOINT w").status();
+          if (!s.ok()) Exec(c.get(), "RELEASE SAVEPOINT w").status().ok();
+          if (!end.ok()) s = end;
+        }
+      }
+      results[i] = s;
+    }
+    // A lone failed callback: nothing of the transaction is kept.
+    if (batch.size() == 1 && !results[0].ok()) {
+      Exec(c.get(), "ROLLBACK").status().ok();
+      return fail_all(results[0]);
+    }
+    if (Status commit = Exec(c.get(), "COMMIT").status(); !commit.ok()) {
+      Exec(c.get(), "ROLLBACK").status().ok();
+      return fail_all(commit);
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->status = results[i];
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<PgConn> pool_;  // GUARDED_BY(mu_)
+
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::deque<Request*> write_queue_;  // GUARDED_BY(write_mu_)
+  bool leader_active_ = false;        // GUARDED_BY(write_mu_)
 };
 
 }  // namespace
