@@ -9,6 +9,7 @@
 
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
+#include "src/cli/store_command.h"
 #include "src/store/artifact_store.h"
 #include "src/store/open.h"
 
@@ -22,30 +23,28 @@ json InfoJson(const store::ArtifactInfo& a) {
   return {{"digest", a.digest}, {"size", a.size}, {"existed", a.existed}};
 }
 
-// Registers a subcommand whose action opens the store's backend and its
-// artifact folder and runs `body`. Artifacts do not depend on the domain, so
-// unlike the ref commands this does not compile bver.yaml: -f only says
-// where the project folder is.
+// What the artifact commands open: the store's backend and its artifact
+// folder. Artifacts do not depend on the domain, so unlike the ref commands
+// this does not compile bver.yaml: -f only says where the project folder is.
+struct ArtifactEnv {
+  std::unique_ptr<store::Backend> backend;
+  std::unique_ptr<store::ArtifactStore> artifacts;
+};
+
+Result<ArtifactEnv> OpenArtifacts(const StoreFlags& flags) {
+  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(flags));
+  BVER_ASSIGN_OR_RETURN(std::string dir, store::ChooseArtifactDir(at.url, at.project_dir));
+  ArtifactEnv env;
+  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
+  env.artifacts = std::make_unique<store::ArtifactStore>(dir, *env.backend);
+  return env;
+}
+
 template <typename Fn>
 CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
                   std::shared_ptr<StoreFlags> flags, Fn body) {
-  CLI::App* cmd = parent->add_subcommand(name, help);
-  AddStoreFlags(cmd, *flags);
-  cmd->callback([&ctx, flags, body] {
-    ctx.action = [&ctx, flags, body] {
-      Output o{ctx.out, ctx.err, flags->json};
-      Result<StoreLocation> at = LocateStore(*flags);
-      if (!at.ok()) return o.Fail(at.status());
-      Result<std::string> dir = store::ChooseArtifactDir(at->url, at->project_dir);
-      if (!dir.ok()) return o.Fail(dir.status());
-      Result<std::unique_ptr<store::Backend>> backend =
-          store::OpenBackend(at->url, at->project_dir);
-      if (!backend.ok()) return o.Fail(backend.status());
-      store::ArtifactStore artifacts(*dir, **backend);
-      return body(o, artifacts);
-    };
-  });
-  return cmd;
+  return AddStoreCommand(parent, ctx, name, help, flags, OpenArtifacts,
+                         [body](const Output& o, ArtifactEnv& env) { return body(o, *env.artifacts); });
 }
 
 }  // namespace

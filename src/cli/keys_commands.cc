@@ -8,6 +8,7 @@
 #include "src/auth/api_keys.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
+#include "src/cli/store_command.h"
 #include "src/domain/compiler.h"
 #include "src/store/open.h"
 
@@ -50,25 +51,25 @@ Status CheckScopes(const std::vector<std::string>& scopes, const std::string& do
   return InvalidArgumentError("unknown scope(s); the platform's scopes are: " + auth::JoinScopes(known), unknown);
 }
 
-// Registers a subcommand whose action opens the store's backend and runs
-// `body` with the key table.
+// What the key commands open: the store's backend and its key table.
+struct KeysEnv {
+  std::unique_ptr<store::Backend> backend;
+  std::unique_ptr<auth::ApiKeys> keys;
+};
+
+Result<KeysEnv> OpenKeys(const StoreFlags& flags) {
+  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(flags));
+  KeysEnv env;
+  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
+  env.keys = std::make_unique<auth::ApiKeys>(*env.backend);
+  return env;
+}
+
 template <typename Fn>
 CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
                   std::shared_ptr<StoreFlags> flags, Fn body) {
-  CLI::App* cmd = parent->add_subcommand(name, help);
-  AddStoreFlags(cmd, *flags);
-  cmd->callback([&ctx, flags, body] {
-    ctx.action = [&ctx, flags, body] {
-      Output o{ctx.out, ctx.err, flags->json};
-      Result<StoreLocation> at = LocateStore(*flags);
-      if (!at.ok()) return o.Fail(at.status());
-      Result<std::unique_ptr<store::Backend>> backend = store::OpenBackend(at->url, at->project_dir);
-      if (!backend.ok()) return o.Fail(backend.status());
-      auth::ApiKeys keys(**backend);
-      return body(o, keys, *flags);
-    };
-  });
-  return cmd;
+  return AddStoreCommand(parent, ctx, name, help, flags, OpenKeys,
+                         [body, flags](const Output& o, KeysEnv& env) { return body(o, *env.keys, *flags); });
 }
 
 }  // namespace

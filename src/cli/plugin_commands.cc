@@ -10,6 +10,7 @@
 #include "bver/plugin/abi.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
+#include "src/cli/store_command.h"
 #include "src/domain/compiler.h"
 #include "src/plugin/compat.h"
 #include "src/plugin/registry.h"
@@ -116,17 +117,7 @@ void PrintCompat(const Output& o, const Status& compat) {
 template <typename Fn>
 CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
                   std::shared_ptr<StoreFlags> flags, Fn body) {
-  CLI::App* cmd = parent->add_subcommand(name, help);
-  AddStoreFlags(cmd, *flags);
-  cmd->callback([&ctx, flags, body] {
-    ctx.action = [&ctx, flags, body] {
-      Output o{ctx.out, ctx.err, flags->json};
-      Result<PluginEnv> env = OpenEnv(*flags);
-      if (!env.ok()) return o.Fail(env.status());
-      return body(o, *env);
-    };
-  });
-  return cmd;
+  return AddStoreCommand(parent, ctx, name, help, flags, OpenEnv, body);
 }
 
 const domain::Platform* PlatformOf(const PluginEnv& env) {

@@ -8,6 +8,7 @@
 
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
+#include "src/cli/store_command.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
 #include "src/store/filter.h"
@@ -83,17 +84,8 @@ store::WriteContext Ctx(const std::string& idem, long long expect) {
 template <typename Fn>
 CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
                   std::shared_ptr<StoreFlags> flags, Fn body) {
-  CLI::App* cmd = parent->add_subcommand(name, help);
-  AddStoreFlags(cmd, *flags);
-  cmd->callback([&ctx, flags, body] {
-    ctx.action = [&ctx, flags, body] {
-      Output o{ctx.out, ctx.err, flags->json};
-      Result<std::unique_ptr<store::Store>> s = Open(*flags);
-      if (!s.ok()) return o.Fail(s.status());
-      return body(o, **s);
-    };
-  });
-  return cmd;
+  return AddStoreCommand(parent, ctx, name, help, flags, Open,
+                         [body](const Output& o, std::unique_ptr<store::Store>& s) { return body(o, *s); });
 }
 
 }  // namespace
