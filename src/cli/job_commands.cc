@@ -5,7 +5,7 @@
 // up`, whose in-process workers run jobs) or `bver worker` processes run
 // it. With --wait the command runs workers itself until the job has ended,
 // so it works with no server at all (they may take other queued jobs too;
-// each is finished before the command exits).
+// each gets the engine's stop grace period when the command exits).
 #include <csignal>
 #include <iostream>
 #include <pthread.h>
@@ -144,7 +144,8 @@ int List(Context& ctx, const JobFlags& f) {
 }
 
 // bver worker: in-process workers against the project's store until SIGTERM
-// or SIGINT; the jobs it is running are finished first.
+// or SIGINT; the jobs it is running get the engine's stop grace period
+// (10 s) to end, and are left to another worker after that.
 int Worker(Context& ctx, const JobFlags& f) {
   Output o{ctx.err, ctx.err, false};
   // Block the signals before any thread starts, so every thread inherits the
@@ -171,7 +172,7 @@ int Worker(Context& ctx, const JobFlags& f) {
   ctx.err.flush();
   int sig = 0;
   sigwait(&stop, &sig);
-  ctx.err << "bver worker: stopping (finishing running jobs)\n";
+  ctx.err << "bver worker: stopping (running jobs get 10 s to end)\n";
   ctx.err.flush();
   (*rt)->jobs->Stop();
   return 0;

@@ -971,6 +971,7 @@ struct Engine::Impl {
       l.unlock();
       std::int64_t now = store.Now();
       for (const std::shared_ptr<Execution>& e : running) {
+        if (e->lost) continue;  // taken over or abandoned: its leases must lapse
         if (now - e->claimed_us >= options.started_event_delay_ms * 1000) EmitStarted(*e);
         if (now >= e->deadline_us && !e->timed_out) {
           e->timed_out = true;
@@ -1076,10 +1077,19 @@ void Engine::Start() {
 
 void Engine::Stop() {
   {
-    std::lock_guard<std::mutex> l(impl_->mu);
+    std::unique_lock<std::mutex> l(impl_->mu);
     impl_->stopping = true;
     impl_->work_cv.notify_all();
     impl_->stop_cv.notify_all();
+    // Running jobs get the grace period to end; the others are abandoned:
+    // their plugins are cancelled, nothing is written, their job leases
+    // lapse and another worker runs them again.
+    impl_->done_cv.wait_for(l, std::chrono::milliseconds(impl_->options.stop_grace_ms),
+                            [&] { return impl_->active.empty(); });
+    for (auto& [id, e] : impl_->active) {
+      e->lost = true;
+      e->cancel = true;
+    }
   }
   for (std::thread& t : impl_->threads) {
     if (t.joinable()) t.join();

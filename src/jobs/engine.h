@@ -103,6 +103,8 @@ struct EngineOptions {
   // long; a job that ends sooner carries it in its end transaction (0: at
   // once, in a transaction of its own).
   std::int64_t started_event_delay_ms = 50;
+  // Stop(): how long running jobs may take to end before they are abandoned.
+  std::int64_t stop_grace_ms = 10000;
   // Overrides bver.yaml's jobs.<name>.timeout_seconds when > 0 (tests).
   std::int64_t timeout_ms_override = 0;
 };
@@ -123,9 +125,12 @@ class Engine final : public runtime::JobService {
 
   // Starts options.threads worker threads (and the heartbeat monitor).
   void Start();
-  // Stops claiming and waits for the jobs this engine is running to end
-  // (each has its timeout). A process that dies instead leaves its jobs to
-  // be taken over once their leases expire. Idempotent.
+  // Stops claiming and gives the jobs this engine is running
+  // options.stop_grace_ms to end; the others are abandoned (their plugins
+  // cancelled, nothing written) and run again by another worker once their
+  // job leases lapse, as if this process had died. Returns when every
+  // worker thread has returned (a native plugin cannot be interrupted).
+  // Idempotent.
   void Stop();
 
   // runtime::JobService.

@@ -135,7 +135,8 @@ class EngineTest : public ::testing::TestWithParam<BackendCase> {
   void AddFakes() {
     host_->Add("test.gen", [this](const plugin::Invocation& inv) -> Result<json> {
       ++gen_calls_;
-      if (!SleepUnlessCancelled(inv, inv.input.value("sleep_ms", 0))) return Status(StatusCode::kCancelled, "cancelled");
+      int sleep = inv.input.value("sleep_ms", 0) + (inv.attempt == 1 ? inv.input.value("sleep_first_ms", 0) : 0);
+      if (!SleepUnlessCancelled(inv, sleep)) return Status(StatusCode::kCancelled, "cancelled");
       std::string site = inv.input.at("site");
       std::string id = P(site).id() + "-" + inv.input.value("tag", "a");
       return json{{"changeset",
@@ -571,6 +572,39 @@ TEST_P(EngineTest, DeadWorkersJobIsTakenOverAndCommittedOnce) {
   Result<bool> renew = store_->backend().RenewJobLease((*r)["job_id"], "ghost", store_->Now() + 1000000);
   ASSERT_TRUE(renew.ok());
   EXPECT_FALSE(*renew);
+}
+
+// Stop gives running jobs a grace period, then abandons them: nothing is
+// written, the job stays running until its lease lapses, and another worker
+// runs it again.
+TEST_P(EngineTest, StopAbandonsRunningJobsToAnotherWorker) {
+  options_.stop_grace_ms = 100;
+  options_.job_lease_ms = 600;
+  StartEngine();
+  Site("s1");
+  Result<json> r = Start("gen", {{"site", "bver://sites/site/s1"}, {"sleep_first_ms", 30000}});
+  ASSERT_TRUE(r.ok());
+  UntilRunning((*r)["job_id"]);
+  auto t0 = std::chrono::steady_clock::now();
+  engine_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  Result<json> st = engine_->JobStatus((*r)["job_id"], 0);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ((*st)["state"], "running");
+  EXPECT_FALSE(store_->Get(P("bver://assets/asset/s1-a")).ok());
+  EngineOptions second = options_;
+  second.worker_name = "second";
+  Engine other(*store_, *host_, second);
+  other.Start();
+  Result<json> end = other.JobStatus((*r)["job_id"], 30);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ((*end)["state"], "succeeded") << end->dump();
+  EXPECT_EQ((*end)["attempts"], 2);
+  EXPECT_EQ(gen_calls_, 2);
+  Result<std::vector<store::VersionInfo>> h = store_->History(P("bver://assets/asset/s1-a"));
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->size(), 1u);
+  other.Stop();
 }
 
 TEST_P(EngineTest, ListsJobs) {
