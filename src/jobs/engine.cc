@@ -1002,12 +1002,12 @@ struct Engine::Impl {
   }
 
   // Claims job `id` that this engine queued, by id: the claim ClaimJob
-  // makes, without its search. On SQLite that search sorts every due job
-  // inside the writer transaction (docs/PERFORMANCE.md, "Jobs"), so a deep
-  // queue makes every claim slow; by id it is one primary-key read. On
-  // PostgreSQL ClaimJob runs outside the store's writer lock and this would
-  // run under it, so it is not used there. Nothing when another worker (of
-  // any process) has taken the job, or it is not due or not for our labels.
+  // makes, without its search of the queue (one primary-key read inside
+  // the writer transaction; the search sorted the whole queue there before
+  // the store's 03575f9, docs/PERFORMANCE.md "Jobs"). SQLite only: on
+  // PostgreSQL ClaimJob does not take the store's writer lock and this
+  // would. Nothing when another worker (of any process) has taken the job,
+  // or it is not due or not for our labels.
   Result<std::optional<store::JobRow>> ClaimById(const std::string& id, const std::string& worker) {
     std::optional<store::JobRow> claimed;
     store::WriteContext ctx;
