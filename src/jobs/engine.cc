@@ -143,6 +143,9 @@ struct Execution {
   // short jobs, and the log keeps started before the end either way.
   std::mutex started_mu;
   bool started_pending = true;  // GUARDED_BY(started_mu)
+  // The next job of this engine's queue, claimed in the transaction that
+  // ended this one (SQLite; see CommitAs). Only the worker thread touches it.
+  std::optional<store::JobRow> next;
   nlohmann::json started_payload;  // set before the execution is shared
 };
 
@@ -515,10 +518,29 @@ struct Engine::Impl {
     json pins;              // non-null: check the input heads are still at these versions
     bool honour_cancel = false;
     json started_event;     // non-null: append job.started with this payload first
+    std::string claim_next; // non-empty: also claim this queued job for row.worker
   };
 
+  // In transaction `t`: claims queued job `id` for `worker` when it is due
+  // and our labels fit it (else nothing).
+  Result<std::optional<store::JobRow>> ClaimIn(store::Txn& t, const std::string& id, const std::string& worker,
+                                               std::int64_t now_us) {
+    BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> row, t.GetJob(id));
+    if (!row || row->state != "queued" || row->run_after_us > now_us || !store::LabelsMatch(row->labels, labels_text)) {
+      return std::optional<store::JobRow>();
+    }
+    row->state = "running";
+    row->worker = worker;
+    row->attempts += 1;
+    row->lease_expires_at_us = now_us + options.job_lease_ms * 1000;
+    row->updated_at_us = now_us;
+    BVER_RETURN_IF_ERROR(t.PutJob(*row));
+    return row;
+  }
+
   Result<Guard> Commit(const store::JobRow& row, const std::vector<store::Change>& changes, const Finish& f,
-                       const json& provenance, std::vector<store::Reference>* written) {
+                       const json& provenance, std::vector<store::Reference>* written,
+                       std::optional<store::JobRow>* claimed_next = nullptr) {
     Guard guard = Guard::kOk;
     store::WriteContext ctx = Ctx(row);
     if (!changes.empty()) {
@@ -529,6 +551,7 @@ struct Engine::Impl {
     Result<std::vector<store::Reference>> r = store.Apply(
         changes, ctx, [&](store::Txn& t, const store::Store::TxnHelpers& h) -> bver::Status {
           guard = Guard::kOk;
+          if (claimed_next != nullptr) claimed_next->reset();
           BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> cur, t.GetJob(row.id));
           if (!cur || cur->state != "running" || cur->worker != row.worker || cur->attempts != row.attempts) {
             guard = Guard::kLost;
@@ -556,20 +579,20 @@ struct Engine::Impl {
             BVER_RETURN_IF_ERROR(
                 h.AppendEvent(t, kChannel, kEventStarted, "job:" + row.id, f.started_event, ctx).status());
           }
-          store::JobRow next = *cur;
-          next.state = f.state;
-          next.updated_at_us = h.now_us();
-          next.result = f.result.dump();
+          store::JobRow next_row = *cur;
+          next_row.state = f.state;
+          next_row.updated_at_us = h.now_us();
+          next_row.result = f.result.dump();
           json extra = ParseOr(cur->extra, json::object());
           if (!f.cache_key.empty()) extra["cache_key"] = f.cache_key;
           if (written != nullptr && !changes.empty()) extra["commit"] = {{"changes", changes.size()}};
-          next.extra = extra.dump();
+          next_row.extra = extra.dump();
           if (f.state == "queued") {
-            next.worker.clear();
-            next.lease_expires_at_us = 0;
-            next.run_after_us = f.run_after_us;
+            next_row.worker.clear();
+            next_row.lease_expires_at_us = 0;
+            next_row.run_after_us = f.run_after_us;
           }
-          BVER_RETURN_IF_ERROR(t.PutJob(next));
+          BVER_RETURN_IF_ERROR(t.PutJob(next_row));
           if (f.state == "succeeded" && !f.cache_key.empty()) {
             json rec = {{"capability", row.capability},
                         {"capability_version", extra.value("capability_version", "")},
@@ -578,8 +601,13 @@ struct Engine::Impl {
                         {"created_at", core::FormatTimestamp(h.now_us())}};
             BVER_RETURN_IF_ERROR(t.PutRecord({kActionCacheKind, f.cache_key, rec.dump(), h.now_us()}));
           }
-          return h.AppendEvent(t, kChannel, f.event, "job:" + row.id, EventPayload(next, f.event_extra), ctx)
-              .status();
+          BVER_RETURN_IF_ERROR(
+              h.AppendEvent(t, kChannel, f.event, "job:" + row.id, EventPayload(next_row, f.event_extra), ctx)
+                  .status());
+          if (!f.claim_next.empty() && claimed_next != nullptr) {
+            BVER_ASSIGN_OR_RETURN(*claimed_next, ClaimIn(t, f.claim_next, row.worker, h.now_us()));
+          }
+          return bver::Status::Ok();
         });
     if (!r.ok()) {
       if (guard != Guard::kOk) return guard;
@@ -594,9 +622,31 @@ struct Engine::Impl {
                          Finish f, const json& provenance, std::vector<store::Reference>* written) {
     std::lock_guard<std::mutex> l(e.started_mu);
     if (e.started_pending) f.started_event = e.started_payload;
-    Result<Guard> g = Commit(row, changes, f, provenance, written);
-    if (g.ok() && *g == Guard::kOk) e.started_pending = false;
+    // The worker's next job from this engine's queue is claimed in the same
+    // transaction: one write transaction less per job.
+    f.claim_next = PopLocal();
+    Result<Guard> g = Commit(row, changes, f, provenance, written, &e.next);
+    bool committed = g.ok() && *g == Guard::kOk;
+    if (committed) e.started_pending = false;
+    if (!committed) {
+      e.next.reset();
+      if (!f.claim_next.empty()) PushLocalFront(f.claim_next);
+    }
     return g;
+  }
+
+  // The next job id this engine queued, or "" (none, not on SQLite, or stopping).
+  std::string PopLocal() {
+    std::lock_guard<std::mutex> l(mu);
+    if (!claim_local || stopping || local.empty()) return "";
+    std::string id = std::move(local.front());
+    local.pop_front();
+    return id;
+  }
+  void PushLocalFront(std::string id) {
+    std::lock_guard<std::mutex> l(mu);
+    local.push_front(std::move(id));
+    work_cv.notify_one();
   }
 
   void NotifyDone() {
@@ -903,7 +953,9 @@ struct Engine::Impl {
     return Outcome::kFailed;
   }
 
-  void Execute(store::JobRow row) {
+  // Runs claimed job `row` to its end; answers the next job claimed in its
+  // end transaction, if any.
+  std::optional<store::JobRow> Execute(store::JobRow row) {
     Result<Spec> spec = FindSpec(row.job);
     std::shared_ptr<Execution> e = Register(row, spec.ok() ? spec->timeout_ms : 0);
     Finish finish;
@@ -934,6 +986,7 @@ struct Engine::Impl {
     ReleaseLeases(*e);
     Unregister(row.id);
     NotifyDone();
+    return std::move(e->next);
   }
 
   Result<bool> RunOne(const std::string& worker) {
@@ -941,7 +994,7 @@ struct Engine::Impl {
     BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> row,
                           store.backend().ClaimJob(worker, labels_text, now, now + options.job_lease_ms * 1000));
     if (!row) return false;
-    Execute(std::move(*row));
+    for (std::optional<store::JobRow> next = Execute(std::move(*row)); next;) next = Execute(std::move(*next));
     return true;
   }
 
@@ -1015,19 +1068,7 @@ struct Engine::Impl {
     BVER_RETURN_IF_ERROR(store
                              .Apply({}, ctx,
                                     [&](store::Txn& t, const store::Store::TxnHelpers& h) -> bver::Status {
-                                      claimed.reset();
-                                      BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> row, t.GetJob(id));
-                                      if (!row || row->state != "queued" || row->run_after_us > h.now_us() ||
-                                          !store::LabelsMatch(row->labels, labels_text)) {
-                                        return bver::Status::Ok();
-                                      }
-                                      row->state = "running";
-                                      row->worker = worker;
-                                      row->attempts += 1;
-                                      row->lease_expires_at_us = h.now_us() + options.job_lease_ms * 1000;
-                                      row->updated_at_us = h.now_us();
-                                      BVER_RETURN_IF_ERROR(t.PutJob(*row));
-                                      claimed = std::move(row);
+                                      BVER_ASSIGN_OR_RETURN(claimed, ClaimIn(t, id, worker, h.now_us()));
                                       return bver::Status::Ok();
                                     })
                              .status());
@@ -1047,7 +1088,10 @@ struct Engine::Impl {
       }
       if (!next.empty()) {
         Result<std::optional<store::JobRow>> row = ClaimById(next, name);
-        if (row.ok() && *row) Execute(std::move(**row));
+        if (!row.ok() || !*row) continue;
+        // A job claimed with the end of the previous one runs even when
+        // stopping: it is ours already.
+        for (std::optional<store::JobRow> more = Execute(std::move(**row)); more;) more = Execute(std::move(*more));
         continue;
       }
       Result<bool> ran = RunOne(name);

@@ -607,6 +607,26 @@ TEST_P(EngineTest, StopAbandonsRunningJobsToAnotherWorker) {
   other.Stop();
 }
 
+// Many jobs queued at once: workers claim the next one in the transaction
+// that ends the previous (SQLite); each still runs once, with its events
+// in order.
+TEST_P(EngineTest, ManyJobsAtOnceEachRunOnceWithEventsInOrder) {
+  StartEngine();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    Result<json> r = Start("flaky", {{"fail_times", 0}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ids.push_back((*r)["job_id"]);
+  }
+  for (const std::string& id : ids) {
+    json end = Await(id);
+    EXPECT_EQ(end["state"], "succeeded") << end.dump();
+    EXPECT_EQ(end["attempts"], 1);
+    EXPECT_EQ(EventTypes(id), (std::vector<std::string>{"job.queued", "job.started", "job.succeeded"}));
+  }
+  EXPECT_EQ(flaky_calls_, 60);
+}
+
 TEST_P(EngineTest, ListsJobs) {
   StartEngine();
   json a = Run("noop", json::object());
