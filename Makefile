@@ -33,7 +33,7 @@ fuzz: deps
 test: unit fuzz
 
 run: deps $(BUILD_DIR)/build.ninja
-	@cmake --build $(BUILD_DIR) -j$(JOBS) --target bver
+	@cmake --build $(BUILD_DIR) -j$(JOBS) --target bver substation_starter.so
 	@BVER=$(BVER) bash scripts/run_example.sh
 
 asan: deps

@@ -11,6 +11,9 @@ EXAMPLE=examples/substation
 URL="http://127.0.0.1:$PORT"
 
 "$BVER" -C "$EXAMPLE" compile
+# The example's two plugins, as built now (--replace keeps them current).
+"$BVER" -C "$EXAMPLE" plugins install --replace "$(realpath "$(dirname "$BVER")/../../plugins/substation-starter")" >/dev/null
+"$BVER" -C "$EXAMPLE" plugins install --replace "$(realpath plugins/substation-checks)" >/dev/null
 if "$BVER" -C "$EXAMPLE" status >/dev/null 2>&1; then
   echo "run: a server already runs for $EXAMPLE:" >&2
   "$BVER" -C "$EXAMPLE" status >&2
@@ -26,6 +29,11 @@ BVER serves the substation example at $URL   (stop: Ctrl-C, or $BVER -C $EXAMPLE
     curl -s -X POST $URL/v1/refs/sites/site -H 'Content-Type: application/json' \\
          -d '{"name":"North","voltage_levels_kv":[132,33]}'
   List sites:                        curl -s $URL/v1/refs/sites/site
+  Generate a substation's skeleton (a job run by the substation-starter plugin), then check it:
+    curl -s -X POST '$URL/v1/refs/sites/site?kind=power.substation&id=north' -H 'Content-Type: application/json' \\
+         -d '{"name":"North","voltage_levels_kv":[132,33],"fault_level_ka":25}'
+    curl -s -X POST '$URL/v1/jobs/skeleton?wait=30' -H 'Content-Type: application/json' -d '{"site":"bver://sites/site/north"}'
+    curl -s -X POST '$URL/v1/jobs/sanity?wait=30' -H 'Content-Type: application/json' -d '{"site":"bver://sites/site/north"}'
   Read an attribute by pointer:      curl -s '$URL/v1/resolve?pointer=bver://sites/site/ID@name'
   API reference for people:          $URL/docs
   OpenAPI 3.1 document:              $URL/v1/openapi.json
