@@ -216,8 +216,10 @@ Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext&
           return Status::Ok();
         }
         BVER_ASSIGN_OR_RETURN(r.offset, t.NextEventOffset());
-        auto str_or_null = [&](const char* k) {
-          return event.contains(k) && event[k].is_string() ? event[k] : json(nullptr);
+        // As the store's own events: absent text fields are "" (events.read
+        // documents them as strings), change_type null.
+        auto str_or = [&](const char* k, json absent) {
+          return event.contains(k) && event[k].is_string() ? event[k] : absent;
         };
         std::string ts = core::FormatTimestamp(h.now_us());
         json envelope = {{"event_id", r.event_id},
@@ -225,14 +227,14 @@ Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext&
                          {"event_type", event_type},
                          {"channel", channel},
                          {"ts_utc", event.contains("ts_utc") && event["ts_utc"].is_string() ? event["ts_utc"] : json(ts)},
-                         {"object_pointer", str_or_null("object_pointer")},
-                         {"change_type", str_or_null("change_type")},
+                         {"object_pointer", str_or("object_pointer", "")},
+                         {"change_type", str_or("change_type", nullptr)},
                          {"payload_schema", schema_ref},
                          {"payload", event["payload"]},
-                         {"correlation_id", str_or_null("correlation_id")},
-                         {"causation_id", str_or_null("causation_id")},
-                         {"manifest_fingerprint", str_or_null("manifest_fingerprint")},
-                         {"partition_key", str_or_null("partition_key")},
+                         {"correlation_id", wctx.correlation_id},
+                         {"causation_id", str_or("causation_id", "")},
+                         {"manifest_fingerprint", str_or("manifest_fingerprint", "")},
+                         {"partition_key", str_or("partition_key", "")},
                          {"offset", r.offset}};
         BVER_RETURN_IF_ERROR(t.AppendEvent(r.offset, r.event_id, envelope.dump()));
         BVER_RETURN_IF_ERROR(t.DeleteRecord(kQuarantineRecord, r.event_id).status());

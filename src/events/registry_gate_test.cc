@@ -197,6 +197,10 @@ TEST_P(EventsStoreTest, AdmitsAValidEventWithItsOffsetAndEnvelope) {
   EXPECT_EQ(env["correlation_id"], "corr-1");
   EXPECT_EQ(env["partition_key"], "order-7");
   EXPECT_EQ(env["offset"], r.offset);
+  // Absent text fields are strings, as in the store's own events (events.read's schema).
+  EXPECT_EQ(env["object_pointer"], "");
+  EXPECT_EQ(env["causation_id"], "");
+  EXPECT_TRUE(env["change_type"].is_null());
   EXPECT_EQ(r.ToJson()["status"], "ADMIT");
 
   // Its own channel when it names one.
