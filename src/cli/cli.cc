@@ -33,6 +33,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterMcpCommands(app, ctx, code);
   RegisterPluginCommands(app, ctx, code);
   RegisterJobCommands(app, ctx, code);
+  RegisterSchemaCommands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -30,6 +30,7 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterMcpCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterPluginCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterJobCommands(CLI::App& app, Context& ctx, int& code);  // bver job ..., bver worker
+void RegisterSchemaCommands(CLI::App& app, Context& ctx, int& code);  // bver schemas ...
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {

@@ -10,6 +10,7 @@
 #include "src/cli/output.h"
 #include "src/cli/store_command.h"
 #include "src/domain/compiler.h"
+#include "src/runtime/ingest_service.h"
 #include "src/store/open.h"
 
 namespace bver::cli {
@@ -41,6 +42,7 @@ json InfoJson(const auth::ApiKeyInfo& k) {
 Status CheckScopes(const std::vector<std::string>& scopes, const std::string& domain_file) {
   BVER_ASSIGN_OR_RETURN(domain::Platform p, domain::CompileFile(domain_file));
   std::vector<std::string> known = p.AllScopes();
+  known.push_back(runtime::kIngestScope);  // the ingestion gate's rows are the runtime's own
   std::vector<Violation> unknown;
   for (const std::string& s : auth::SplitScopes(auth::JoinScopes(scopes))) {
     if (std::find(known.begin(), known.end(), s) == known.end()) {

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/events/gate.h"
+#include "src/events/registry.h"
 #include "src/jobs/engine.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/store_registry.h"
@@ -58,8 +60,11 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
     engine_options.worker_labels.update(extra);
   }
   rt->jobs = std::make_unique<jobs::Engine>(*rt->store, *rt->capability_host, std::move(engine_options));
+  rt->payload_schemas = std::make_unique<events::PayloadRegistry>(rt->store->backend());
+  rt->gate = std::make_unique<events::Gate>(*rt->store, *rt->payload_schemas);
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
-                        runtime::OperationTable::Build(rt->platform, {rt->store.get(), rt->artifacts.get(), rt->jobs.get()}));
+                        runtime::OperationTable::Build(rt->platform, {rt->store.get(), rt->artifacts.get(),
+                                                                      rt->jobs.get(), rt->gate.get()}));
   if (runtime_options.job_threads > 0) rt->jobs->Start();
   rt->broker = std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(table)),
                                                       std::move(options));

@@ -29,6 +29,10 @@ namespace bver::jobs {
 class CapabilityHost;
 class Engine;
 }  // namespace bver::jobs
+namespace bver::events {
+class PayloadRegistry;
+class Gate;
+}  // namespace bver::events
 
 namespace bver::cli {
 
@@ -46,6 +50,9 @@ struct Runtime {
   std::unique_ptr<plugin::Registry> plugins;
   std::unique_ptr<jobs::CapabilityHost> capability_host;
   std::unique_ptr<jobs::Engine> jobs;
+  // The payload schema registry and the ingestion gate (docs/events.md).
+  std::unique_ptr<events::PayloadRegistry> payload_schemas;
+  std::unique_ptr<events::Gate> gate;
   std::shared_ptr<const runtime::Broker> broker;
 
   ~Runtime();

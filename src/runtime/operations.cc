@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/runtime/handlers.h"
+#include "src/runtime/ingest_ops.h"
 #include "src/runtime/job_ops.h"
 #include "src/runtime/op_schemas.h"
 #include "src/schema/validator.h"
@@ -189,6 +190,14 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
     row.handler = job_op ? internal::MakeJobHandler(op, bindings) : internal::MakeHandler(op, repo, bindings);
     t->index_.emplace(row.id, t->rows_.size());
     t->rows_.push_back(std::move(row));
+  }
+  if (bindings.ingest != nullptr) {
+    Result<std::vector<OperationRow>> rows = internal::IngestRows(*bindings.ingest);
+    if (!rows.ok()) return rows.status();
+    for (OperationRow& row : *rows) {
+      t->index_.emplace(row.id, t->rows_.size());
+      t->rows_.push_back(std::move(row));
+    }
   }
   t->platform_ = std::move(platform);
   return t;

@@ -9,7 +9,9 @@
 // Rows are built for refs.<repo>.{create,get,patch,replace,delete,list,
 // history,version,diff}, resolve, events.read, ledger.verify, artifacts.put
 // and artifacts.get, and for jobs.<name>.start, jobs.status and jobs.cancel
-// (handled by a JobService, job_service.h). Operations the compiler declares
+// (handled by a JobService, job_service.h), and, when an IngestService is
+// bound, the runtime-only rows events.ingest, events.quarantine.list and
+// events.quarantine.readmit (ingest_ops.h, docs/events.md). Operations the compiler declares
 // for which no runtime exists yet (orch.*) get no row.
 //
 // Thread safety: a table is immutable once built; rows and their compiled
@@ -41,6 +43,7 @@ class ArtifactStore;
 namespace bver::runtime {
 
 class JobService;
+class IngestService;
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
@@ -125,6 +128,8 @@ class OperationTable {
     store::ArtifactStore* artifacts = nullptr;
     // The job engine; null: the job operations answer FailedPrecondition.
     JobService* jobs = nullptr;
+    // The ingestion gate; null: the table has no events.ingest rows.
+    IngestService* ingest = nullptr;
   };
 
   // Builds every row and compiles every schema. Internal when a generated
