@@ -16,6 +16,7 @@
 #include "src/store/sqlite/sqlite_backend.h"
 #include "src/store/store.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/store_backends.h"
 
 namespace bver::events {
 namespace {
@@ -24,22 +25,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-struct BackendCase {
-  std::string name;
-  std::function<Result<std::unique_ptr<store::Backend>>(const fs::path& dir)> open;
-};
-void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
+using bver::testing::BackendCase;
 
-std::vector<BackendCase> Backends() {
-  return {{"sqlite",
-           [](const fs::path& dir) {
-             return store::sqlite::OpenSqlite({(dir / "bver.db").string(), store::sqlite::Durability::kFull, 4});
-           }},
-          {"postgresql", [](const fs::path& dir) -> Result<std::unique_ptr<store::Backend>> {
-             BVER_ASSIGN_OR_RETURN(std::string url, bver::testing::TestDatabaseUrl(dir.filename().string()));
-             return store::postgres::OpenPostgres({url, 4});
-           }}};
-}
+std::vector<BackendCase> Backends() { return bver::testing::StoreBackends(4); }
 
 json OrderV1() {
   return {{"$schema", "https://json-schema.org/draft/2020-12/schema"},
@@ -66,11 +54,7 @@ std::vector<std::string> Rules(const std::vector<Violation>& v) {
 class EventsStoreTest : public ::testing::TestWithParam<BackendCase> {
  protected:
   void SetUp() override {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(name.begin(), name.end(), '/', '_');
-    dir_ = fs::temp_directory_path() / ("bver_events_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = bver::testing::FreshTestDir("bver_events");
     Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/tests/jobs/bver.yaml");
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     platform_ = std::make_shared<domain::Platform>(std::move(p).value());

@@ -1,6 +1,6 @@
 // One conformance suite for every Store backend: the same cases run against
-// each, so backends cannot drift. A backend joins by adding a factory to
-// Backends() below.
+// each, so backends cannot drift. A backend joins every suite by being added
+// to tests/support/store_backends.h.
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -18,6 +18,7 @@
 #include "src/store/postgres/postgres_backend.h"
 #include "src/store/sqlite/sqlite_backend.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/store_backends.h"
 #include "src/store/store.h"
 
 namespace bver::store {
@@ -27,33 +28,18 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-struct BackendCase {
-  std::string name;
-  std::function<Result<std::unique_ptr<Backend>>(const fs::path& dir)> open;
-};
 
 
-std::vector<BackendCase> Backends() {
-  return {{"sqlite",
-           [](const fs::path& dir) {
-             return sqlite::OpenSqlite({(dir / "bver.db").string(), sqlite::Durability::kFull, 4});
-           }},
-          {"postgresql", [](const fs::path& dir) -> Result<std::unique_ptr<Backend>> {
-             BVER_ASSIGN_OR_RETURN(std::string url, bver::testing::TestDatabaseUrl(dir.filename().string()));
-             return postgres::OpenPostgres({url, 4});
-           }}};
-}
+using bver::testing::BackendCase;
+
+std::vector<BackendCase> Backends() { return bver::testing::StoreBackends(4); }
 
 Pointer P(const std::string& text) { return *Pointer::Parse(text); }
 
 class StoreConformance : public ::testing::TestWithParam<BackendCase> {
  protected:
   void SetUp() override {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(name.begin(), name.end(), '/', '_');
-    dir_ = fs::temp_directory_path() / ("bver_store_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = bver::testing::FreshTestDir("bver_store");
     Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/examples/substation/bver.yaml");
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     platform_ = std::make_shared<domain::Platform>(std::move(p).value());

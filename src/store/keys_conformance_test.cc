@@ -12,28 +12,18 @@
 #include "src/store/postgres/postgres_backend.h"
 #include "src/store/sqlite/sqlite_backend.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/store_backends.h"
 
 namespace bver::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct BackendCase {
-  std::string name;
-  std::function<Result<std::unique_ptr<Backend>>(const fs::path& dir)> open;
-};
 
 
-std::vector<BackendCase> Backends() {
-  return {{"sqlite",
-           [](const fs::path& dir) {
-             return sqlite::OpenSqlite({(dir / "bver.db").string(), sqlite::Durability::kFull, 2});
-           }},
-          {"postgresql", [](const fs::path& dir) -> Result<std::unique_ptr<Backend>> {
-             BVER_ASSIGN_OR_RETURN(std::string url, bver::testing::TestDatabaseUrl(dir.filename().string()));
-             return postgres::OpenPostgres({url, 2});
-           }}};
-}
+using bver::testing::BackendCase;
+
+std::vector<BackendCase> Backends() { return bver::testing::StoreBackends(2); }
 
 ApiKeyRow Row(const std::string& id, const std::string& scopes = "sites.site:read admin") {
   return ApiKeyRow{id, "name of " + id, scopes, "sha256:00ff:" + std::string(64, 'a'), 1'700'000'000'000'000, 0};
@@ -42,11 +32,7 @@ ApiKeyRow Row(const std::string& id, const std::string& scopes = "sites.site:rea
 class KeysConformance : public ::testing::TestWithParam<BackendCase> {
  protected:
   void SetUp() override {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(name.begin(), name.end(), '/', '_');
-    dir_ = fs::temp_directory_path() / ("bver_keys_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = bver::testing::FreshTestDir("bver_keys");
     Reopen();
   }
   void TearDown() override {

@@ -24,6 +24,7 @@
 #include "src/store/sqlite/sqlite_backend.h"
 #include "src/store/store.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/store_backends.h"
 
 namespace bver::jobs {
 namespace {
@@ -75,33 +76,16 @@ bool SleepUnlessCancelled(const plugin::Invocation& inv, std::int64_t ms) {
   return true;
 }
 
-struct BackendCase {
-  std::string name;
-  std::function<Result<std::unique_ptr<store::Backend>>(const fs::path& dir)> open;
-};
-void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
+using bver::testing::BackendCase;
 
-std::vector<BackendCase> Backends() {
-  return {{"sqlite",
-           [](const fs::path& dir) {
-             return store::sqlite::OpenSqlite({(dir / "bver.db").string(), store::sqlite::Durability::kFull, 4});
-           }},
-          {"postgresql", [](const fs::path& dir) -> Result<std::unique_ptr<store::Backend>> {
-             BVER_ASSIGN_OR_RETURN(std::string url, bver::testing::TestDatabaseUrl(dir.filename().string()));
-             return store::postgres::OpenPostgres({url, 4});
-           }}};
-}
+std::vector<BackendCase> Backends() { return bver::testing::StoreBackends(4); }
 
 Pointer P(const std::string& text) { return *Pointer::Parse(text); }
 
 class EngineTest : public ::testing::TestWithParam<BackendCase> {
  protected:
   void SetUp() override {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(name.begin(), name.end(), '/', '_');
-    dir_ = fs::temp_directory_path() / ("bver_jobs_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = bver::testing::FreshTestDir("bver_jobs");
     Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/tests/jobs/bver.yaml");
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     platform_ = std::make_shared<domain::Platform>(std::move(p).value());
