@@ -3,11 +3,12 @@
 #include <libpq-fe.h>
 
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "src/store/group_commit.h"
 
 namespace bver::store::postgres {
 namespace {
@@ -463,36 +464,10 @@ class PostgresBackend : public Backend {
 
   std::string Name() const override { return "postgresql"; }
 
-  // Group commit, leader/follower as in the SQLite backend: a caller that
-  // finds no batch running commits everything queued so far in one
-  // transaction (each callback isolated by a savepoint) under the writers'
-  // lock; callers arriving meanwhile queue up for the next leader. So the
-  // lock (which keeps event offsets gap-free across processes) is taken
-  // once per batch, not once per write.
-  Status WriteTxn(const std::function<Status(Txn&)>& fn) override {
-    Request req{&fn, Status(), false};
-    std::unique_lock<std::mutex> l(write_mu_);
-    write_queue_.push_back(&req);
-    while (!req.done) {
-      if (!leader_active_) {
-        leader_active_ = true;
-        std::vector<Request*> batch;
-        while (!write_queue_.empty() && batch.size() < kMaxBatch) {
-          batch.push_back(write_queue_.front());
-          write_queue_.pop_front();
-        }
-        l.unlock();
-        RunBatch(batch);
-        l.lock();
-        for (Request* r : batch) r->done = true;
-        leader_active_ = false;
-        write_cv_.notify_all();
-      } else {
-        write_cv_.wait(l);
-      }
-    }
-    return req.status;
-  }
+  // Group commit (group_commit.h): every queued write in one transaction,
+  // a savepoint each, so the writers' lock (which keeps event offsets
+  // gap-free across processes) is taken once per batch, not once per write.
+  Status WriteTxn(const std::function<Status(Txn&)>& fn) override { return group_.Submit(fn); }
 
   Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
                                             const std::string& id) override {
@@ -725,12 +700,7 @@ class PostgresBackend : public Backend {
   };
 
   static constexpr std::size_t kMaxBatch = 128;
-
-  struct Request {
-    const std::function<Status(Txn&)>* fn;
-    Status status;      // set by the leader that ran it
-    bool done = false;  // GUARDED_BY(write_mu_)
-  };
+  using Request = GroupCommit::Request;
 
   void RunBatch(const std::vector<Request*>& batch) {
     Borrow c(this);
@@ -748,7 +718,7 @@ class PostgresBackend : public Backend {
       Status s = batch.size() == 1 ? Status::Ok() : Exec(c.get(), "SAVEPOINT w").status();
       if (s.ok()) {
         try {
-          s = (*batch[i]->fn)(txn);
+          s = (*batch[i]->write)(txn);
         } catch (const std::exception& e) {
           s = InternalError(std::string("write transaction threw: ") + e.what());
         }
@@ -776,10 +746,7 @@ class PostgresBackend : public Backend {
   std::condition_variable cv_;
   std::vector<PgConn> pool_;  // GUARDED_BY(mu_)
 
-  std::mutex write_mu_;
-  std::condition_variable write_cv_;
-  std::deque<Request*> write_queue_;  // GUARDED_BY(write_mu_)
-  bool leader_active_ = false;        // GUARDED_BY(write_mu_)
+  GroupCommit group_{kMaxBatch, [this](const std::vector<Request*>& batch) { RunBatch(batch); }};
 };
 
 }  // namespace

@@ -2,17 +2,18 @@
 
 #include <sqlite3.h>
 
-#include <nlohmann/json.hpp>
-
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <future>
 #include <map>
-#include <unordered_map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/store/group_commit.h"
 
 namespace bver::store::sqlite {
 namespace {
@@ -563,35 +564,8 @@ class SqliteBackend : public Backend {
 
   std::string Name() const override { return "sqlite"; }
 
-  // Group commit, leader/follower (as LevelDB's writers queue): a caller
-  // that finds no batch running commits everything queued so far, its own
-  // callback included, on its own thread; callers arriving meanwhile queue
-  // up and are committed by the next leader. A lone writer thus pays no
-  // thread hand-off, and many writers share one fsync per batch.
-  Status WriteTxn(const std::function<Status(Txn&)>& fn) override {
-    Request req{&fn, Status(), false};
-    std::unique_lock<std::mutex> l(mu_);
-    queue_.push_back(&req);
-    while (!req.done) {
-      if (!leader_active_) {
-        leader_active_ = true;
-        std::vector<Request*> batch;
-        while (!queue_.empty() && batch.size() < kMaxBatch) {
-          batch.push_back(queue_.front());
-          queue_.pop_front();
-        }
-        l.unlock();
-        RunBatch(batch);
-        l.lock();
-        for (Request* r : batch) r->done = true;
-        leader_active_ = false;
-        cv_.notify_all();
-      } else {
-        cv_.wait(l);
-      }
-    }
-    return req.status;
-  }
+  // Group commit (group_commit.h): many writers share one fsync per batch.
+  Status WriteTxn(const std::function<Status(Txn&)>& fn) override { return group_.Submit(fn); }
 
   Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
                                             const std::string& id) override {
@@ -781,12 +755,7 @@ class SqliteBackend : public Backend {
 
  private:
   static constexpr std::size_t kMaxBatch = 256;
-
-  struct Request {
-    const std::function<Status(Txn&)>* fn;
-    Status status;      // set by the leader that ran it
-    bool done = false;  // GUARDED_BY(mu_)
-  };
+  using Request = GroupCommit::Request;
 
   // Borrows a read connection for one call.
   class Reader {
@@ -834,7 +803,7 @@ class SqliteBackend : public Backend {
       Status s = c.Exec("SAVEPOINT w");
       if (s.ok()) {
         try {
-          s = (*batch[i]->fn)(txn);
+          s = (*batch[i]->write)(txn);
         } catch (const std::exception& e) {
           s = InternalError(std::string("write transaction threw: ") + e.what());
         }
@@ -860,10 +829,7 @@ class SqliteBackend : public Backend {
 
   SqliteOptions options_;
   std::unique_ptr<Conn> writer_;  // used only by the current leader
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Request*> queue_;   // GUARDED_BY(mu_)
-  bool leader_active_ = false;   // GUARDED_BY(mu_)
+  GroupCommit group_{kMaxBatch, [this](const std::vector<Request*>& batch) { RunBatch(batch); }};
 
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
