@@ -39,14 +39,12 @@ struct Shared {
 std::atomic<std::uint64_t> spool_counter{0};
 
 template <class Body>
-api::HttpRequest FromBeast(const http::request<Body>& req, const tcp::socket& socket) {
+api::HttpRequest FromBeast(const http::request<Body>& req, const std::string& remote) {
   api::HttpRequest in;
   in.method = std::string(req.method_string());
   in.target = std::string(req.target());
   for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-  beast::error_code ignored;
-  tcp::endpoint peer = socket.remote_endpoint(ignored);
-  in.remote = peer.address().to_string(ignored);
+  in.remote = remote;
   return in;
 }
 
@@ -65,6 +63,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
       : stream_(std::move(socket)), shared_(std::move(shared)), timer_(stream_.get_executor()) {
     shared_->connections.fetch_add(1);
+    // The peer's address, once per connection (not a getpeername per request).
+    beast::error_code ignored;
+    remote_ = stream_.socket().remote_endpoint(ignored).address().to_string(ignored);
   }
   ~Session() {
     RemoveSpool();
@@ -113,7 +114,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return OnReadError(ec);
     bool spool = false;
     if (shared_->options.on_header) {
-      api::HttpRequest head = FromBeast(parser_->get(), stream_.socket());
+      api::HttpRequest head = FromBeast(parser_->get(), remote_);
       std::optional<api::HttpResponse> refused;
       try {
         refused = shared_->options.on_header(head, &spool);
@@ -195,7 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::file_body> req = file_parser_->release();
     file_parser_.reset();
     req.body().close();
-    api::HttpRequest in = FromBeast(req, stream_.socket());
+    api::HttpRequest in = FromBeast(req, remote_);
     in.body_file = spool_path_;
     Answer(std::move(in), req.keep_alive(), req.version());
   }
@@ -252,7 +253,7 @@ class Session : public std::enable_shared_from_this<Session> {
     reading_ = false;
     timer_.cancel();
     http::request<http::string_body> req = parser_->release();
-    api::HttpRequest in = FromBeast(req, stream_.socket());
+    api::HttpRequest in = FromBeast(req, remote_);
     in.body = std::move(req.body());
     Answer(std::move(in), req.keep_alive(), req.version());
   }
@@ -377,6 +378,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::request_parser<http::file_body>> file_parser_;  // a spooled body
   std::string spool_path_;
+  std::string remote_;  // the peer's address, for logs
   std::shared_ptr<http::response<http::string_body>> res_;
   std::shared_ptr<http::response<http::file_body>> file_res_;
   std::optional<http::response_serializer<http::file_body>> file_serializer_;
