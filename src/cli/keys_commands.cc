@@ -53,25 +53,13 @@ Status CheckScopes(const std::vector<std::string>& scopes, const std::string& do
   return InvalidArgumentError("unknown scope(s); the platform's scopes are: " + auth::JoinScopes(known), unknown);
 }
 
-// What the key commands open: the store's backend and its key table.
-struct KeysEnv {
-  std::unique_ptr<store::Backend> backend;
-  std::unique_ptr<auth::ApiKeys> keys;
-};
-
-Result<KeysEnv> OpenKeys(const StoreFlags& flags) {
-  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(flags));
-  KeysEnv env;
-  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
-  env.keys = std::make_unique<auth::ApiKeys>(*env.backend);
-  return env;
-}
-
 template <typename Fn>
 CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
                   std::shared_ptr<StoreFlags> flags, Fn body) {
-  return AddStoreCommand(parent, ctx, name, help, flags, OpenKeys,
-                         [body, flags](const Output& o, KeysEnv& env) { return body(o, *env.keys, *flags); });
+  return AddStoreCommand(parent, ctx, name, help, flags, OpenBackendWith<auth::ApiKeys>,
+                         [body, flags](const Output& o, BackendWith<auth::ApiKeys>& env) {
+                           return body(o, *env.value, *flags);
+                         });
 }
 
 }  // namespace

@@ -19,19 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-struct SchemasEnv {
-  std::unique_ptr<store::Backend> backend;
-  std::unique_ptr<events::PayloadRegistry> registry;
-};
-
-Result<SchemasEnv> OpenSchemas(const StoreFlags& flags) {
-  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(flags));
-  SchemasEnv env;
-  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
-  env.registry = std::make_unique<events::PayloadRegistry>(*env.backend);
-  return env;
-}
-
 Result<json> ReadJsonFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return InvalidArgumentError("cannot read " + path);
@@ -71,8 +58,10 @@ void PrintReport(const Output& o, const events::CompatReport& r) {
 template <typename Fn>
 CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help, Fn body) {
   auto flags = std::make_shared<StoreFlags>();
-  return AddStoreCommand(parent, ctx, name, help, flags, OpenSchemas,
-                         [body](const Output& o, SchemasEnv& env) { return body(o, *env.registry); });
+  return AddStoreCommand(parent, ctx, name, help, flags, OpenBackendWith<events::PayloadRegistry>,
+                         [body](const Output& o, BackendWith<events::PayloadRegistry>& env) {
+                           return body(o, *env.value);
+                         });
 }
 
 const std::vector<std::string> kModes = {"backward", "forward", "full", "none"};

@@ -12,8 +12,26 @@
 
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
+#include "src/store/open.h"
 
 namespace bver::cli {
+
+// The project's store backend and one object built on it (the key table,
+// the payload schema registry), for commands that need no compiled domain.
+template <typename T>
+struct BackendWith {
+  std::unique_ptr<store::Backend> backend;
+  std::unique_ptr<T> value;  // built on *backend
+};
+
+template <typename T>
+Result<BackendWith<T>> OpenBackendWith(const StoreFlags& flags) {
+  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(flags));
+  BackendWith<T> env;
+  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
+  env.value = std::make_unique<T>(*env.backend);
+  return env;
+}
 
 template <typename Open, typename Body>
 CLI::App* AddStoreCommand(CLI::App* parent, Context& ctx, const char* name, const char* help,
