@@ -55,14 +55,11 @@ class EventsStoreTest : public ::testing::TestWithParam<BackendCase> {
  protected:
   void SetUp() override {
     dir_ = bver::testing::FreshTestDir("bver_events");
-    Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/tests/jobs/bver.yaml");
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    platform_ = std::make_shared<domain::Platform>(std::move(p).value());
-    Result<std::unique_ptr<store::Backend>> b = GetParam().open(dir_);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    Result<std::unique_ptr<store::Store>> s = store::Store::Open(platform_, std::move(b).value(), {"sha256:test"});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    Result<bver::testing::TestStore> opened =
+        bver::testing::OpenTestStore(GetParam(), dir_, BVER_SOURCE_DIR "/tests/jobs/bver.yaml");
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    platform_ = opened->platform;
+    store_ = std::move(opened->store);
     registry_ = std::make_unique<PayloadRegistry>(store_->backend());
     gate_ = std::make_unique<Gate>(*store_, *registry_);
   }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "src/domain/compiler.h"
 #include "src/store/postgres/postgres_backend.h"
 #include "src/store/sqlite/sqlite_backend.h"
 #include "tests/support/pg_cluster.h"
@@ -25,6 +26,16 @@ std::vector<BackendCase> StoreBackends(int connections) {
              BVER_ASSIGN_OR_RETURN(std::string url, TestDatabaseUrl(dir.filename().string()));
              return store::postgres::OpenPostgres({url, connections});
            }}};
+}
+
+Result<TestStore> OpenTestStore(const BackendCase& backend, const std::filesystem::path& dir,
+                                const std::string& domain_file) {
+  TestStore t;
+  BVER_ASSIGN_OR_RETURN(domain::Platform p, domain::CompileFile(domain_file));
+  t.platform = std::make_shared<domain::Platform>(std::move(p));
+  BVER_ASSIGN_OR_RETURN(std::unique_ptr<store::Backend> b, backend.open(dir));
+  BVER_ASSIGN_OR_RETURN(t.store, store::Store::Open(t.platform, std::move(b), {"sha256:test"}));
+  return t;
 }
 
 std::filesystem::path FreshTestDir(const std::string& prefix) {

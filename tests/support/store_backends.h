@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "bver/status.h"
+#include "src/domain/platform.h"
 #include "src/store/backend.h"
+#include "src/store/store.h"
 
 namespace bver::testing {
 
@@ -27,6 +29,15 @@ void PrintTo(const BackendCase& c, std::ostream* os);
 
 // Each backend opened with `connections` connections (SQLite: readers).
 std::vector<BackendCase> StoreBackends(int connections = 4);
+
+// The domain in `domain_file`, compiled, and a Store on `backend` opened in
+// `dir` (manifest fingerprint "sha256:test"): what store-backed suites set up.
+struct TestStore {
+  std::shared_ptr<domain::Platform> platform;
+  std::unique_ptr<store::Store> store;
+};
+Result<TestStore> OpenTestStore(const BackendCase& backend, const std::filesystem::path& dir,
+                                const std::string& domain_file);
 
 // <temp>/<prefix>_<pid>_<the running test's name, '/' replaced>, emptied and
 // created: a folder per test, and a PostgreSQL database name per test.
