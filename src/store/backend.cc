@@ -4,6 +4,38 @@
 
 namespace bver::store {
 
+Status Backend::WriteTxn(const std::function<Status(Txn&)>& fn) {
+  Status st = DoWriteTxn(fn);
+  if (st.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(commit_mu_);
+      ++commit_seq_;
+    }
+    commit_cv_.notify_all();
+  }
+  return st;
+}
+
+std::uint64_t Backend::commit_seq() const {
+  std::lock_guard<std::mutex> lock(commit_mu_);
+  return commit_seq_;
+}
+
+std::uint64_t Backend::WaitForCommit(std::uint64_t seen, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(commit_mu_);
+  std::uint64_t gen = wake_gen_;
+  commit_cv_.wait_for(lock, timeout, [&] { return commit_seq_ > seen || wake_gen_ != gen; });
+  return commit_seq_;
+}
+
+void Backend::WakeWaiters() const {
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    ++wake_gen_;
+  }
+  commit_cv_.notify_all();
+}
+
 bool IsPushableFilter(const Filter& f) {
   if (f.path.empty()) return false;
   for (const PathSegment& s : f.path.segments()) {

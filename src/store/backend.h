@@ -12,8 +12,11 @@
 // the duration of the WriteTxn callback.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -170,7 +173,19 @@ class Backend {
   // returning. If `fn` returns an error, nothing it wrote is kept and that
   // error is returned. Backends may run several callers' callbacks in one
   // physical transaction (group commit), each isolated by a savepoint.
-  virtual Status WriteTxn(const std::function<Status(Txn&)>& fn) = 0;
+  // Every successful commit advances commit_seq() and wakes WaitForCommit.
+  Status WriteTxn(const std::function<Status(Txn&)>& fn);
+
+  // Commits made through this Backend object so far (this process only).
+  std::uint64_t commit_seq() const;
+  // Blocks until commit_seq() > seen or `timeout` has passed, and answers
+  // commit_seq(). What followers of the event log (subscriptions, the
+  // relay, triggers, orchestrators) sleep on instead of polling hard.
+  // Writers in other processes (a `bver worker` on the same database) do
+  // not wake it: followers still re-read after each timeout.
+  std::uint64_t WaitForCommit(std::uint64_t seen, std::chrono::milliseconds timeout) const;
+  // Wakes every waiter at once (shutdown), without a commit.
+  void WakeWaiters() const;
 
   // Reads (each consistent on its own; no transaction spans calls).
   virtual Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
@@ -230,6 +245,16 @@ class Backend {
   // longer holds it (the job ended, was cancelled or was taken over).
   virtual Result<bool> RenewJobLease(const std::string& id, const std::string& worker,
                                      std::int64_t lease_until_us) = 0;
+
+ protected:
+  // The backend's transaction (see WriteTxn).
+  virtual Status DoWriteTxn(const std::function<Status(Txn&)>& fn) = 0;
+
+ private:
+  mutable std::mutex commit_mu_;
+  mutable std::condition_variable commit_cv_;
+  std::uint64_t commit_seq_ = 0;     // guarded by commit_mu_
+  mutable std::uint64_t wake_gen_ = 0;  // guarded by commit_mu_
 };
 
 // Whether a job needing `required` labels may run on a worker with

@@ -467,7 +467,7 @@ class PostgresBackend : public Backend {
   // Group commit (group_commit.h): every queued write in one transaction,
   // a savepoint each, so the writers' lock (which keeps event offsets
   // gap-free across processes) is taken once per batch, not once per write.
-  Status WriteTxn(const std::function<Status(Txn&)>& fn) override { return group_.Submit(fn); }
+  Status DoWriteTxn(const std::function<Status(Txn&)>& fn) override { return group_.Submit(fn); }
 
   Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
                                             const std::string& id) override {

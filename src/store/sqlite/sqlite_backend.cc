@@ -565,7 +565,7 @@ class SqliteBackend : public Backend {
   std::string Name() const override { return "sqlite"; }
 
   // Group commit (group_commit.h): many writers share one fsync per batch.
-  Status WriteTxn(const std::function<Status(Txn&)>& fn) override { return group_.Submit(fn); }
+  Status DoWriteTxn(const std::function<Status(Txn&)>& fn) override { return group_.Submit(fn); }
 
   Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
                                             const std::string& id) override {
