@@ -28,6 +28,19 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const;
 };
 
+// Where a streamed response (HttpResponse::stream) writes its body. Each
+// Write goes out at once as one chunk (Transfer-Encoding: chunked).
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // False once the client has gone or a write stalled past the server's
+  // request timeout: the producer should return.
+  virtual bool Write(std::string_view bytes) = 0;
+  // True when the producer should return: the server is stopping or the
+  // client has closed its side.
+  virtual bool Done() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Length is set by the transport
@@ -36,6 +49,11 @@ struct HttpResponse {
   // `body` (streamed, in bounded memory). The file must not change until
   // the response is written.
   std::string body_file;
+  // When set, a long-lived response (Server-Sent Events): the transport
+  // sends the status and headers, then calls `stream` on a thread of its
+  // own with a sink for the body, and closes the connection when it
+  // returns. `body` and `body_file` are ignored.
+  std::function<void(StreamSink&)> stream;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

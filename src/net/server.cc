@@ -1,9 +1,14 @@
 #include "src/net/server.h"
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -34,6 +39,64 @@ struct Shared {
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
+  // Streamed responses (HttpResponse::stream) run on threads of their own;
+  // Run waits for them after the I/O threads stop.
+  std::mutex streams_mu;
+  std::condition_variable streams_cv;
+  std::size_t streams = 0;  // guarded by streams_mu
+};
+
+// The body of a streamed response, written in chunks straight to the
+// socket (taken from Beast) by the stream's own thread.
+class SocketSink : public api::StreamSink {
+ public:
+  SocketSink(int fd, Shared& shared) : fd_(fd), shared_(shared) {}
+
+  bool Write(std::string_view bytes) override {
+    if (bytes.empty()) return !broken_;
+    char size[32];
+    int n = std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+    return SendAll(std::string_view(size, static_cast<std::size_t>(n))) && SendAll(bytes) && SendAll("\r\n");
+  }
+
+  bool Done() override {
+    if (broken_ || shared_.stopping.load()) return true;
+    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) return broken_ = true;
+    char scratch[512];  // the client may send bytes we do not read; a 0 means it closed
+    ssize_t got = ::recv(fd_, scratch, sizeof scratch, MSG_DONTWAIT);
+    if (got == 0) broken_ = true;
+    return broken_;
+  }
+
+  // Ends the chunked body (when the client is still there).
+  void Finish() {
+    if (!broken_) SendAll("0\r\n\r\n");
+  }
+
+  bool SendAll(std::string_view bytes) {
+    const auto timeout = static_cast<int>(shared_.options.request_timeout.count());
+    while (!bytes.empty() && !broken_) {
+      ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent > 0) {
+        bytes.remove_prefix(static_cast<std::size_t>(sent));
+        continue;
+      }
+      if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        pollfd p{fd_, POLLOUT, 0};
+        if (::poll(&p, 1, timeout) <= 0) broken_ = true;  // a reader that stopped reading
+        continue;
+      }
+      broken_ = true;
+    }
+    return !broken_;
+  }
+
+ private:
+  int fd_;
+  Shared& shared_;
+  bool broken_ = false;
 };
 
 std::atomic<std::uint64_t> spool_counter{0};
@@ -289,6 +352,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Respond(api::HttpResponse out, bool keep_alive, unsigned version) {
     RemoveSpool();
     bool keep = keep_alive && !shared_->stopping.load();
+    if (out.stream) return StartStream(std::move(out), version);
     if (!out.body_file.empty()) return WriteFile(std::move(out), version, keep);
     res_ = std::make_shared<http::response<http::string_body>>(ToBeast(std::move(out), version, keep));
     stream_.expires_after(shared_->options.request_timeout);
@@ -298,6 +362,53 @@ class Session : public std::enable_shared_from_this<Session> {
       if (e || !keep) return self->Close();
       self->Read();
     });
+  }
+
+  // Hands the connection to a thread of its own that writes the header,
+  // then runs the producer; the session ends here. At most max_streams at
+  // once (503 beyond).
+  void StartStream(api::HttpResponse out, unsigned version) {
+    shared_->in_flight.fetch_sub(1);
+    {
+      std::lock_guard<std::mutex> lock(shared_->streams_mu);
+      if (shared_->streams >= shared_->options.max_streams || shared_->stopping.load()) {
+        shared_->in_flight.fetch_add(1);
+        return Respond(api::TransportProblem(503, "unavailable", "Unavailable", "too many open streams"), false,
+                       version);
+      }
+      ++shared_->streams;
+    }
+    std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(out.status) + " " +
+                       std::string(http::obsolete_reason(static_cast<http::status>(out.status))) + "\r\nServer: bver\r\n";
+    for (const auto& [k, v] : out.headers) head += k + ": " + v + "\r\n";
+    head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    timer_.cancel();
+    beast::error_code ec;
+    int fd = stream_.socket().release(ec);
+    if (ec) {
+      std::lock_guard<std::mutex> lock(shared_->streams_mu);
+      --shared_->streams;
+      shared_->streams_cv.notify_all();
+      return Close();
+    }
+    std::thread([fd, head = std::move(head), producer = std::move(out.stream), shared = shared_] {
+      {
+        SocketSink sink(fd, *shared);
+        if (sink.SendAll(head)) {
+          try {
+            producer(sink);
+          } catch (const std::exception&) {
+            // The producer's contract is to return; end the stream anyway.
+          }
+          sink.Finish();
+        }
+      }
+      ::shutdown(fd, SHUT_RDWR);
+      ::close(fd);
+      std::lock_guard<std::mutex> lock(shared->streams_mu);
+      --shared->streams;
+      shared->streams_cv.notify_all();
+    }).detach();
   }
 
   // Sends a response whose body is a file. The write may take long for a
@@ -490,6 +601,11 @@ void Server::Run() {
   for (unsigned i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
   for (std::thread& t : pool) t.join();
+  {
+    // Streams see `stopping` and return; their threads hold `shared`.
+    std::unique_lock<std::mutex> lock(impl_->shared->streams_mu);
+    impl_->shared->streams_cv.wait(lock, [this] { return impl_->shared->streams == 0; });
+  }
   if (impl_->shared->blocking) impl_->shared->blocking->join();
 }
 

@@ -45,6 +45,8 @@ struct ServerOptions {
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_connections = 1024;
+  // Streamed responses (Server-Sent Events) open at once; 503 beyond.
+  std::size_t max_streams = 256;
   bool handle_signals = true;  // SIGINT and SIGTERM call Stop
 
   // Called when a request's header has arrived, before any of its body is

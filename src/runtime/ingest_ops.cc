@@ -13,9 +13,7 @@ using nlohmann::json;
 constexpr const char* kDialect = "https://json-schema.org/draft/2020-12/schema";
 
 json Root(json props, std::vector<std::string> required = {}) {
-  json s = {{"$schema", kDialect}, {"type", "object"}, {"properties", std::move(props)}, {"additionalProperties", false}};
-  if (!required.empty()) s["required"] = std::move(required);
-  return s;
+  return ObjectRoot(std::move(props), std::move(required));
 }
 
 json EventsArray() {
@@ -45,7 +43,17 @@ IngestContext ContextOf(const Call& call) {
   return {call.principal.subject.empty() ? "anonymous" : call.principal.subject, call.correlation_id};
 }
 
-Result<OperationRow> Finish(OperationRow row) {
+Result<OperationRow> Finish(OperationRow row) { return CompileRow(std::move(row)); }
+
+}  // namespace
+
+json ObjectRoot(json props, std::vector<std::string> required) {
+  json s = {{"$schema", kDialect}, {"type", "object"}, {"properties", std::move(props)}, {"additionalProperties", false}};
+  if (!required.empty()) s["required"] = std::move(required);
+  return s;
+}
+
+Result<OperationRow> CompileRow(OperationRow row) {
   for (auto [schema, validator, what] : {std::tuple{row.input_schema, &row.input_validator, "input"},
                                          std::tuple{row.output_schema, &row.output_validator, "output"}}) {
     Result<std::unique_ptr<schema::Validator>> v = schema::Validator::Compile(*schema);
@@ -58,7 +66,6 @@ Result<OperationRow> Finish(OperationRow row) {
   return row;
 }
 
-}  // namespace
 
 Result<std::vector<OperationRow>> IngestRows(IngestService& ingest) {
   std::vector<OperationRow> rows;

@@ -8,6 +8,7 @@
 #include "src/runtime/ingest_ops.h"
 #include "src/runtime/job_ops.h"
 #include "src/runtime/op_schemas.h"
+#include "src/runtime/subscription_ops.h"
 #include "src/schema/validator.h"
 
 namespace bver::runtime {
@@ -195,6 +196,13 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
     Result<std::vector<OperationRow>> rows = internal::IngestRows(*bindings.ingest);
     if (!rows.ok()) return rows.status();
     for (OperationRow& row : *rows) {
+      t->index_.emplace(row.id, t->rows_.size());
+      t->rows_.push_back(std::move(row));
+    }
+  }
+  if (bindings.subscriptions != nullptr) {
+    BVER_ASSIGN_OR_RETURN(std::vector<OperationRow> rows, internal::SubscriptionRows(*bindings.subscriptions));
+    for (OperationRow& row : rows) {
       t->index_.emplace(row.id, t->rows_.size());
       t->rows_.push_back(std::move(row));
     }

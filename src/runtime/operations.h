@@ -44,6 +44,7 @@ namespace bver::runtime {
 
 class JobService;
 class IngestService;
+class SubscriptionService;
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
@@ -130,6 +131,8 @@ class OperationTable {
     JobService* jobs = nullptr;
     // The ingestion gate; null: the table has no events.ingest rows.
     IngestService* ingest = nullptr;
+    // Durable consumers; null: no events.consumers.* rows.
+    SubscriptionService* subscriptions = nullptr;
   };
 
   // Builds every row and compiles every schema. Internal when a generated

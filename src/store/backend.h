@@ -214,6 +214,8 @@ class Backend {
                                                     std::size_t limit, bool include_deleted,
                                                     const std::vector<Filter>& filters) = 0;
   virtual Result<std::vector<Event>> ReadEvents(std::uint64_t from_offset, std::size_t limit) = 0;
+  // The offset of the newest event (0 for an empty log).
+  virtual Result<std::uint64_t> LastEventOffset() = 0;
   virtual Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) = 0;
   virtual Result<std::optional<Lease>> GetLease(const std::string& target) = 0;
   virtual Result<bool> HasArtifact(const std::string& digest) = 0;

@@ -540,6 +540,12 @@ class PostgresBackend : public Backend {
     return out;
   }
 
+  Result<std::uint64_t> LastEventOffset() override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(), "SELECT coalesce(max(\"offset\"), 0) FROM events", {}));
+    return static_cast<std::uint64_t>(GetInt(r.get(), 0, 0));
+  }
+
   Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) override {
     Borrow c(this);
     BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(), "SELECT seq, entry, hash FROM ledger WHERE seq >= $1 ORDER BY seq LIMIT $2",

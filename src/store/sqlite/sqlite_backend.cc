@@ -622,6 +622,15 @@ class SqliteBackend : public Backend {
   }
 
   Result<std::vector<Event>> ReadEvents(std::uint64_t from, std::size_t limit) override;
+  Result<std::uint64_t> LastEventOffset() override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, r->Prepare("SELECT coalesce(max(offset), 0) FROM events"));
+    int rc = sqlite3_step(st);
+    std::uint64_t last = rc == SQLITE_ROW ? static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return SqliteError(r->db(), "events");
+    return last;
+  }
   Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) override;
 
   Result<std::optional<Lease>> GetLease(const std::string& target) override {

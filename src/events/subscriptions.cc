@@ -1,0 +1,476 @@
+#include "src/events/subscriptions.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "src/core/clock.h"
+#include "src/store/backend.h"
+#include "src/store/store.h"
+
+namespace bver::events {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kRecordKind = "consumer";
+constexpr std::size_t kMaxFetch = 1000;
+constexpr std::int64_t kMaxWaitMs = 60000;
+constexpr int kCasAttempts = 16;
+
+std::int64_t NowUs() { return store::SystemClockMicros(); }
+
+Status FieldError(const std::string& path, const std::string& message) {
+  return InvalidArgumentError(message, {Violation{path, "invalid", message}});
+}
+
+Result<std::vector<std::string>> StringList(const json& j, const char* field) {
+  std::vector<std::string> out;
+  if (!j.contains(field)) return out;
+  const json& v = j[field];
+  std::string path = std::string("filter.") + field;
+  if (v.is_string()) {
+    out.push_back(v.get<std::string>());
+  } else if (v.is_array()) {
+    for (const json& x : v) {
+      if (!x.is_string() || x.get<std::string>().empty()) {
+        return FieldError(path, path + " must hold non-empty strings");
+      }
+      out.push_back(x.get<std::string>());
+    }
+  } else {
+    return FieldError(path, path + " must be a string or an array of strings");
+  }
+  return out;
+}
+
+bool TypeMatches(const std::string& pattern, const std::string& type) {
+  if (pattern.size() >= 2 && pattern.compare(pattern.size() - 2, 2, ".*") == 0) {
+    return type.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+  }
+  return pattern == type;
+}
+
+// One pending delivery of a consumer.
+struct Pending {
+  std::uint64_t offset = 0;
+  std::int64_t deliveries = 0;
+  std::int64_t deadline_us = 0;  // handed out again after this
+};
+
+// The stored state of a consumer (the record's value).
+struct Consumer {
+  std::string name;
+  EventFilter filter;
+  std::int64_t ack_timeout_ms = 30000;
+  std::size_t max_ack_pending = 1000;
+  std::uint64_t next = 1;  // the next offset to scan
+  std::vector<Pending> pending;  // by offset
+  std::uint64_t delivered = 0, acked = 0, redelivered = 0;
+  std::int64_t created_at_us = 0, updated_at_us = 0;
+  std::uint64_t rev = 0;  // bumped by every change: the compare-and-set token
+
+  json Stored() const {
+    json p = json::array();
+    for (const Pending& x : pending) p.push_back({x.offset, x.deliveries, x.deadline_us});
+    return {{"name", name},           {"filter", filter.ToJson()}, {"ack_timeout_ms", ack_timeout_ms},
+            {"max_ack_pending", max_ack_pending}, {"next", next}, {"pending", std::move(p)},
+            {"delivered", delivered}, {"acked", acked},            {"redelivered", redelivered},
+            {"created_at_us", created_at_us}, {"updated_at_us", updated_at_us}, {"rev", rev}};
+  }
+
+  static Result<Consumer> Load(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (!j.is_object()) return DataLossError("a consumer record is not a JSON object");
+    Consumer c;
+    try {
+      c.name = j.at("name").get<std::string>();
+      BVER_ASSIGN_OR_RETURN(c.filter, EventFilter::FromJson(j.at("filter")));
+      c.ack_timeout_ms = j.at("ack_timeout_ms").get<std::int64_t>();
+      c.max_ack_pending = j.at("max_ack_pending").get<std::size_t>();
+      c.next = j.at("next").get<std::uint64_t>();
+      for (const json& p : j.at("pending")) {
+        c.pending.push_back({p.at(0).get<std::uint64_t>(), p.at(1).get<std::int64_t>(), p.at(2).get<std::int64_t>()});
+      }
+      c.delivered = j.value("delivered", std::uint64_t{0});
+      c.acked = j.value("acked", std::uint64_t{0});
+      c.redelivered = j.value("redelivered", std::uint64_t{0});
+      c.created_at_us = j.value("created_at_us", std::int64_t{0});
+      c.updated_at_us = j.value("updated_at_us", std::int64_t{0});
+      c.rev = j.value("rev", std::uint64_t{0});
+    } catch (const json::exception& e) {
+      return DataLossError(std::string("a consumer record is malformed: ") + e.what());
+    }
+    return c;
+  }
+
+  // What callers see.
+  json Public(std::uint64_t log_end) const {
+    std::uint64_t floor = pending.empty() ? next - 1 : pending.front().offset - 1;
+    json offsets = json::array();
+    for (std::size_t i = 0; i < pending.size() && i < 100; ++i) offsets.push_back(pending[i].offset);
+    return {{"name", name},
+            {"filter", filter.ToJson()},
+            {"ack_timeout_ms", ack_timeout_ms},
+            {"max_ack_pending", max_ack_pending},
+            {"next_offset", next},
+            {"ack_floor", floor},
+            {"pending", pending.size()},
+            {"pending_offsets", std::move(offsets)},
+            {"log_end", log_end},
+            {"lag", log_end > floor ? log_end - floor : 0},
+            {"delivered", delivered},
+            {"acked", acked},
+            {"redelivered", redelivered},
+            {"created_at", core::FormatTimestamp(created_at_us)},
+            {"updated_at", core::FormatTimestamp(updated_at_us)}};
+  }
+};
+
+Status ValidName(const std::string& name) {
+  static const std::regex kName("[a-z0-9][a-z0-9_.-]{0,63}");
+  if (!std::regex_match(name, kName)) {
+    return FieldError("name", "consumer name \"" + name + "\" must match [a-z0-9][a-z0-9_.-]{0,63}");
+  }
+  return Status::Ok();
+}
+
+Status NoConsumer(const std::string& name) {
+  return NotFoundError("no consumer named \"" + name + "\"; create it with events.consumers.create (POST "
+                       "/v1/events/consumers) or see the list with `bver events consumers list`");
+}
+
+json EventOf(const store::Event& e) { return e.envelope ? *e.envelope : json::object(); }
+
+}  // namespace
+
+bool EventFilter::Matches(const json& envelope) const {
+  if (!channels.empty()) {
+    std::string ch = envelope.value("channel", "");
+    if (std::find(channels.begin(), channels.end(), ch) == channels.end()) return false;
+  }
+  if (!event_types.empty()) {
+    std::string type = envelope.value("event_type", "");
+    if (std::none_of(event_types.begin(), event_types.end(), [&](const std::string& p) { return TypeMatches(p, type); })) {
+      return false;
+    }
+  }
+  if (!pointer_prefix.empty()) {
+    auto it = envelope.find("object_pointer");
+    std::string ptr = it != envelope.end() && it->is_string() ? it->get<std::string>() : envelope.value("subject", "");
+    if (ptr.compare(0, pointer_prefix.size(), pointer_prefix) != 0) return false;
+  }
+  return true;
+}
+
+json EventFilter::ToJson() const {
+  return {{"channels", channels}, {"event_types", event_types}, {"pointer_prefix", pointer_prefix}};
+}
+
+Result<EventFilter> EventFilter::FromJson(const json& j) {
+  EventFilter f;
+  if (j.is_null()) return f;
+  if (!j.is_object()) return FieldError("filter", "filter must be an object");
+  for (const auto& [k, v] : j.items()) {
+    if (k != "channels" && k != "event_types" && k != "pointer_prefix") {
+      return FieldError("filter." + k, "filter has no field \"" + k +
+                                           "\"; use channels, event_types and pointer_prefix");
+    }
+  }
+  BVER_ASSIGN_OR_RETURN(f.channels, StringList(j, "channels"));
+  BVER_ASSIGN_OR_RETURN(f.event_types, StringList(j, "event_types"));
+  if (j.contains("pointer_prefix")) {
+    if (!j["pointer_prefix"].is_string()) return FieldError("filter.pointer_prefix", "filter.pointer_prefix must be a string");
+    f.pointer_prefix = j["pointer_prefix"].get<std::string>();
+  }
+  return f;
+}
+
+struct Subscriptions::Impl {
+  store::Backend& backend;
+  Options options;
+
+  Result<std::optional<Consumer>> Find(const std::string& name) {
+    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, backend.GetRecord(kRecordKind, name));
+    if (!row) return std::optional<Consumer>();
+    BVER_ASSIGN_OR_RETURN(Consumer c, Consumer::Load(row->value));
+    return std::optional<Consumer>(std::move(c));
+  }
+
+  Result<Consumer> MustFind(const std::string& name) {
+    BVER_RETURN_IF_ERROR(ValidName(name));
+    BVER_ASSIGN_OR_RETURN(std::optional<Consumer> c, Find(name));
+    if (!c) return NoConsumer(name);
+    return std::move(*c);
+  }
+
+  // Writes `c` if the stored record still has revision `expected`; false
+  // when another writer got there first (the caller reads again).
+  Result<bool> CompareAndSet(Consumer c, std::uint64_t expected) {
+    bool won = false;
+    c.rev = expected + 1;
+    c.updated_at_us = NowUs();
+    BVER_RETURN_IF_ERROR(backend.WriteTxn([&](store::Txn& t) -> Status {
+      BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, t.GetRecord(kRecordKind, c.name));
+      if (!row) return NoConsumer(c.name);
+      BVER_ASSIGN_OR_RETURN(Consumer now, Consumer::Load(row->value));
+      if (now.rev != expected) return Status::Ok();
+      BVER_RETURN_IF_ERROR(t.PutRecord({kRecordKind, c.name, c.Stored().dump(), c.updated_at_us}));
+      won = true;
+      return Status::Ok();
+    }));
+    return won;
+  }
+
+  // Reads a consumer, lets `change` edit it (answering what to return), and
+  // stores it with compare-and-set, retrying on a race.
+  template <typename Change>
+  auto Update(const std::string& name, Change change) -> decltype(change(std::declval<Consumer&>())) {
+    for (int i = 0; i < kCasAttempts; ++i) {
+      BVER_ASSIGN_OR_RETURN(Consumer c, MustFind(name));
+      std::uint64_t rev = c.rev;
+      auto answer = change(c);
+      if (!answer.ok()) return answer;
+      BVER_ASSIGN_OR_RETURN(bool won, CompareAndSet(std::move(c), rev));
+      if (won) return answer;
+    }
+    return AbortedError("consumer \"" + name + "\" is being changed by many callers at once; try again");
+  }
+
+  // One attempt to hand out up to `max` deliveries.
+  Result<json> FetchOnce(const std::string& name, std::size_t max) {
+    for (int i = 0; i < kCasAttempts; ++i) {
+      BVER_ASSIGN_OR_RETURN(Consumer c, MustFind(name));
+      std::uint64_t rev = c.rev;
+      std::uint64_t stored_next = c.next;
+      std::int64_t now = NowUs();
+      std::int64_t deadline = now + c.ack_timeout_ms * 1000;
+      json out = json::array();
+      std::vector<std::uint64_t> again;
+      for (Pending& p : c.pending) {
+        if (out.size() + again.size() >= max) break;
+        if (p.deadline_us <= now) again.push_back(p.offset);
+      }
+      // Redeliveries first, in offset order; their envelopes are read back.
+      for (std::uint64_t off : again) {
+        BVER_ASSIGN_OR_RETURN(std::vector<store::Event> ev, backend.ReadEvents(off, 1));
+        Pending& p = *std::find_if(c.pending.begin(), c.pending.end(), [&](const Pending& x) { return x.offset == off; });
+        p.deliveries += 1;
+        p.deadline_us = deadline;
+        c.redelivered += 1;
+        c.delivered += 1;
+        if (ev.empty() || ev[0].offset != off) continue;  // cannot happen: the log is append-only
+        out.push_back({{"offset", off}, {"delivery", p.deliveries}, {"event", EventOf(ev[0])}});
+      }
+      // Then new events, while the pending window has room.
+      std::size_t scanned = 0;
+      while (out.size() < max && c.pending.size() < c.max_ack_pending && scanned < options.scan_budget) {
+        std::size_t want = std::min<std::size_t>(500, options.scan_budget - scanned);
+        BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, backend.ReadEvents(c.next, want));
+        if (batch.empty()) break;
+        bool full = false;
+        for (const store::Event& e : batch) {
+          ++scanned;
+          c.next = e.offset + 1;
+          if (!e.envelope || !c.filter.Matches(*e.envelope)) continue;
+          c.pending.push_back({e.offset, 1, deadline});
+          c.delivered += 1;
+          out.push_back({{"offset", e.offset}, {"delivery", 1}, {"event", *e.envelope}});
+          if (out.size() >= max || c.pending.size() >= c.max_ack_pending) {
+            full = true;
+            break;
+          }
+        }
+        if (full || batch.size() < want) break;
+      }
+      if (out.empty() && c.next == stored_next) return json::array();  // nothing changed: write nothing
+      std::sort(out.begin(), out.end(), [](const json& a, const json& b) { return a["offset"] < b["offset"]; });
+      BVER_ASSIGN_OR_RETURN(bool won, CompareAndSet(std::move(c), rev));
+      if (won) return out;
+    }
+    return AbortedError("consumer \"" + name + "\" is being fetched by many callers at once; try again");
+  }
+};
+
+Subscriptions::Subscriptions(store::Backend& backend) : Subscriptions(backend, Options()) {}
+
+Subscriptions::Subscriptions(store::Backend& backend, Options options)
+    : impl_(std::make_unique<Impl>(Impl{backend, options})) {}
+
+Subscriptions::~Subscriptions() = default;
+
+Result<json> Subscriptions::CreateConsumer(const json& spec) {
+  if (!spec.is_object()) return FieldError("", "a consumer spec must be a JSON object");
+  for (const auto& [k, v] : spec.items()) {
+    if (k != "name" && k != "filter" && k != "from" && k != "ack_timeout_ms" && k != "max_ack_pending") {
+      return FieldError(k, "a consumer spec has no field \"" + k +
+                               "\"; use name, filter, from, ack_timeout_ms and max_ack_pending");
+    }
+  }
+  if (!spec.contains("name") || !spec["name"].is_string()) return FieldError("name", "name is required (a string)");
+  Consumer c;
+  c.name = spec["name"].get<std::string>();
+  BVER_RETURN_IF_ERROR(ValidName(c.name));
+  BVER_ASSIGN_OR_RETURN(c.filter, EventFilter::FromJson(spec.contains("filter") ? spec["filter"] : json()));
+  if (spec.contains("ack_timeout_ms")) {
+    const json& v = spec["ack_timeout_ms"];
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 100 || v.get<std::int64_t>() > 86400000) {
+      return FieldError("ack_timeout_ms", "ack_timeout_ms must be an integer from 100 to 86400000");
+    }
+    c.ack_timeout_ms = v.get<std::int64_t>();
+  }
+  if (spec.contains("max_ack_pending")) {
+    const json& v = spec["max_ack_pending"];
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 10000) {
+      return FieldError("max_ack_pending", "max_ack_pending must be an integer from 1 to 10000");
+    }
+    c.max_ack_pending = v.get<std::size_t>();
+  }
+  std::optional<std::uint64_t> from;
+  if (spec.contains("from")) {
+    const json& v = spec["from"];
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1) {
+      return FieldError("from", "from must be an offset (an integer >= 1; 1 replays the whole log)");
+    }
+    from = v.get<std::uint64_t>();
+  }
+  c.created_at_us = c.updated_at_us = NowUs();
+  bool created = false;
+  std::optional<Consumer> existing;
+  BVER_RETURN_IF_ERROR(impl_->backend.WriteTxn([&](store::Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, t.GetRecord(kRecordKind, c.name));
+    if (row) {
+      BVER_ASSIGN_OR_RETURN(Consumer old, Consumer::Load(row->value));
+      existing = std::move(old);
+      return Status::Ok();
+    }
+    if (from) {
+      c.next = *from;
+    } else {
+      BVER_ASSIGN_OR_RETURN(c.next, t.NextEventOffset());  // new events only
+    }
+    created = true;
+    return t.PutRecord({kRecordKind, c.name, c.Stored().dump(), c.updated_at_us});
+  }));
+  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+  if (!created) {
+    bool same = existing->filter.ToJson() == c.filter.ToJson() && existing->ack_timeout_ms == c.ack_timeout_ms &&
+                existing->max_ack_pending == c.max_ack_pending;
+    if (!same) {
+      return AlreadyExistsError("consumer \"" + c.name +
+                                "\" exists with another filter or settings; delete it first or choose another name");
+    }
+    json out = existing->Public(end);
+    out["created"] = false;
+    return out;
+  }
+  json out = c.Public(end);
+  out["created"] = true;
+  return out;
+}
+
+Result<json> Subscriptions::GetConsumer(const std::string& name) {
+  BVER_ASSIGN_OR_RETURN(Consumer c, impl_->MustFind(name));
+  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+  return c.Public(end);
+}
+
+Result<json> Subscriptions::ListConsumers() {
+  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+  json out = json::array();
+  std::string after;
+  for (;;) {
+    BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> rows, impl_->backend.ListRecords(kRecordKind, after, 500));
+    for (const store::RecordRow& r : rows) {
+      BVER_ASSIGN_OR_RETURN(Consumer c, Consumer::Load(r.value));
+      out.push_back(c.Public(end));
+    }
+    if (rows.size() < 500) break;
+    after = rows.back().key;
+  }
+  return json{{"consumers", std::move(out)}};
+}
+
+Result<json> Subscriptions::DeleteConsumer(const std::string& name) {
+  BVER_RETURN_IF_ERROR(ValidName(name));
+  bool existed = false;
+  BVER_RETURN_IF_ERROR(impl_->backend.WriteTxn([&](store::Txn& t) -> Status {
+    BVER_ASSIGN_OR_RETURN(existed, t.DeleteRecord(kRecordKind, name));
+    return Status::Ok();
+  }));
+  if (!existed) return NoConsumer(name);
+  return json{{"name", name}, {"deleted", true}};
+}
+
+Result<json> Subscriptions::Fetch(const std::string& name, std::size_t max, std::int64_t wait_ms) {
+  if (max < 1 || max > kMaxFetch) return FieldError("max", "max must be from 1 to " + std::to_string(kMaxFetch));
+  if (wait_ms < 0 || wait_ms > kMaxWaitMs) {
+    return FieldError("wait_ms", "wait_ms must be from 0 to " + std::to_string(kMaxWaitMs));
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    std::uint64_t seen = impl_->backend.commit_seq();
+    BVER_ASSIGN_OR_RETURN(json events, impl_->FetchOnce(name, max));
+    auto now = std::chrono::steady_clock::now();
+    if (!events.empty() || now >= until) return json{{"consumer", name}, {"events", std::move(events)}};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+    impl_->backend.WaitForCommit(seen, std::min(left, impl_->options.poll_interval));
+  }
+}
+
+Result<json> Subscriptions::Ack(const std::string& name, const std::vector<std::uint64_t>& offsets) {
+  if (offsets.empty()) return FieldError("offsets", "offsets must name at least one delivered offset");
+  json acked = json::array(), unknown = json::array();
+  BVER_ASSIGN_OR_RETURN(json state, impl_->Update(name, [&](Consumer& c) -> Result<json> {
+    acked = json::array();
+    unknown = json::array();
+    for (std::uint64_t off : offsets) {
+      auto it = std::find_if(c.pending.begin(), c.pending.end(), [&](const Pending& p) { return p.offset == off; });
+      if (it == c.pending.end()) {
+        unknown.push_back(off);
+        continue;
+      }
+      c.pending.erase(it);
+      c.acked += 1;
+      acked.push_back(off);
+    }
+    return json::object();
+  }));
+  (void)state;
+  BVER_ASSIGN_OR_RETURN(json consumer, GetConsumer(name));
+  return json{{"acked", std::move(acked)}, {"unknown", std::move(unknown)}, {"consumer", std::move(consumer)}};
+}
+
+Result<json> Subscriptions::Seek(const std::string& name, std::uint64_t offset) {
+  if (offset < 1) return FieldError("offset", "offset must be >= 1 (1 replays the whole log)");
+  BVER_RETURN_IF_ERROR(impl_->Update(name, [&](Consumer& c) -> Result<json> {
+                         c.pending.clear();
+                         c.next = offset;
+                         return json::object();
+                       }).status());
+  return GetConsumer(name);
+}
+
+Result<json> Subscriptions::Read(std::uint64_t from, const EventFilter& filter, std::size_t limit) {
+  if (from < 1) from = 1;
+  json out = json::array();
+  std::uint64_t next = from;
+  std::size_t scanned = 0;
+  while (out.size() < limit && scanned < impl_->options.scan_budget) {
+    std::size_t want = std::min<std::size_t>(500, impl_->options.scan_budget - scanned);
+    BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, impl_->backend.ReadEvents(next, want));
+    for (const store::Event& e : batch) {
+      ++scanned;
+      next = e.offset + 1;
+      if (e.envelope && filter.Matches(*e.envelope)) out.push_back(*e.envelope);
+      if (out.size() >= limit) break;
+    }
+    if (batch.size() < want) break;
+  }
+  return json{{"events", std::move(out)}, {"next_offset", next}};
+}
+
+}  // namespace bver::events
