@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev postgresql
   libboost1.81-dev
+  nats-server libnats-dev  # the JetStream relay of the event log (src/events/nats_relay) and its tests
   curl  # the serve tests and `make run` talk HTTP with it
   nodejs  # the MCP SDK client tests (tests/mcp); npm below when node does not bring it
 )
