@@ -354,11 +354,31 @@ struct Engine::Impl {
 
   // ---- submission ----
 
+  // The job an idempotency key was first used for, when it was; Aborted
+  // when it was used for a different request (digest).
+  Result<std::optional<std::string>> IdempotentJob(const std::optional<store::RecordRow>& rec, const std::string& key,
+                                                   const std::string& digest) {
+    if (!rec) return std::optional<std::string>();
+    json v = ParseOr(rec->value, json::object());
+    if (v.value("request_digest", "") != digest) {
+      return AbortedError("idempotency key \"" + key + "\" was used for a different job start; use a new key");
+    }
+    return std::optional<std::string>(v.value("job_id", ""));
+  }
+
   Result<json> Submit(const runtime::JobStartRequest& req) {
     BVER_ASSIGN_OR_RETURN(Spec spec, FindSpec(req.job));
     const domain::Capability& cap = *spec.cap;
     json raw = req.input ? *req.input : json::object();
     if (!raw.is_object()) return InvalidArgumentError("the job input must be a JSON object", {{"input", "type", "expected an object"}});
+    std::string idem_digest;
+    if (!req.idempotency_key.empty()) {
+      BVER_ASSIGN_OR_RETURN(idem_digest, core::JsonDigest(json{{"job", spec.name}, {"input", raw}, {"no_cache", req.no_cache}}));
+      BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> rec,
+                            store.backend().GetRecord(kJobIdempotencyKind, req.idempotency_key));
+      BVER_ASSIGN_OR_RETURN(std::optional<std::string> seen, IdempotentJob(rec, req.idempotency_key, idem_digest));
+      if (seen) return StatusOf(*seen, req.wait_seconds);
+    }
     BVER_ASSIGN_OR_RETURN(BoundCapability bound, host.Bind(cap));
     BVER_ASSIGN_OR_RETURN(Resolution res, Resolve(cap, raw));
     json labels = json::object();
@@ -409,15 +429,29 @@ struct Engine::Impl {
       row.state = "queued";
     }
     row.extra = extra.dump();
+    std::optional<std::string> replayed;  // set when another start with the key won the race
     BVER_RETURN_IF_ERROR(store
                              .Apply({}, ctx,
                                     [&](store::Txn& t, const store::Store::TxnHelpers& h) -> Status {
+                                      replayed.reset();
+                                      if (!req.idempotency_key.empty()) {
+                                        BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> rec,
+                                                              t.GetRecord(kJobIdempotencyKind, req.idempotency_key));
+                                        BVER_ASSIGN_OR_RETURN(replayed,
+                                                              IdempotentJob(rec, req.idempotency_key, idem_digest));
+                                        if (replayed) return Status::Ok();
+                                        BVER_RETURN_IF_ERROR(t.PutRecord(
+                                            {kJobIdempotencyKind, req.idempotency_key,
+                                             json{{"job_id", row.id}, {"request_digest", idem_digest}}.dump(),
+                                             h.now_us()}));
+                                      }
                                       BVER_RETURN_IF_ERROR(t.PutJob(row));
                                       return h.AppendEvent(t, kChannel, event_type, "job:" + row.id,
                                                            EventPayload(row, event), ctx)
                                           .status();
                                     })
                              .status());
+    if (replayed) return StatusOf(*replayed, req.wait_seconds);
     if (!cached) {
       std::lock_guard<std::mutex> l(mu);
       if (claim_local && started && !stopping && options.threads > 0) local.push_back(row.id);

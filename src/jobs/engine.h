@@ -57,6 +57,8 @@ inline constexpr const char* kEventTimedOut = "job.timed_out";
 
 // The record kind of the action cache (store records).
 inline constexpr const char* kActionCacheKind = "action_cache";
+// The record kind of idempotency keys of job starts: key -> {job_id, request_digest}.
+inline constexpr const char* kJobIdempotencyKind = "job_idempotency";
 
 // How the engine reaches a capability's code: its runner, the worker
 // labels it needs, and the output schemas its plugin declares (which narrow

@@ -54,7 +54,13 @@ Result<json> JobInputSchema(const domain::Operation& op, const domain::Platform&
                    {"no_cache", {{"type", "boolean"},
                                  {"default", false},
                                  {"description", "Run even when the action cache holds the result."}}},
-                   {"wait", WaitSchema()}},
+                   {"wait", WaitSchema()},
+                   {"idempotency_key", {{"type", "string"},
+                                        {"minLength", 1},
+                                        {"maxLength", 200},
+                                        {"description", "Repeat-safe key: a second start with the same key answers "
+                                                        "the first job, nothing is queued twice (HTTP: "
+                                                        "Idempotency-Key)."}}}},
                   {}, {{"capability_input", EmbedAt(input, "capability_input")}});
     }
     case OperationKind::kJobStatus:
@@ -104,7 +110,7 @@ HttpBinding JobHttp(const domain::Operation& op) {
       return {"POST",
               "/v1/jobs/" + op.target,
               {HttpParam{"input", HttpSource::kBody, "", HttpForm::kValue, {"application/json"}}, query("no_cache"),
-               query("wait")},
+               query("wait"), HttpParam{"idempotency_key", HttpSource::kHeader, "Idempotency-Key", HttpForm::kValue, {}}},
               202,
               "",
               "/v1/jobs/{job_id}",
@@ -161,6 +167,8 @@ Handler MakeJobHandler(const domain::Operation& op, OperationTable::Bindings bin
         r.input = std::make_shared<const json>(in.value("input", json::object()));
         r.no_cache = in.value("no_cache", false);
         r.wait_seconds = std::min(in.value("wait", 0.0), kMaxJobWaitSeconds);
+        // Keys are per principal, as for references.
+        if (in.contains("idempotency_key")) r.idempotency_key = actor + " " + in["idempotency_key"].get<std::string>();
         r.actor = actor;
         r.correlation_id = call.correlation_id;
         r.causation_id = call.causation_id;

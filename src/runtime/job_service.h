@@ -19,6 +19,10 @@ struct JobStartRequest {
   std::shared_ptr<const nlohmann::json> input;  // the capability's input (null: {})
   bool no_cache = false;                        // run even when the action cache has the result
   double wait_seconds = 0;                      // > 0: answer once ended or after this long
+  // Non-empty: a start with a key already used answers that job (nothing
+  // queued twice); with another job or input it is refused (Aborted). The
+  // key -> job record is written in the transaction that queues the job.
+  std::string idempotency_key;
   std::string actor;
   std::string correlation_id;
   std::string causation_id;
@@ -31,7 +35,8 @@ class JobService {
   // answers its status object (see docs/jobs.md). NotFound: no such job or
   // capability; InvalidArgument: input against the capability's schema;
   // NotFound naming the input field: a pointer to no reference;
-  // FailedPrecondition: the capability's plugin is not installed.
+  // FailedPrecondition: the capability's plugin is not installed;
+  // Aborted: the idempotency key was used for another request.
   virtual Result<nlohmann::json> StartJob(const JobStartRequest& request) = 0;
   // The status object of a job; with wait_seconds > 0, once it has ended
   // or that long has passed. NotFound: no such job.

@@ -8,6 +8,7 @@
 #include "src/runtime/ingest_ops.h"
 #include "src/runtime/job_ops.h"
 #include "src/runtime/op_schemas.h"
+#include "src/runtime/orch_ops.h"
 #include "src/runtime/subscription_ops.h"
 #include "src/schema/validator.h"
 
@@ -139,6 +140,7 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
   std::unique_ptr<OperationTable> t(new OperationTable());
   for (const domain::Operation& op : platform->operations) {
     bool job_op = false;
+    bool orch_op = false;
     switch (op.kind) {
       case OperationKind::kJobStart:
       case OperationKind::kJobStatus:
@@ -148,12 +150,14 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
       case OperationKind::kOrchStart:
       case OperationKind::kOrchGet:
       case OperationKind::kOrchCancel:
-        continue;  // no runtime for orchestrators yet
+        if (bindings.orchestrators == nullptr) continue;  // no engine: no rows
+        orch_op = true;
+        break;
       default:
         break;
     }
     const domain::Repo* repo = nullptr;
-    if (!op.target.empty() && !job_op) {
+    if (!op.target.empty() && !job_op && !orch_op) {
       repo = platform->FindRepo(op.target);
       if (repo == nullptr) return InternalError("operation " + op.id + " names unknown repo " + op.target);
     }
@@ -161,7 +165,9 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
     row.id = op.id;
     row.kind = op.kind;
     row.summary = op.summary;
-    row.description = job_op ? internal::JobDescription(op, *platform) : DescriptionFor(op, repo);
+    row.description = job_op    ? internal::JobDescription(op, *platform)
+                      : orch_op ? internal::OrchDescription(op, *platform)
+                                : DescriptionFor(op, repo);
     row.target = op.target;
     row.scopes = op.scopes;
     if (op.kind == OperationKind::kResolve) row.scope_from_pointer = "pointer";
@@ -173,6 +179,11 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
       if (!in.ok()) return InternalError(in.status().message());
       row.input_schema = std::make_shared<const json>(std::move(in).value());
       row.output_schema = std::make_shared<const json>(internal::JobOutputSchema(op));
+    } else if (orch_op) {
+      Result<json> in = internal::OrchInputSchema(op, *platform);
+      if (!in.ok()) return InternalError(in.status().message());
+      row.input_schema = std::make_shared<const json>(std::move(in).value());
+      row.output_schema = std::make_shared<const json>(internal::OrchOutputSchema(op));
     } else {
       row.input_schema = std::make_shared<const json>(internal::InputSchema(op, repo));
       row.output_schema = std::make_shared<const json>(internal::OutputSchema(op, repo));
@@ -187,8 +198,10 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
       }
       *validator = std::shared_ptr<const schema::Validator>(std::move(v).value());
     }
-    row.http = job_op ? internal::JobHttp(op) : HttpFor(op, repo);
-    row.handler = job_op ? internal::MakeJobHandler(op, bindings) : internal::MakeHandler(op, repo, bindings);
+    row.http = job_op ? internal::JobHttp(op) : orch_op ? internal::OrchHttp(op) : HttpFor(op, repo);
+    row.handler = job_op    ? internal::MakeJobHandler(op, bindings)
+                  : orch_op ? internal::MakeOrchHandler(op, bindings)
+                            : internal::MakeHandler(op, repo, bindings);
     t->index_.emplace(row.id, t->rows_.size());
     t->rows_.push_back(std::move(row));
   }
@@ -203,6 +216,14 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
   if (bindings.subscriptions != nullptr) {
     BVER_ASSIGN_OR_RETURN(std::vector<OperationRow> rows, internal::SubscriptionRows(*bindings.subscriptions));
     for (OperationRow& row : rows) {
+      t->index_.emplace(row.id, t->rows_.size());
+      t->rows_.push_back(std::move(row));
+    }
+  }
+  if (bindings.orchestrators != nullptr) {
+    Result<std::vector<OperationRow>> rows = internal::OrchListRows(*bindings.orchestrators);
+    if (!rows.ok()) return rows.status();
+    for (OperationRow& row : *rows) {
       t->index_.emplace(row.id, t->rows_.size());
       t->rows_.push_back(std::move(row));
     }

@@ -11,8 +11,10 @@
 // and artifacts.get, and for jobs.<name>.start, jobs.status and jobs.cancel
 // (handled by a JobService, job_service.h), and, when an IngestService is
 // bound, the runtime-only rows events.ingest, events.quarantine.list and
-// events.quarantine.readmit (ingest_ops.h, docs/events.md). Operations the compiler declares
-// for which no runtime exists yet (orch.*) get no row.
+// events.quarantine.readmit (ingest_ops.h, docs/events.md), and, when an
+// OrchestratorService is bound, orch.<name>.start|get|cancel and the
+// runtime-only orch.runs.list (orch_ops.h, docs/orchestrators.md); without
+// one the orch.* operations the compiler declares get no row.
 //
 // Thread safety: a table is immutable once built; rows and their compiled
 // validators may be read, and handlers called, from any number of threads
@@ -44,6 +46,7 @@ namespace bver::runtime {
 
 class JobService;
 class IngestService;
+class OrchestratorService;
 class SubscriptionService;
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
@@ -131,6 +134,8 @@ class OperationTable {
     JobService* jobs = nullptr;
     // The ingestion gate; null: the table has no events.ingest rows.
     IngestService* ingest = nullptr;
+    // The orchestrator engine; null: the table has no orch.* rows.
+    OrchestratorService* orchestrators = nullptr;
     // Durable consumers; null: no events.consumers.* rows.
     SubscriptionService* subscriptions = nullptr;
   };

@@ -1,0 +1,226 @@
+// Orchestrators through the real bver binary, on SQLite and PostgreSQL: a
+// `bver orch start --wait` process is killed with SIGKILL while its run's
+// slow job (the exec plugin tests/orch/plugins/orchtest) is running; `bver
+// orch resume` in a new process finishes the run, and every step committed
+// exactly once (counted in the event log by the run's correlation id).
+// Also the CLI's errors and exit codes.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/pg_cluster.h"
+#include "tests/support/run_command.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+struct Project {
+  fs::path dir;
+  std::string store;  // --store value ("" : the default SQLite file)
+
+  std::vector<std::string> Args(std::vector<std::string> args) const {
+    std::vector<std::string> all = {"-C", dir.string()};
+    all.insert(all.end(), args.begin(), args.end());
+    if (!store.empty()) {
+      all.push_back("--store");
+      all.push_back(store);
+    }
+    return all;
+  }
+  bver::testing::CommandResult Bver(std::vector<std::string> args) const {
+    return bver::testing::RunCommand(BVER_EXE, Args(std::move(args)), dir / "scratch");
+  }
+  json BverJson(std::vector<std::string> args, int expect_code = 0) const {
+    args.push_back("--json");
+    bver::testing::CommandResult r = Bver(args);
+    EXPECT_EQ(r.code, expect_code) << r.out << r.err;
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
+    return j.is_discarded() ? json::object() : j;
+  }
+  // Every event of the log (bver events tail --json prints one per line).
+  std::vector<json> Events() const {
+    bver::testing::CommandResult r = Bver({"events", "tail", "--limit", "10000", "--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<json> out;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) out.push_back(json::parse(line));
+    }
+    return out;
+  }
+};
+
+Project NewProject(const std::string& name) {
+  Project p;
+  p.dir = fs::temp_directory_path() / ("bver_orch_cli_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(p.dir);
+  fs::create_directories(p.dir / "scratch");
+  fs::copy_file(BVER_SOURCE_DIR "/tests/orch/bver.yaml", p.dir / "bver.yaml");
+  return p;
+}
+
+// `bver ARGS` in the background, output to DIR/NAME.log.
+pid_t Spawn(const Project& p, const std::string& name, std::vector<std::string> args) {
+  std::vector<std::string> all = p.Args(std::move(args));
+  all.insert(all.begin(), BVER_EXE);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open((p.dir / (name + ".log")).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(BVER_EXE, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int Reap(pid_t pid, int sig) {
+  if (sig != 0) ::kill(pid, sig);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const json& Step(const json& run, const std::string& id) {
+  for (const json& s : run["steps"]) {
+    if (s["id"] == id) return s;
+  }
+  static const json kNone = json::object();
+  return kNone;
+}
+
+class OrchCli : public ::testing::TestWithParam<std::string> {
+ protected:
+  Project Open(const std::string& name) {
+    Project p = NewProject(name + "_" + GetParam());
+    if (GetParam() == "postgresql") {
+      bver::Result<std::string> url = bver::testing::TestDatabaseUrl("orch_cli_" + name);
+      EXPECT_TRUE(url.ok()) << url.status().ToString();
+      if (url.ok()) p.store = *url;
+    }
+    return p;
+  }
+};
+
+TEST_P(OrchCli, KilledMidRunTheRunResumesAndEveryStepCommitsOnce) {
+  Project p = Open("kill");
+  bver::testing::CommandResult inst = p.Bver({"plugins", "install", BVER_SOURCE_DIR "/tests/orch/plugins/orchtest"});
+  ASSERT_EQ(inst.code, 0) << inst.out << inst.err;
+  ASSERT_EQ(p.Bver({"ref", "create", "sites/site", "--id", "s1", "--data", R"({"name":"S1"})"}).code, 0);
+
+  pid_t a = Spawn(p, "start", {"orch", "start", "slow", "--input", R"({"site":"bver://sites/site/s1","sleep_s":2})",
+                               "--wait", "--lease-seconds", "1", "--json"});
+  // Until the run's slow job is running.
+  std::string run_id;
+  json run;
+  for (int i = 0; i < 600 && run_id.empty(); ++i) {
+    json list = p.BverJson({"orch", "list"});
+    for (const json& r : list.value("runs", json::array())) {
+      const json& slow = Step(r, "slow");
+      if (slow.contains("calls") && slow["calls"][0]["state"] == "waiting_job") {
+        run_id = r["run_id"];
+        run = r;
+      }
+    }
+    if (run_id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(run_id.empty()) << bver::testing::ReadFileForTest(p.dir / "start.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the plugin is sleeping
+  EXPECT_EQ(Reap(a, SIGKILL), 128 + SIGKILL);
+  json mid = p.BverJson({"orch", "status", run_id});
+  EXPECT_EQ(mid["state"], "running");
+  EXPECT_EQ(Step(mid, "first")["state"], "succeeded");
+  EXPECT_EQ(Step(mid, "last")["state"], "pending");
+
+  // A new process takes the run over (the job once the dead one's 1 s lease lapses).
+  json done = p.BverJson({"orch", "resume", run_id, "--wait", "120", "--lease-seconds", "1"});
+  ASSERT_EQ(done["state"], "succeeded") << done.dump(2);
+  EXPECT_EQ(Step(done, "slow")["job_ids"], Step(run, "slow")["job_ids"]);  // the same job, not a second one
+
+  std::string corr = done["correlation_id"];
+  int patched = 0, queued = 0, asset_created = 0, run_succeeded = 0, first_done = 0;
+  for (const json& e : p.Events()) {
+    std::string type = e["event_type"];
+    if (type == "ref.created" && e["object_pointer"].get<std::string>().rfind("bver://assets/asset/s1-slow", 0) == 0) {
+      ++asset_created;
+    }
+    if (e["correlation_id"] != corr) continue;
+    patched += type == "ref.patched";
+    queued += type == "job.queued";
+    run_succeeded += type == "orch.succeeded";
+    first_done += type == "orch.step.succeeded" && e["payload"]["step"] == "first";
+  }
+  EXPECT_EQ(patched, 2);  // first and last, once each
+  EXPECT_EQ(queued, 1);
+  EXPECT_EQ(asset_created, 1);
+  EXPECT_EQ(run_succeeded, 1);
+  EXPECT_EQ(first_done, 1);
+  json site = p.BverJson({"ref", "get", "bver://sites/site/s1"});
+  EXPECT_EQ(site["version"], 3);
+  EXPECT_EQ(site["body"]["status"], "ready");
+  EXPECT_EQ(site["body"]["note"], "first");
+  fs::remove_all(p.dir);
+}
+
+TEST_P(OrchCli, StartWaitStatusListCancelAndErrors) {
+  Project p = Open("cli");
+  ASSERT_EQ(p.Bver({"ref", "create", "sites/site", "--id", "s1", "--data", R"({"name":"S1"})"}).code, 0);
+  json ok = p.BverJson({"orch", "start", "chain", "--input", R"({"name":"alpha"})", "--wait", "60"});
+  EXPECT_EQ(ok["state"], "succeeded") << ok.dump(2);
+  json st = p.BverJson({"orch", "status", ok["run_id"]});
+  EXPECT_EQ(st["state"], "succeeded");
+  bver::testing::CommandResult human = p.Bver({"orch", "status", ok["run_id"]});
+  EXPECT_EQ(human.code, 0);
+  EXPECT_THAT(human.out, HasSubstr("note  succeeded  refs.site.patch"));
+  // Recorded without --wait: it stays running until an engine runs; cancel it.
+  json queued = p.BverJson({"orch", "start", "slow", "--input", R"({"site":"bver://sites/site/s1","sleep_s":0})"});
+  EXPECT_EQ(queued["state"], "running");
+  json cancelled = p.BverJson({"orch", "cancel", queued["run_id"]});
+  EXPECT_EQ(cancelled["state"], "cancelled");
+  EXPECT_EQ(p.Bver({"orch", "status", queued["run_id"]}).code, 1);  // a cancelled run
+  json list = p.BverJson({"orch", "list"});
+  EXPECT_EQ(list["runs"].size(), 2u);
+  json only = p.BverJson({"orch", "list", "--state", "cancelled"});
+  ASSERT_EQ(only["runs"].size(), 1u);
+  EXPECT_EQ(only["runs"][0]["run_id"], queued["run_id"]);
+  // Errors: structured, and nothing stored.
+  json unknown = p.BverJson({"orch", "start", "nope"}, 1);
+  EXPECT_EQ(unknown["error"]["code"], "not_found");
+  json invalid = p.BverJson({"orch", "start", "chain", "--input", R"({"name":""})"}, 1);
+  EXPECT_EQ(invalid["error"]["code"], "invalid_argument");
+  json bad_json = p.BverJson({"orch", "start", "chain", "--input", "[1]"}, 1);
+  EXPECT_EQ(bad_json["error"]["code"], "invalid_argument");
+  json no_run = p.BverJson({"orch", "status", "01890000-0000-7000-8000-000000000000"}, 1);
+  EXPECT_EQ(no_run["error"]["code"], "not_found");
+  EXPECT_EQ(p.BverJson({"orch", "list"})["runs"].size(), 2u);
+  EXPECT_EQ(p.Bver({"orch", "start"}).code, 2);  // usage
+  EXPECT_EQ(p.Bver({"orch", "start", "--help"}).code, 0);
+  // A failed run exits 1.
+  json failed = p.BverJson({"orch", "start", "flaky", "--input", R"({"fail_times":1})", "--wait", "60"}, 1);
+  EXPECT_EQ(failed["state"], "failed");
+  fs::remove_all(p.dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, OrchCli, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+}  // namespace
