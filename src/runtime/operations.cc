@@ -7,6 +7,7 @@
 #include "src/runtime/handlers.h"
 #include "src/runtime/ingest_ops.h"
 #include "src/runtime/job_ops.h"
+#include "src/runtime/trigger_ops.h"
 #include "src/runtime/op_schemas.h"
 #include "src/runtime/orch_ops.h"
 #include "src/runtime/subscription_ops.h"
@@ -222,6 +223,14 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
   }
   if (bindings.orchestrators != nullptr) {
     Result<std::vector<OperationRow>> rows = internal::OrchListRows(*bindings.orchestrators);
+    if (!rows.ok()) return rows.status();
+    for (OperationRow& row : *rows) {
+      t->index_.emplace(row.id, t->rows_.size());
+      t->rows_.push_back(std::move(row));
+    }
+  }
+  if (bindings.triggers != nullptr) {
+    Result<std::vector<OperationRow>> rows = internal::TriggerRows(*bindings.triggers);
     if (!rows.ok()) return rows.status();
     for (OperationRow& row : *rows) {
       t->index_.emplace(row.id, t->rows_.size());

@@ -46,6 +46,7 @@ namespace bver::runtime {
 
 class JobService;
 class IngestService;
+class TriggerService;
 class OrchestratorService;
 class SubscriptionService;
 
@@ -134,6 +135,8 @@ class OperationTable {
     JobService* jobs = nullptr;
     // The ingestion gate; null: the table has no events.ingest rows.
     IngestService* ingest = nullptr;
+    // The trigger processor; null: no triggers.list/triggers.fires rows (trigger_ops.h).
+    TriggerService* triggers = nullptr;
     // The orchestrator engine; null: the table has no orch.* rows.
     OrchestratorService* orchestrators = nullptr;
     // Durable consumers; null: no events.consumers.* rows.
