@@ -1,11 +1,13 @@
 #include "src/cli/runtime.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 
 #include "src/events/gate.h"
+#include "src/events/nats_relay.h"
 #include "src/events/registry.h"
 #include "src/jobs/engine.h"
 #include "src/plugin/registry.h"
@@ -62,6 +64,15 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
   rt->jobs = std::make_unique<jobs::Engine>(*rt->store, *rt->capability_host, std::move(engine_options));
   rt->payload_schemas = std::make_unique<events::PayloadRegistry>(rt->store->backend());
   rt->gate = std::make_unique<events::Gate>(*rt->store, *rt->payload_schemas);
+  if (!runtime_options.nats_url.empty()) {
+    events::NatsRelayOptions relay;
+    relay.url = runtime_options.nats_url;
+    if (!runtime_options.nats_stream.empty()) relay.stream = runtime_options.nats_stream;
+    if (!runtime_options.nats_subject_prefix.empty()) relay.subject_prefix = runtime_options.nats_subject_prefix;
+    relay.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    BVER_ASSIGN_OR_RETURN(rt->nats_relay, events::NatsRelay::Create(*rt->store, std::move(relay)));
+    rt->nats_relay->Start();
+  }
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
                         runtime::OperationTable::Build(rt->platform, {rt->store.get(), rt->artifacts.get(),
                                                                       rt->jobs.get(), rt->gate.get()}));

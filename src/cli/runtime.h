@@ -32,6 +32,7 @@ class Engine;
 namespace bver::events {
 class PayloadRegistry;
 class Gate;
+class NatsRelay;
 }  // namespace bver::events
 
 namespace bver::cli {
@@ -53,6 +54,10 @@ struct Runtime {
   // The payload schema registry and the ingestion gate (docs/events.md).
   std::unique_ptr<events::PayloadRegistry> payload_schemas;
   std::unique_ptr<events::Gate> gate;
+  // The NATS JetStream relay of the event log (docs/events.md), when
+  // RuntimeOptions::nats_url is set. Declared after the store, so it stops
+  // (its destructor joins its thread) before the store closes.
+  std::unique_ptr<events::NatsRelay> nats_relay;
   std::shared_ptr<const runtime::Broker> broker;
 
   ~Runtime();
@@ -67,6 +72,12 @@ struct RuntimeOptions {
   std::string worker_labels;
   // > 0: the lease of a running job (a dead worker's job runs again after it).
   std::int64_t job_lease_ms = 0;
+  // Non-empty: relay the event log to this NATS server's JetStream
+  // (nats://host:port) into `nats_stream` on subjects
+  // "<nats_subject_prefix>.<channel>" (empty: BVER, bver.events).
+  std::string nats_url;
+  std::string nats_stream;
+  std::string nats_subject_prefix;
 };
 
 // Compiles flags.file, opens the store it names and builds the broker with

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -36,6 +37,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
+#include "src/events/nats_relay.h"
 #include "src/core/clock.h"
 #include "src/domain/platform.h"
 #include "src/mcp/http.h"
@@ -56,6 +58,8 @@ struct UpFlags {
   unsigned handler_threads = 16;
   long request_timeout_ms = 10000;
   std::size_t max_connections = 1024;
+  // The JetStream relay of the event log (docs/events.md); empty url: $BVER_NATS_URL, else off.
+  std::string nats_url, nats_stream, nats_subject_prefix;
 };
 
 // "HOST:PORT" or "[V6]:PORT".
@@ -194,9 +198,26 @@ int Up(const Output& o, const UpFlags& f) {
     runtime::Broker::DefaultObserver(record);  // internal errors still go to stderr
     metrics.Observe(record);
   };
-  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store, std::move(broker_options));
+  RuntimeOptions runtime_options;
+  runtime_options.nats_url = f.nats_url;
+  if (const char* env = std::getenv("BVER_NATS_URL"); runtime_options.nats_url.empty() && env != nullptr) {
+    runtime_options.nats_url = env;
+  }
+  runtime_options.nats_stream = f.nats_stream;
+  runtime_options.nats_subject_prefix = f.nats_subject_prefix;
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store, std::move(broker_options), runtime_options);
   if (!opened.ok()) return o.Fail(opened.status());
   Runtime& rt = **opened;
+  if (const events::NatsRelay* relay = rt.nats_relay.get(); relay != nullptr) {
+    metrics.SetGauge("bver_nats_relay_connected", "1 while the JetStream relay is connected and its stream checked",
+                     [relay] { return relay->Status().connected ? 1.0 : 0.0; });
+    metrics.SetGauge("bver_nats_relay_cursor", "The last event offset JetStream acknowledged",
+                     [relay] { return static_cast<double>(relay->Status().cursor); });
+    metrics.SetGauge("bver_nats_relay_published", "Events the relay published since bver up started",
+                     [relay] { return static_cast<double>(relay->Status().published); });
+    metrics.SetGauge("bver_nats_relay_failures", "Relay rounds that failed (NATS unreachable, stream refused)",
+                     [relay] { return static_cast<double>(relay->Status().failures); });
+  }
 
   // Auth: JWTs when configured, API keys from the store.
   Result<auth::AuthConfig> config = auth::LoadAuthConfig(rt.location.project_dir);
@@ -419,6 +440,12 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   up->add_option("--max-connections", f->max_connections, "Open connections at most; more get 503")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
+  up->add_option("--nats-url", f->nats_url,
+                 "Relay the event log to this NATS server's JetStream, e.g. nats://127.0.0.1:4222 "
+                 "(default: $BVER_NATS_URL; unset: no relay). docs/events.md");
+  up->add_option("--nats-stream", f->nats_stream, "The JetStream stream the relay writes to (default BVER)");
+  up->add_option("--nats-subject-prefix", f->nats_subject_prefix,
+                 "Events go to <prefix>.<channel> (default bver.events)");
   up->callback([&ctx, f] {
     ctx.action = [&ctx, f] {
       Output o{ctx.out, ctx.err, f->store.json};

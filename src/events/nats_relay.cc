@@ -314,9 +314,10 @@ bver::Status NatsRelay::PublishBatch(Conn& conn, const std::vector<store::Event>
     }
     if (s != NATS_OK || errors > 0 || acked != events.size()) {
       if (stopping()) return bver::Status(StatusCode::kCancelled, "nats relay: stopping");
-      std::string why = errors > 0 ? first_error : (s == NATS_TIMEOUT ? "no ack within " +
-                                                       std::to_string(options_.ack_timeout.count()) + " ms"
-                                                                      : NatsText(s));
+      std::string why = errors > 0         ? first_error
+                        : conn.closed()      ? "connection to " + options_.url + " lost"
+                        : s == NATS_TIMEOUT  ? "no ack within " + std::to_string(options_.ack_timeout.count()) + " ms"
+                                             : NatsText(s);
       return UnavailableError("nats relay: " + std::to_string(acked) + " of " + std::to_string(events.size()) +
                               " publishes acknowledged (" + why + "); resending from offset " +
                               std::to_string(events.front().offset));
@@ -340,9 +341,15 @@ Result<std::size_t> NatsRelay::Round(std::unique_ptr<Conn>& conn, std::uint64_t&
     BVER_ASSIGN_OR_RETURN(conn, Connect());
     // The cursor may have been moved by hand while we were away.
     BVER_ASSIGN_OR_RETURN(cursor, ReadCursor(store_.backend(), options_.stream));
-    std::lock_guard<std::mutex> lock(mu_);
-    status_.connected = true;
-    status_.cursor = cursor;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_.connected = true;
+      status_.cursor = cursor;
+    }
+    if (options_.log) {
+      options_.log("nats relay: connected to " + options_.url + ", stream " + options_.stream + " (subjects " +
+                   options_.subject_prefix + ".>), relaying from offset " + std::to_string(cursor + 1));
+    }
   }
   BVER_ASSIGN_OR_RETURN(std::vector<store::Event> events, store_.ReadEvents(cursor + 1, options_.batch_size));
   if (events.empty()) return std::size_t{0};
@@ -377,21 +384,27 @@ void NatsRelay::Run() {
     Result<std::size_t> relayed = Round(conn, cursor);
     if (!relayed.ok()) {
       if (relayed.status().code() == StatusCode::kCancelled || stopping()) break;
+      bool changed = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
+        changed = status_.last_error != relayed.status().message();
         status_.last_error = relayed.status().message();
         status_.connected = conn != nullptr;
         ++status_.failures;
       }
+      if (changed && options_.log) options_.log(relayed.status().message());
       if (!Sleep(backoff)) break;
       backoff = std::min(backoff * 2, options_.backoff_max);
       continue;
     }
     backoff = options_.backoff_initial;
+    bool recovered = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      recovered = !status_.last_error.empty();
       status_.last_error.clear();
     }
+    if (recovered && options_.log) options_.log("nats relay: recovered, cursor at offset " + std::to_string(cursor));
     if (*relayed < options_.batch_size) {
       // Drained: sleep until a commit in this process, or the poll period.
       backend.WaitForCommit(seen, options_.poll);

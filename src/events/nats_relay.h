@@ -33,6 +33,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,6 +69,10 @@ struct NatsRelayOptions {
   // The longest sleep on Backend::WaitForCommit when the log is drained
   // (writers in other processes do not wake it).
   std::chrono::milliseconds poll{std::chrono::milliseconds(250)};
+  // Called from the relay's thread when it connects, when a round fails with
+  // an error other than the last one, and when it recovers: one line for a
+  // log (bver up writes it to stderr). May be empty.
+  std::function<void(const std::string&)> log;
 };
 
 // A snapshot for logs, /metrics and tests.
