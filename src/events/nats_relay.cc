@@ -292,6 +292,12 @@ bver::Status NatsRelay::PublishBatch(Conn& conn, const std::vector<store::Event>
     if (stopping()) return bver::Status(StatusCode::kCancelled, "nats relay: stopping");
   }
   if (options_.async_publish) {
+    // The server stores and acks meanwhile: read what follows (only when
+    // this batch was full, so more is likely waiting).
+    if (events.size() == options_.batch_size) {
+      Result<std::vector<store::Event>> next = store_.ReadEvents(events.back().offset + 1, options_.batch_size);
+      if (next.ok()) prefetched_ = std::move(*next);
+    }
     // Wait in short slices so Stop is never held up by a silent server.
     const auto deadline = Clock::now() + options_.ack_timeout;
     jsPubOptions po;
@@ -351,10 +357,17 @@ Result<std::size_t> NatsRelay::Round(std::unique_ptr<Conn>& conn, std::uint64_t&
                    options_.subject_prefix + ".>), relaying from offset " + std::to_string(cursor + 1));
     }
   }
-  BVER_ASSIGN_OR_RETURN(std::vector<store::Event> events, store_.ReadEvents(cursor + 1, options_.batch_size));
+  std::vector<store::Event> events;
+  if (!prefetched_.empty() && prefetched_.front().offset == cursor + 1) {
+    events = std::move(prefetched_);
+  } else {
+    BVER_ASSIGN_OR_RETURN(events, store_.ReadEvents(cursor + 1, options_.batch_size));
+  }
+  prefetched_.clear();
   if (events.empty()) return std::size_t{0};
   bver::Status published = PublishBatch(*conn, events);
   if (!published.ok()) {
+    prefetched_.clear();
     conn.reset();  // late acks of this batch go nowhere; the batch is resent
     return published;
   }

@@ -38,6 +38,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "bver/status.h"
 #include "src/store/store.h"
@@ -124,12 +125,15 @@ class NatsRelay {
   Result<std::size_t> Round(std::unique_ptr<Conn>& conn, std::uint64_t& cursor);
   Result<std::unique_ptr<Conn>> Connect();
   bver::Status EnsureStream(Conn& conn);
+  // Publishes a batch and waits for its acks. In async mode, while the acks
+  // are in flight, it reads the next full batch into `prefetched_`.
   bver::Status PublishBatch(Conn& conn, const std::vector<store::Event>& events);
   bool Sleep(std::chrono::milliseconds d);  // false when stopping
   bool stopping() const;
 
   store::Store& store_;
   NatsRelayOptions options_;
+  std::vector<store::Event> prefetched_;  // the relay thread's only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
