@@ -10,6 +10,57 @@
 namespace bver::api {
 namespace {
 
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
+  out->clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = Hex(in[i + 1]), lo = Hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out->push_back(' ');
+    } else {
+      out->push_back(c);
+    }
+  }
+  return true;
+}
+
+Result<std::multimap<std::string, std::string>> ParseQuery(std::string_view raw_query) {
+  std::multimap<std::string, std::string> query;
+  std::size_t start = 0;
+  while (start <= raw_query.size() && !raw_query.empty()) {
+    std::size_t amp = raw_query.find('&', start);
+    std::string_view kv = raw_query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    if (!kv.empty()) {
+      std::size_t eq = kv.find('=');
+      std::string k, v;
+      if (!PercentDecode(kv.substr(0, eq), true, &k) ||
+          !PercentDecode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true, &v)) {
+        return InvalidArgumentError("malformed percent-encoding in the query");
+      }
+      query.emplace(std::move(k), std::move(v));
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return query;
+}
+
+namespace {
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);

@@ -6,6 +6,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,14 @@ Result<std::string> CorrelationIdFor(const HttpRequest& request);
 // id echoed, WWW-Authenticate on 401.
 HttpResponse ProblemResponse(const Status& s, std::string_view correlation_id, std::string_view instance,
                              int http_status = 0);
+
+// Percent-decoding (RFC 3986); `plus_is_space` for query components. False
+// when malformed.
+bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
+
+// The decoded parameters of a query string (the part after '?', without
+// it), each as often as given. InvalidArgument on malformed escapes.
+Result<std::multimap<std::string, std::string>> ParseQuery(std::string_view raw_query);
 
 // The path of an origin-form target, without its query.
 std::string_view TargetPath(std::string_view target);

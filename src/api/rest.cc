@@ -33,33 +33,6 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; `plus_is_space` for query components. False when malformed.
-bool Decode(std::string_view in, bool plus_is_space, std::string* out) {
-  out->clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = Hex(in[i + 1]), lo = Hex(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out->push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out->push_back(' ');
-    } else {
-      out->push_back(c);
-    }
-  }
-  return true;
-}
-
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   std::size_t start = 0;
@@ -209,23 +182,13 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
   std::vector<std::string> segs;
   for (std::string_view s : Split(raw_path.substr(1), '/')) {
     std::string d;
-    if (!Decode(s, false, &d)) return Problem(InvalidArgumentError("malformed percent-encoding in the path"), corr, {});
+    if (!PercentDecode(s, false, &d)) return Problem(InvalidArgumentError("malformed percent-encoding in the path"), corr, {});
     segs.push_back(std::move(d));
   }
   std::string path(raw_path);
-  std::multimap<std::string, std::string> query;
-  if (!raw_query.empty()) {
-    for (std::string_view kv : Split(raw_query, '&')) {
-      if (kv.empty()) continue;
-      std::size_t eq = kv.find('=');
-      std::string k, v;
-      if (!Decode(kv.substr(0, eq), true, &k) ||
-          !Decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true, &v)) {
-        return Problem(InvalidArgumentError("malformed percent-encoding in the query"), corr, path);
-      }
-      query.emplace(std::move(k), std::move(v));
-    }
-  }
+  Result<std::multimap<std::string, std::string>> parsed = ParseQuery(raw_query);
+  if (!parsed.ok()) return Problem(parsed.status(), corr, path);
+  std::multimap<std::string, std::string> query = *std::move(parsed);
 
   if (request.method == "GET" && path == "/healthz") {
     return JsonResponse(200, json{{"status", "ok"}}, corr);

@@ -31,6 +31,7 @@ void RegisterMcpCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterPluginCommands(CLI::App& app, Context& ctx, int& code);
 void RegisterJobCommands(CLI::App& app, Context& ctx, int& code);  // bver job ..., bver worker
 void RegisterSchemaCommands(CLI::App& app, Context& ctx, int& code);  // bver schemas ...
+void RegisterEventCommands(CLI::App& app, Context& ctx, int& code);   // bver events ...
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {

@@ -9,6 +9,7 @@
 #include "src/events/gate.h"
 #include "src/events/nats_relay.h"
 #include "src/events/registry.h"
+#include "src/events/subscriptions.h"
 #include "src/jobs/engine.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/store_registry.h"
@@ -64,6 +65,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
   rt->jobs = std::make_unique<jobs::Engine>(*rt->store, *rt->capability_host, std::move(engine_options));
   rt->payload_schemas = std::make_unique<events::PayloadRegistry>(rt->store->backend());
   rt->gate = std::make_unique<events::Gate>(*rt->store, *rt->payload_schemas);
+  rt->subscriptions = std::make_unique<events::Subscriptions>(rt->store->backend());
   if (!runtime_options.nats_url.empty()) {
     events::NatsRelayOptions relay;
     relay.url = runtime_options.nats_url;
@@ -73,9 +75,14 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
     BVER_ASSIGN_OR_RETURN(rt->nats_relay, events::NatsRelay::Create(*rt->store, std::move(relay)));
     rt->nats_relay->Start();
   }
+  runtime::OperationTable::Bindings bindings;
+  bindings.store = rt->store.get();
+  bindings.artifacts = rt->artifacts.get();
+  bindings.jobs = rt->jobs.get();
+  bindings.ingest = rt->gate.get();
+  bindings.subscriptions = rt->subscriptions.get();
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
-                        runtime::OperationTable::Build(rt->platform, {rt->store.get(), rt->artifacts.get(),
-                                                                      rt->jobs.get(), rt->gate.get()}));
+                        runtime::OperationTable::Build(rt->platform, bindings));
   if (runtime_options.job_threads > 0) rt->jobs->Start();
   rt->broker = std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(table)),
                                                       std::move(options));

@@ -32,6 +32,7 @@ class Engine;
 namespace bver::events {
 class PayloadRegistry;
 class Gate;
+class Subscriptions;
 class NatsRelay;
 }  // namespace bver::events
 
@@ -54,6 +55,8 @@ struct Runtime {
   // The payload schema registry and the ingestion gate (docs/events.md).
   std::unique_ptr<events::PayloadRegistry> payload_schemas;
   std::unique_ptr<events::Gate> gate;
+  // Durable consumers of the event log (events.consumers.*, docs/events.md).
+  std::unique_ptr<events::Subscriptions> subscriptions;
   // The NATS JetStream relay of the event log (docs/events.md), when
   // RuntimeOptions::nats_url is set. Declared after the store, so it stops
   // (its destructor joins its thread) before the store closes.

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/api/artifacts_http.h"
+#include "src/api/events_http.h"
 #include "src/api/http_common.h"
 #include "src/api/metrics.h"
 #include "src/api/rest.h"
@@ -257,6 +258,7 @@ int Up(const Output& o, const UpFlags& f) {
   api::Rest rest(*rt.broker, &authenticator, rest_options);
 
   api::ArtifactsHttp artifacts_http(*rt.broker, rt.artifacts.get(), &authenticator, local_operator);
+  api::EventsHttp events_http(*rt.broker, *rt.subscriptions, &authenticator, local_operator);
 
   // MCP over Streamable HTTP at /mcp (docs/mcp.md). The endpoint is made
   // once the port is bound (its Host check names the port), before Run.
@@ -271,6 +273,7 @@ int Up(const Output& o, const UpFlags& f) {
     std::string_view path = api::TargetPath(r.target);
     if (path == "/mcp" && mcp_http != nullptr) return mcp_http->Handle(r);  // src/mcp/http.h
     if (api::ArtifactsHttp::Matches(r.method, r.target)) return artifacts_http.Handle(r);
+    if (api::EventsHttp::Matches(r.method, r.target)) return events_http.Handle(r);  // SSE
     return rest.Handle(r);
   };
 

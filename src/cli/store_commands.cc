@@ -298,27 +298,6 @@ void RegisterStoreCommands(CLI::App& app, Context& ctx, int& /*code*/) {
     c->add_option("POINTER", *ptr, "bver://ns/repo/id[~N][@path]")->required();
   }
   {
-    CLI::App* ev = app.add_subcommand("events", "The event log");
-    ev->require_subcommand(1);
-    auto f = std::make_shared<StoreFlags>();
-    auto a = std::make_shared<std::pair<std::uint64_t, std::size_t>>(1, 100);
-    CLI::App* c = Command(ev, ctx, "tail", "Print events from an offset", f, [a](const Output& o, store::Store& s) {
-      Result<std::vector<store::Event>> e = s.ReadEvents(a->first, a->second);
-      if (!e.ok()) return o.Fail(e.status());
-      for (const store::Event& x : *e) {
-        if (o.json) {
-          o.Json(*x.envelope);
-        } else {
-          o.out << x.offset << "  " << (*x.envelope)["event_type"].get<std::string>() << "  "
-                << (*x.envelope)["object_pointer"].get<std::string>() << "\n";
-        }
-      }
-      return 0;
-    });
-    c->add_option("--from", a->first, "first offset")->capture_default_str();
-    c->add_option("--limit", a->second, "at most this many (1-10000)")->capture_default_str();
-  }
-  {
     CLI::App* led = app.add_subcommand("ledger", "The tamper-evident ledger");
     led->require_subcommand(1);
     auto f = std::make_shared<StoreFlags>();

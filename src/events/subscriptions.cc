@@ -302,6 +302,8 @@ Subscriptions::Subscriptions(store::Backend& backend, Options options)
 
 Subscriptions::~Subscriptions() = default;
 
+store::Backend& Subscriptions::backend() const { return impl_->backend; }
+
 Result<json> Subscriptions::CreateConsumer(const json& spec) {
   if (!spec.is_object()) return FieldError("", "a consumer spec must be a JSON object");
   for (const auto& [k, v] : spec.items()) {

@@ -88,6 +88,9 @@ class Subscriptions : public runtime::SubscriptionService {
   // where to read next (past everything scanned).
   Result<nlohmann::json> Read(std::uint64_t from, const EventFilter& filter, std::size_t limit);
 
+  // The store the consumers live in (followers wait on its commits).
+  store::Backend& backend() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

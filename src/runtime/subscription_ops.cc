@@ -120,7 +120,7 @@ Result<std::vector<OperationRow>> SubscriptionRows(SubscriptionService& subscrip
   }
   {
     OperationRow r = Row("events.consumers.list", "List the consumers of the event log",
-                         "Every durable consumer with its cursor, pending count and lag.", ObjectRoot({}),
+                         "Every durable consumer with its cursor, pending count and lag.", ObjectRoot(json::object()),
                          ObjectRoot({{"consumers", {{"type", "array"}, {"items", ConsumerSchema()}}}}, {"consumers"}),
                          {"GET", base, {}, 200, "", "", false, false});
     r.read_only = r.idempotent = true;

@@ -1,0 +1,193 @@
+// bver events tail | consumers: the event log and its durable consumers
+// (src/events/subscriptions.h, docs/events.md), on the project's store
+// directly: no server needed, and a `bver up` on the same store sees the
+// same consumers.
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "src/cli/commands.h"
+#include "src/cli/output.h"
+#include "src/cli/store_command.h"
+#include "src/events/subscriptions.h"
+#include "src/store/backend.h"
+
+namespace bver::cli {
+namespace {
+
+using nlohmann::json;
+
+volatile std::sig_atomic_t interrupted = 0;
+
+template <typename Fn>
+CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help, Fn body) {
+  auto flags = std::make_shared<StoreFlags>();
+  return AddStoreCommand(parent, ctx, name, help, flags, OpenBackendWith<events::Subscriptions>,
+                         [body](const Output& o, BackendWith<events::Subscriptions>& env) { return body(o, *env.value); });
+}
+
+struct FilterArgs {
+  std::vector<std::string> channels, types;
+  std::string prefix;
+  events::EventFilter Filter() const { return {channels, types, prefix}; }
+};
+
+void AddFilterFlags(CLI::App* c, FilterArgs& f) {
+  c->add_option("--channel", f.channels, "only this channel (traffic, control, audit, or an ingested one); repeatable");
+  c->add_option("--type", f.types, "only this event type, or a prefix like ref.*; repeatable");
+  c->add_option("--prefix", f.prefix, "only events whose object_pointer starts with this (bver://sites/site/)");
+}
+
+void PrintEvent(const Output& o, const json& e) {
+  if (o.json) return o.Json(e);
+  o.out << e.value("offset", std::uint64_t{0}) << "  " << e.value("event_type", "") << "  "
+        << e.value("object_pointer", e.value("subject", "")) << "\n";
+}
+
+void PrintConsumer(const Output& o, const json& c) {
+  if (o.json) return o.Json(c);
+  o.out << c["name"].get<std::string>() << "  next " << c["next_offset"] << "  ack floor " << c["ack_floor"]
+        << "  pending " << c["pending"] << "  lag " << c["lag"] << "  delivered " << c["delivered"] << "  redelivered "
+        << c["redelivered"] << "  filter " << c["filter"].dump() << "\n";
+}
+
+// Prints events from `from` on; with `follow`, keeps waiting for new ones
+// until interrupted or `limit` (0: none) events were printed.
+int Tail(const Output& o, events::Subscriptions& subs, std::uint64_t from, std::size_t limit, bool follow,
+         const events::EventFilter& filter) {
+  std::size_t printed = 0;
+  std::uint64_t next = from;
+  if (follow && next == 0) {
+    Result<std::uint64_t> end = subs.backend().LastEventOffset();
+    if (!end.ok()) return o.Fail(end.status());
+    next = *end + 1;
+  }
+  if (next == 0) next = 1;
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  std::signal(SIGTERM, [](int) { interrupted = 1; });
+  while (!interrupted) {
+    std::uint64_t seen = subs.backend().commit_seq();
+    std::size_t want = limit == 0 ? 1000 : std::min<std::size_t>(1000, limit - printed);
+    Result<json> page = subs.Read(next, filter, want);
+    if (!page.ok()) return o.Fail(page.status());
+    for (const json& e : (*page)["events"]) PrintEvent(o, e);
+    printed += (*page)["events"].size();
+    o.out.flush();
+    std::uint64_t after = (*page)["next_offset"].get<std::uint64_t>();
+    bool caught_up = after == next || (*page)["events"].empty();
+    next = after;
+    if (limit != 0 && printed >= limit) break;
+    if (caught_up) {
+      if (!follow) break;
+      subs.backend().WaitForCommit(seen, std::chrono::milliseconds(200));
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterEventCommands(CLI::App& app, Context& ctx, int& /*code*/) {
+  CLI::App* ev = app.add_subcommand("events", "The event log: tail it, and manage its durable consumers");
+  ev->require_subcommand(1);
+  {
+    struct Args {
+      std::uint64_t from = 0;
+      std::size_t limit = 0;
+      bool follow = false;
+      FilterArgs filter;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = Command(ev, ctx, "tail", "Print events from an offset; --follow keeps printing new ones",
+                          [a](const Output& o, events::Subscriptions& s) {
+                            std::size_t limit = a->limit == 0 && !a->follow ? 100 : a->limit;
+                            return Tail(o, s, a->from, limit, a->follow, a->filter.Filter());
+                          });
+    c->add_option("--from", a->from, "first offset (default: 1; with --follow, only new events)");
+    c->add_option("--limit", a->limit, "stop after this many events (default: 100, or none with --follow)");
+    c->add_flag("--follow,-F", a->follow, "wait for new events until interrupted (Ctrl-C)");
+    AddFilterFlags(c, a->filter);
+  }
+  CLI::App* cons = ev->add_subcommand("consumers", "Durable consumers: named cursors with at-least-once delivery");
+  cons->require_subcommand(1);
+  Command(cons, ctx, "list", "Every consumer with its cursor, pending count and lag",
+          [](const Output& o, events::Subscriptions& s) {
+            Result<json> l = s.ListConsumers();
+            if (!l.ok()) return o.Fail(l.status());
+            if (o.json) {
+              o.Json(*l);
+            } else if ((*l)["consumers"].empty()) {
+              o.out << "no consumers; create one with `bver events consumers create NAME`\n";
+            } else {
+              for (const json& c : (*l)["consumers"]) PrintConsumer(o, c);
+            }
+            return 0;
+          });
+  {
+    struct Args {
+      std::string name;
+      std::uint64_t from = 0;
+      std::int64_t ack_timeout_ms = 30000;
+      std::size_t max_ack_pending = 1000;
+      FilterArgs filter;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* c = Command(cons, ctx, "create", "Create a consumer (the same spec again is a no-op)",
+                          [a](const Output& o, events::Subscriptions& s) {
+                            json spec = {{"name", a->name},
+                                         {"filter", a->filter.Filter().ToJson()},
+                                         {"ack_timeout_ms", a->ack_timeout_ms},
+                                         {"max_ack_pending", a->max_ack_pending}};
+                            if (a->from != 0) spec["from"] = a->from;
+                            Result<json> r = s.CreateConsumer(spec);
+                            if (!r.ok()) return o.Fail(r.status());
+                            PrintConsumer(o, *r);
+                            return 0;
+                          });
+    c->add_option("NAME", a->name, "[a-z0-9][a-z0-9_.-]*")->required();
+    c->add_option("--from", a->from, "first offset (1: the whole log; default: new events only)");
+    c->add_option("--ack-timeout-ms", a->ack_timeout_ms, "redeliver what is not acked within this")->capture_default_str();
+    c->add_option("--max-ack-pending", a->max_ack_pending, "at most this many unacked deliveries")->capture_default_str();
+    AddFilterFlags(c, a->filter);
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    CLI::App* c = Command(cons, ctx, "show", "One consumer", [name](const Output& o, events::Subscriptions& s) {
+      Result<json> r = s.GetConsumer(*name);
+      if (!r.ok()) return o.Fail(r.status());
+      PrintConsumer(o, *r);
+      return 0;
+    });
+    c->add_option("NAME", *name, "the consumer")->required();
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    CLI::App* c = Command(cons, ctx, "delete", "Forget a consumer and its cursor", [name](const Output& o, events::Subscriptions& s) {
+      Result<json> r = s.DeleteConsumer(*name);
+      if (!r.ok()) return o.Fail(r.status());
+      if (o.json) {
+        o.Json(*r);
+      } else {
+        o.out << "deleted consumer " << *name << "\n";
+      }
+      return 0;
+    });
+    c->add_option("NAME", *name, "the consumer")->required();
+  }
+  {
+    auto a = std::make_shared<std::pair<std::string, std::uint64_t>>();
+    CLI::App* c = Command(cons, ctx, "seek", "Replay a consumer from an offset (drops its pending deliveries)",
+                          [a](const Output& o, events::Subscriptions& s) {
+                            Result<json> r = s.Seek(a->first, a->second);
+                            if (!r.ok()) return o.Fail(r.status());
+                            PrintConsumer(o, *r);
+                            return 0;
+                          });
+    c->add_option("NAME", a->first, "the consumer")->required();
+    c->add_option("OFFSET", a->second, "the next offset to deliver (1: the whole log)")->required();
+  }
+}
+
+}  // namespace bver::cli
