@@ -11,6 +11,7 @@
 #include "src/cli/store_command.h"
 #include "src/domain/compiler.h"
 #include "src/runtime/ingest_service.h"
+#include "src/runtime/orch_service.h"
 #include "src/store/open.h"
 
 namespace bver::cli {
@@ -43,6 +44,7 @@ Status CheckScopes(const std::vector<std::string>& scopes, const std::string& do
   BVER_ASSIGN_OR_RETURN(domain::Platform p, domain::CompileFile(domain_file));
   std::vector<std::string> known = p.AllScopes();
   known.push_back(runtime::kIngestScope);  // the ingestion gate's rows are the runtime's own
+  known.push_back(runtime::kOrchReadScope);  // so is orch.runs.list
   std::vector<Violation> unknown;
   for (const std::string& s : auth::SplitScopes(auth::JoinScopes(scopes))) {
     if (std::find(known.begin(), known.end(), s) == known.end()) {

@@ -11,6 +11,7 @@
 #include "src/events/registry.h"
 #include "src/events/subscriptions.h"
 #include "src/jobs/engine.h"
+#include "src/orch/engine.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/store_registry.h"
 #include "src/domain/compiler.h"
@@ -23,6 +24,8 @@ namespace bver::cli {
 Runtime::~Runtime() {
   // The broker's handlers point into the job engine and the store, the
   // engine's workers into the store and the registry: drop them in order.
+  // The orchestrator's workers call the broker: they stop first.
+  if (orchestrators) orchestrators->Stop();
   broker.reset();
   jobs.reset();
 }
@@ -30,6 +33,7 @@ Runtime::~Runtime() {
 Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::Broker::Options options,
                                              RuntimeOptions runtime_options) {
   auto rt = std::make_unique<Runtime>();
+  if (runtime_options.orch_threads < 0) runtime_options.orch_threads = runtime_options.job_threads < 0 ? 2 : 0;
   BVER_ASSIGN_OR_RETURN(domain::Platform compiled, domain::CompileFile(flags.file));
   BVER_ASSIGN_OR_RETURN(rt->fingerprint, domain::ManifestFingerprint(domain::ToManifest(compiled)));
   rt->platform = std::make_shared<const domain::Platform>(std::move(compiled));
@@ -66,6 +70,9 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
   rt->payload_schemas = std::make_unique<events::PayloadRegistry>(rt->store->backend());
   rt->gate = std::make_unique<events::Gate>(*rt->store, *rt->payload_schemas);
   rt->subscriptions = std::make_unique<events::Subscriptions>(rt->store->backend());
+  orch::EngineOptions orch_options;
+  orch_options.threads = runtime_options.orch_threads;
+  rt->orchestrators = std::make_unique<orch::Engine>(*rt->store, orch_options);
   if (!runtime_options.nats_url.empty()) {
     events::NatsRelayOptions relay;
     relay.url = runtime_options.nats_url;
@@ -81,11 +88,14 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
   bindings.jobs = rt->jobs.get();
   bindings.ingest = rt->gate.get();
   bindings.subscriptions = rt->subscriptions.get();
+  bindings.orchestrators = rt->orchestrators.get();
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
                         runtime::OperationTable::Build(rt->platform, bindings));
   if (runtime_options.job_threads > 0) rt->jobs->Start();
   rt->broker = std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(table)),
                                                       std::move(options));
+  rt->orchestrators->SetBroker(rt->broker);
+  if (runtime_options.orch_threads > 0) rt->orchestrators->Start();
   return rt;
 }
 

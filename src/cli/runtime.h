@@ -35,6 +35,9 @@ class Gate;
 class Subscriptions;
 class NatsRelay;
 }  // namespace bver::events
+namespace bver::orch {
+class Engine;
+}
 
 namespace bver::cli {
 
@@ -57,6 +60,8 @@ struct Runtime {
   std::unique_ptr<events::Gate> gate;
   // Durable consumers of the event log (events.consumers.*, docs/events.md).
   std::unique_ptr<events::Subscriptions> subscriptions;
+  // The orchestrator engine (docs/orchestrators.md); its steps call the broker.
+  std::unique_ptr<orch::Engine> orchestrators;
   // The NATS JetStream relay of the event log (docs/events.md), when
   // RuntimeOptions::nats_url is set. Declared after the store, so it stops
   // (its destructor joins its thread) before the store closes.
@@ -75,6 +80,10 @@ struct RuntimeOptions {
   std::string worker_labels;
   // > 0: the lease of a running job (a dead worker's job runs again after it).
   std::int64_t job_lease_ms = 0;
+  // Orchestrator worker threads, which advance running runs (resuming those
+  // a dead process left). Negative: 2 when job_threads is negative too (bver
+  // up, bver mcp), else 0 (the job and orch commands choose their own).
+  int orch_threads = -1;
   // Non-empty: relay the event log to this NATS server's JetStream
   // (nats://host:port) into `nats_stream` on subjects
   // "<nats_subject_prefix>.<channel>" (empty: BVER, bver.events).
