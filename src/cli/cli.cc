@@ -34,6 +34,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterPluginCommands(app, ctx, code);
   RegisterJobCommands(app, ctx, code);
   RegisterSchemaCommands(app, ctx, code);
+  RegisterTriggerCommands(app, ctx, code);
   RegisterOrchCommands(app, ctx, code);
   RegisterEventCommands(app, ctx, code);
 

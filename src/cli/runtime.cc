@@ -18,15 +18,20 @@
 #include "src/domain/manifest.h"
 #include "src/store/artifact_store.h"
 #include "src/store/open.h"
+#include "src/triggers/processor.h"
 
 namespace bver::cli {
 
 Runtime::~Runtime() {
+  // The trigger processor calls the broker: it stops first, and it holds
+  // the broker, so it goes right after it (before the job engine).
+  if (triggers) triggers->Stop();
   // The broker's handlers point into the job engine and the store, the
   // engine's workers into the store and the registry: drop them in order.
   // The orchestrator's workers call the broker: they stop first.
   if (orchestrators) orchestrators->Stop();
   broker.reset();
+  triggers.reset();
   jobs.reset();
 }
 
@@ -82,6 +87,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
     BVER_ASSIGN_OR_RETURN(rt->nats_relay, events::NatsRelay::Create(*rt->store, std::move(relay)));
     rt->nats_relay->Start();
   }
+  rt->triggers = std::make_unique<triggers::TriggerProcessor>(*rt->store);
   runtime::OperationTable::Bindings bindings;
   bindings.store = rt->store.get();
   bindings.artifacts = rt->artifacts.get();
@@ -89,6 +95,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
   bindings.ingest = rt->gate.get();
   bindings.subscriptions = rt->subscriptions.get();
   bindings.orchestrators = rt->orchestrators.get();
+  bindings.triggers = rt->triggers.get();
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
                         runtime::OperationTable::Build(rt->platform, bindings));
   if (runtime_options.job_threads > 0) rt->jobs->Start();
@@ -96,6 +103,8 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
                                                       std::move(options));
   rt->orchestrators->SetBroker(rt->broker);
   if (runtime_options.orch_threads > 0) rt->orchestrators->Start();
+  rt->triggers->SetBroker(rt->broker);
+  if (runtime_options.run_triggers) BVER_RETURN_IF_ERROR(rt->triggers->Start());
   return rt;
 }
 

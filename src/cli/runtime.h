@@ -39,6 +39,10 @@ namespace bver::orch {
 class Engine;
 }
 
+namespace bver::triggers {
+class TriggerProcessor;
+}
+
 namespace bver::cli {
 
 struct Runtime {
@@ -67,6 +71,9 @@ struct Runtime {
   // (its destructor joins its thread) before the store closes.
   std::unique_ptr<events::NatsRelay> nats_relay;
   std::shared_ptr<const runtime::Broker> broker;
+  // Starts the operations of bver.yaml's triggers from events
+  // (docs/triggers.md); runs only with RuntimeOptions::run_triggers.
+  std::unique_ptr<triggers::TriggerProcessor> triggers;
 
   ~Runtime();
 };
@@ -80,6 +87,10 @@ struct RuntimeOptions {
   std::string worker_labels;
   // > 0: the lease of a running job (a dead worker's job runs again after it).
   std::int64_t job_lease_ms = 0;
+  // Run the trigger processor (bver up). Off for bver mcp and the CLI: a
+  // stdio MCP server is one process per client, and two processors on one
+  // store could both start an event's operation.
+  bool run_triggers = false;
   // Orchestrator worker threads, which advance running runs (resuming those
   // a dead process left). Negative: 2 when job_threads is negative too (bver
   // up, bver mcp), else 0 (the job and orch commands choose their own).

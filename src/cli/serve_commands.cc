@@ -200,6 +200,7 @@ int Up(const Output& o, const UpFlags& f) {
     metrics.Observe(record);
   };
   RuntimeOptions runtime_options;
+  runtime_options.run_triggers = true;
   runtime_options.nats_url = f.nats_url;
   if (const char* env = std::getenv("BVER_NATS_URL"); runtime_options.nats_url.empty() && env != nullptr) {
     runtime_options.nats_url = env;

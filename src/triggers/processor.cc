@@ -125,13 +125,17 @@ struct TriggerProcessor::Impl {
   }
 
   // The operation's input for one firing: the rendered template; for a
-  // jobs.<job>.start, the template is the capability's input, wrapped as
-  // {input: ...}; plus the idempotency key when the operation takes one.
+  // jobs.<job>.start or orch.<name>.start, the template is the capability's
+  // (the orchestrator's) input, wrapped as {input: ...}, as orchestrator
+  // steps and the REST bodies take it; plus the idempotency key when the
+  // operation takes one.
   Result<json> BuildInput(const Compiled& t, const json& envelope, const std::string& event_id,
                           const runtime::Broker& b) {
     BVER_ASSIGN_OR_RETURN(json rendered, RenderInput(t.input, envelope));
     const runtime::OperationRow* row = b.table().Find(t.start);
-    json input = row != nullptr && row->kind == domain::OperationKind::kJobStart ? json{{"input", rendered}} : rendered;
+    bool wrap = row != nullptr &&
+                (row->kind == domain::OperationKind::kJobStart || row->kind == domain::OperationKind::kOrchStart);
+    json input = wrap ? json{{"input", rendered}} : rendered;
     if (row != nullptr && TakesIdempotencyKey(*row) && input.is_object()) {
       input["idempotency_key"] = "trigger:" + t.name + ":" + event_id;
     }
@@ -325,7 +329,15 @@ struct TriggerProcessor::Impl {
   Result<std::size_t> RunOnce() {
     std::shared_ptr<const runtime::Broker> b = Broker();
     if (!b) return FailedPreconditionError("the trigger processor has no broker yet (SetBroker)");
-    BVER_ASSIGN_OR_RETURN(std::uint64_t cursor, EnsureCursor());
+    // A read, not a transaction: an idle pass writes nothing (a commit
+    // would wake the thread's own WaitForCommit at once).
+    BVER_ASSIGN_OR_RETURN(std::optional<std::uint64_t> at, ReadCursor());
+    std::uint64_t cursor = 0;
+    if (at) {
+      cursor = *at;
+    } else {
+      BVER_ASSIGN_OR_RETURN(cursor, EnsureCursor());
+    }
     BVER_ASSIGN_OR_RETURN(std::vector<store::Event> events, store.ReadEvents(cursor, options.batch));
     std::uint64_t next = cursor;
     Status failed;
