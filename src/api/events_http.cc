@@ -110,18 +110,18 @@ void StreamLog(StreamSink& sink, events::Subscriptions& subs, StreamSpec spec, s
   auto last_write = Clock::now();
   while (!sink.Done()) {
     std::uint64_t seen = subs.backend().commit_seq();
-    Result<json> page = subs.Read(next, spec.filter, 256);
+    Result<events::Subscriptions::Page> page = subs.ReadPage(next, spec.filter, 256);
     if (!page.ok()) {
       sink.Write("event: error\ndata: " + json{{"code", StatusCodeName(page.status().code())},
                                                 {"message", page.status().message()}}.dump() + "\n\n");
       return;
     }
-    for (const json& e : (*page)["events"]) {
-      if (!sink.Write(Frame(e.value("offset", std::uint64_t{0}), e))) return;
+    for (const store::Event& e : page->events) {
+      if (!sink.Write(Frame(e.offset, *e.envelope))) return;
       last_write = Clock::now();
     }
-    std::uint64_t after = (*page)["next_offset"].get<std::uint64_t>();
-    bool caught_up = (*page)["events"].empty() && after == next;
+    std::uint64_t after = page->next_offset;
+    bool caught_up = page->events.empty() && after == next;
     next = after;
     if (caught_up && !Idle(sink, subs.backend(), seen, spec, &last_write)) return;
   }

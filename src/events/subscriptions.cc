@@ -456,23 +456,29 @@ Result<json> Subscriptions::Seek(const std::string& name, std::uint64_t offset) 
   return GetConsumer(name);
 }
 
-Result<json> Subscriptions::Read(std::uint64_t from, const EventFilter& filter, std::size_t limit) {
-  if (from < 1) from = 1;
-  json out = json::array();
-  std::uint64_t next = from;
+Result<Subscriptions::Page> Subscriptions::ReadPage(std::uint64_t from, const EventFilter& filter, std::size_t limit) {
+  Page page;
+  page.next_offset = std::max<std::uint64_t>(from, 1);
   std::size_t scanned = 0;
-  while (out.size() < limit && scanned < impl_->options.scan_budget) {
-    std::size_t want = std::min<std::size_t>(500, impl_->options.scan_budget - scanned);
-    BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, impl_->backend.ReadEvents(next, want));
-    for (const store::Event& e : batch) {
+  while (page.events.size() < limit && scanned < impl_->options.scan_budget) {
+    std::size_t want = std::min<std::size_t>(1000, impl_->options.scan_budget - scanned);
+    BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, impl_->backend.ReadEvents(page.next_offset, want));
+    for (store::Event& e : batch) {
       ++scanned;
-      next = e.offset + 1;
-      if (e.envelope && filter.Matches(*e.envelope)) out.push_back(*e.envelope);
-      if (out.size() >= limit) break;
+      page.next_offset = e.offset + 1;
+      if (e.envelope && filter.Matches(*e.envelope)) page.events.push_back(std::move(e));
+      if (page.events.size() >= limit) break;
     }
     if (batch.size() < want) break;
   }
-  return json{{"events", std::move(out)}, {"next_offset", next}};
+  return page;
+}
+
+Result<json> Subscriptions::Read(std::uint64_t from, const EventFilter& filter, std::size_t limit) {
+  BVER_ASSIGN_OR_RETURN(Page page, ReadPage(from, filter, limit));
+  json out = json::array();
+  for (const store::Event& e : page.events) out.push_back(*e.envelope);
+  return json{{"events", std::move(out)}, {"next_offset", page.next_offset}};
 }
 
 }  // namespace bver::events

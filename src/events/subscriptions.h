@@ -34,10 +34,11 @@
 
 #include "bver/status.h"
 #include "src/runtime/subscription_service.h"
+#include "src/store/types.h"
 
 namespace bver::store {
 class Backend;
-}
+}  // namespace bver::store
 
 namespace bver::events {
 
@@ -84,8 +85,14 @@ class Subscriptions : public runtime::SubscriptionService {
   Result<nlohmann::json> Seek(const std::string& name, std::uint64_t offset) override;
 
   // Events from `from` on that pass `filter`, at most `limit`, scanning at
-  // most scan_budget events: {"events": [...], "next_offset": N} where N is
-  // where to read next (past everything scanned).
+  // most scan_budget events, and where to read next (past everything
+  // scanned). The envelopes are shared, not copied.
+  struct Page {
+    std::vector<store::Event> events;
+    std::uint64_t next_offset = 1;
+  };
+  Result<Page> ReadPage(std::uint64_t from, const EventFilter& filter, std::size_t limit);
+  // The same as JSON: {"events": [...], "next_offset": N}.
   Result<nlohmann::json> Read(std::uint64_t from, const EventFilter& filter, std::size_t limit);
 
   // The store the consumers live in (followers wait on its commits).
