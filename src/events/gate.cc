@@ -156,6 +156,25 @@ Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext&
     }
   }
 
+  // Already admitted? An event_id seen before is a DUPLICATE whatever the
+  // rest of the event says now: a producer's retry with a changed payload
+  // must neither quarantine nor replace the admitted original.
+  auto offset_of = [](const store::RecordRow& row) -> Result<std::uint64_t> {
+    json j = json::parse(row.value, nullptr, false);
+    if (!j.is_object() || !j.contains("offset") || !j["offset"].is_number_unsigned()) {
+      return DataLossError("ingested record " + row.key + " holds no offset");
+    }
+    return j["offset"].get<std::uint64_t>();
+  };
+  if (!r.event_id.empty() && readmit_key.empty()) {
+    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> seen, store_.backend().GetRecord(kIngestedRecord, r.event_id));
+    if (seen) {
+      BVER_ASSIGN_OR_RETURN(r.offset, offset_of(*seen));
+      r.outcome = Receipt::Outcome::kDuplicate;
+      return r;
+    }
+  }
+
   if (!why.empty()) {
     r.outcome = Receipt::Outcome::kQuarantine;
     r.quarantine_id = !readmit_key.empty() ? readmit_key : (!r.event_id.empty() ? r.event_id : core::NewUuidV7());
@@ -184,20 +203,7 @@ Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext&
     return r;
   }
 
-  // Already admitted? (Checked again inside the transaction against races.)
-  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> seen, store_.backend().GetRecord(kIngestedRecord, r.event_id));
-  auto offset_of = [](const store::RecordRow& row) -> Result<std::uint64_t> {
-    json j = json::parse(row.value, nullptr, false);
-    if (!j.is_object() || !j.contains("offset") || !j["offset"].is_number_unsigned()) {
-      return DataLossError("ingested record " + row.key + " holds no offset");
-    }
-    return j["offset"].get<std::uint64_t>();
-  };
-  if (seen && readmit_key.empty()) {
-    BVER_ASSIGN_OR_RETURN(r.offset, offset_of(*seen));
-    r.outcome = Receipt::Outcome::kDuplicate;
-    return r;
-  }
+  // (The admitted check is repeated inside the transaction against races.)
 
   store::WriteContext wctx;
   wctx.actor = ctx.actor;

@@ -213,6 +213,16 @@ TEST_P(EventsStoreTest, DuplicatesAnswerTheOriginalOffsetAndAppendNothing) {
     EXPECT_EQ(d.ToJson()["status"], "DUPLICATE");
   }
   EXPECT_EQ(Log().size(), after_first);
+  // A retry of the same event_id with a payload its schema refuses is still
+  // the admitted original's duplicate: nothing quarantined, nothing replaced.
+  json changed = Event(id, {{"order_id", 7}});
+  Receipt d = One(changed);
+  EXPECT_EQ(d.outcome, Receipt::Outcome::kDuplicate);
+  EXPECT_EQ(d.offset, first.offset);
+  Result<nlohmann::json> q = gate_->ListQuarantine("", 10);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_TRUE((*q)["events"].empty()) << q->dump();
+  EXPECT_EQ(Log().size(), after_first);
 }
 
 TEST_P(EventsStoreTest, QuarantinesBadEnvelopesUnknownSchemasAndInvalidPayloads) {
