@@ -3,7 +3,8 @@
 // slow job (the exec plugin tests/orch/plugins/orchtest) is running; `bver
 // orch resume` in a new process finishes the run, and every step committed
 // exactly once (counted in the event log by the run's correlation id).
-// Also the CLI's errors and exit codes.
+// Also the CLI's errors and exit codes, and the substation example's
+// design_site run by `bver up` through REST.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,8 +19,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/http_client.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/run_command.h"
+#include "tests/support/server_process.h"
 
 namespace {
 
@@ -217,6 +220,55 @@ TEST_P(OrchCli, StartWaitStatusListCancelAndErrors) {
   // A failed run exits 1.
   json failed = p.BverJson({"orch", "start", "flaky", "--input", R"({"fail_times":1})", "--wait", "60"}, 1);
   EXPECT_EQ(failed["state"], "failed");
+  fs::remove_all(p.dir);
+}
+
+// The substation example's design_site (skeleton generator, sanity
+// validator, then status ready) run by `bver up`'s engine, through REST.
+TEST(OrchEndToEnd, SubstationDesignSiteThroughRest) {
+  Project p;
+  p.dir = fs::temp_directory_path() / ("bver_orch_cli_" + std::to_string(::getpid()) + "_substation");
+  fs::remove_all(p.dir);
+  fs::create_directories(p.dir / "scratch");
+  fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", p.dir / "bver.yaml");
+  for (const std::string& plugin :
+       {std::string(BVER_BINARY_DIR "/plugins/substation-starter"), std::string(BVER_SOURCE_DIR "/plugins/substation-checks")}) {
+    bver::testing::CommandResult r = p.Bver({"plugins", "install", plugin});
+    ASSERT_EQ(r.code, 0) << plugin << ": " << r.out << r.err;
+  }
+  ASSERT_EQ(p.Bver({"ref", "create", "sites/site", "--kind", "power.substation", "--id", "north", "--data",
+                    R"({"name":"North","voltage_levels_kv":[400,132],"fault_level_ka":35})"})
+                .code,
+            0);
+  bver::testing::ServerProcess s = bver::testing::StartBverUp(BVER_EXE, p.dir, {"--listen", "127.0.0.1:0"});
+  ASSERT_GT(s.port, 0) << bver::testing::ReadFileForTest(s.stderr_path);
+  bver::testing::HttpReply started = bver::testing::HttpRequestOnce(s.port, "POST", "/v1/orchestrators/design_site/runs",
+                                                                    R"({"site":"bver://sites/site/north"})");
+  ASSERT_EQ(started.status, 202) << started.body;
+  std::string id = started.Json().value("run_id", "");
+  EXPECT_EQ(started.Header("location"), "/v1/orchestrators/design_site/runs/" + id);
+  json run;
+  for (int i = 0; i < 10; ++i) {
+    bver::testing::HttpReply st =
+        bver::testing::HttpRequestOnce(s.port, "GET", "/v1/orchestrators/design_site/runs/" + id + "?wait=30");
+    ASSERT_EQ(st.status, 200) << st.body;
+    run = st.Json();
+    if (run["state"] != "running") break;
+  }
+  ASSERT_EQ(run["state"], "succeeded") << run.dump(2);
+  EXPECT_EQ(Step(run, "validate")["output"]["passed"], true) << run.dump(2);
+  EXPECT_EQ(Step(run, "mark_ready")["state"], "succeeded");
+  bver::testing::HttpReply site = bver::testing::HttpRequestOnce(s.port, "GET", "/v1/refs/sites/site/north");
+  EXPECT_EQ(site.Json()["body"]["status"], "ready") << site.body;
+  bver::testing::HttpReply list = bver::testing::HttpRequestOnce(s.port, "GET", "/v1/orchestrators/runs?state=succeeded");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(list.Json()["runs"].size(), 1u);
+  bver::testing::HttpReply bad =
+      bver::testing::HttpRequestOnce(s.port, "POST", "/v1/orchestrators/design_site/runs", R"({"site":7})");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  bver::testing::HttpReply missing = bver::testing::HttpRequestOnce(
+      s.port, "GET", "/v1/orchestrators/design_site/runs/01890000-0000-7000-8000-000000000000");
+  EXPECT_EQ(missing.status, 404) << missing.body;
   fs::remove_all(p.dir);
 }
 
