@@ -115,20 +115,31 @@ TEST_F(TriggersUpTest, BverUpFiresAndTheCliShowsIt) {
   r = Bver({"triggers", "reset"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;  // --from is required
 
-  // Replay from the start: the thing created before now fires; the other not again.
+  // bver up --no-triggers serves the rows but runs no processor: nothing fires.
+  server_ = bver::testing::StartBverUp(BVER_EXE, dir_, {"--listen", "127.0.0.1:0", "--no-triggers"});
+  ASSERT_GT(server_.port, 0) << bver::testing::ReadFileForTest(server_.stderr_path);
+  h = bver::testing::HttpRequestOnce(server_.port, "POST", "/v1/refs/other/thing?id=unseen", "{}");
+  ASSERT_EQ(h.status, 201) << h.body;
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  list = Get("/v1/triggers");
+  EXPECT_EQ(list["running"], false);
+  EXPECT_EQ(Trigger(list, "on_thing")["failed"], 1) << list.dump();
+  ASSERT_EQ(bver::testing::StopServer(server_, SIGTERM), 0);
+
+  // Replay from the start: the two things created without a processor fire now; the other not again.
   r = Bver({"triggers", "reset", "--from", "1", "--json"});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(json::parse(r.out)["cursor"], 1);
   server_ = bver::testing::StartBverUp(BVER_EXE, dir_, {"--listen", "127.0.0.1:0"});
   ASSERT_GT(server_.port, 0) << bver::testing::ReadFileForTest(server_.stderr_path);
-  for (int i = 0; i < 500 && Trigger(list, "on_thing")["failed"] != 2; ++i) {
+  for (int i = 0; i < 500 && Trigger(list, "on_thing")["failed"] != 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     list = Get("/v1/triggers");
   }
-  EXPECT_EQ(Trigger(list, "on_thing")["failed"], 2) << list.dump();
+  EXPECT_EQ(Trigger(list, "on_thing")["failed"], 3) << list.dump();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   fires = Get("/v1/triggers/fires?trigger=on_thing");
-  ASSERT_EQ(fires["fires"].size(), 2u) << fires.dump();
+  ASSERT_EQ(fires["fires"].size(), 3u) << fires.dump();
   ASSERT_EQ(bver::testing::StopServer(server_, SIGTERM), 0);
   r = Bver({"triggers", "fires", "--json", "--limit", "1"});
   ASSERT_EQ(r.code, 0) << r.out << r.err;

@@ -61,6 +61,8 @@ struct UpFlags {
   std::size_t max_connections = 1024;
   // The JetStream relay of the event log (docs/events.md); empty url: $BVER_NATS_URL, else off.
   std::string nats_url, nats_stream, nats_subject_prefix;
+  // Do not run the trigger processor (another bver up on this store runs it).
+  bool no_triggers = false;
 };
 
 // "HOST:PORT" or "[V6]:PORT".
@@ -200,7 +202,7 @@ int Up(const Output& o, const UpFlags& f) {
     metrics.Observe(record);
   };
   RuntimeOptions runtime_options;
-  runtime_options.run_triggers = true;
+  runtime_options.run_triggers = !f.no_triggers;
   runtime_options.nats_url = f.nats_url;
   if (const char* env = std::getenv("BVER_NATS_URL"); runtime_options.nats_url.empty() && env != nullptr) {
     runtime_options.nats_url = env;
@@ -450,6 +452,8 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   up->add_option("--nats-stream", f->nats_stream, "The JetStream stream the relay writes to (default BVER)");
   up->add_option("--nats-subject-prefix", f->nats_subject_prefix,
                  "Events go to <prefix>.<channel> (default bver.events)");
+  up->add_flag("--no-triggers", f->no_triggers,
+               "Do not run the trigger processor (run it in one bver up per store). docs/triggers.md");
   up->callback([&ctx, f] {
     ctx.action = [&ctx, f] {
       Output o{ctx.out, ctx.err, f->store.json};
