@@ -25,9 +25,10 @@
 //
 // Thread safety: Start, Stop and Status may be called from any thread; one
 // background thread does the relaying. Stop (and the destructor) return
-// within about a second even while NATS is unreachable: every wait is cut
-// into short slices that check for the stop request. The Store must outlive
-// the relay.
+// promptly even while NATS is unreachable: every wait is cut into slices of
+// at most 200 ms that check for the stop request, except a connection
+// attempt in progress (at most connect_timeout, 2 s by default; a refused
+// connection fails at once). The Store must outlive the relay.
 #pragma once
 
 #include <chrono>
