@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -29,6 +30,8 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kChannel = "control";
+// The shortest pause between two passes that found nothing to do.
+constexpr std::int64_t kMinIdleMs = 20;
 
 json ParseOr(const std::string& text, json fallback) {
   json j = json::parse(text, nullptr, false);
@@ -77,6 +80,7 @@ struct Engine::Impl {
   std::set<std::string> busy;                     // GUARDED_BY(mu): runs a thread is advancing
   bool stopping = false;                          // GUARDED_BY(mu)
   std::atomic<bool> stop_flag{false};
+  std::condition_variable stop_cv;  // Stop() was called
   std::vector<std::thread> threads;
 
   Impl(store::Store& s, EngineOptions o) : store(s), options(o) {
@@ -725,6 +729,12 @@ struct Engine::Impl {
         std::fprintf(stderr, "%s\n", line.dump().c_str());
       }
       if (stop_flag.load()) break;
+      if (r.ok() && !*r) {
+        // Nothing to do: not more than one idle pass per kMinIdleMs, however
+        // busy the store is (every commit of the process wakes the wait).
+        std::unique_lock<std::mutex> l(mu);
+        stop_cv.wait_for(l, std::chrono::milliseconds(kMinIdleMs), [this] { return stop_flag.load(); });
+      }
       store.backend().WaitForCommit(seen, std::chrono::milliseconds(options.poll_ms));
     }
   }
@@ -753,6 +763,7 @@ void Engine::Stop() {
     impl_->stop_flag = true;
     threads.swap(impl_->threads);
   }
+  impl_->stop_cv.notify_all();
   impl_->store.backend().WakeWaiters();
   for (std::thread& t : threads) t.join();
   std::lock_guard<std::mutex> l(impl_->mu);
