@@ -163,7 +163,9 @@ class Planner {
     const std::string id = o.id();
     if (id.rfind("ops.", 0) == 0) return Generic(id.substr(4));
     const std::string repo = Tag(id);
-    const std::string ref_id = o.deletes() ? Create(repo) : Id(repo);
+    // A reference deletion gets a reference of its own; other deletions
+    // (a consumer) get a name that names nothing and answer a documented 404.
+    const std::string ref_id = o.deletes() && id.rfind("refs.", 0) == 0 ? Create(repo) : Id(repo);
     Request r;
     r.method = Upper(o.method);
     // Path parameters.
