@@ -277,6 +277,25 @@ TEST_P(LedgerTamperTest, DeletedLastEntriesAreNamed) {
   ExpectBrokenAt(8);
 }
 
+TEST_P(LedgerTamperTest, ControlEventsAfterTheLastEntryAreNoTruncation) {
+  {
+    // Job and workflow transitions are events without a ledger entry.
+    std::unique_ptr<Store> s = OpenStore();
+    ASSERT_TRUE(s);
+    WriteContext ctx;
+    ctx.actor = "test";
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(s->AppendEvent("control", "job.queued", "job:" + std::to_string(i), json::object(), ctx).ok());
+    }
+    Result<LedgerVerification> v = s->VerifyLedger();
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_TRUE(v->ok) << v->problem;
+  }
+  // A cut-off tail is still found behind them.
+  Exec("DELETE FROM ledger WHERE seq >= $1", {"8"});
+  ExpectBrokenAt(8);
+}
+
 // Not covered, because neither the chain nor the events can see it:
 // rewriting every later entry (and the events) too. That needs the head hash
 // kept somewhere the attacker cannot write (a signed checkpoint; later work).
