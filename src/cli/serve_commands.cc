@@ -63,6 +63,7 @@ struct UpFlags {
   std::string nats_url, nats_stream, nats_subject_prefix;
   // Do not run the trigger processor (another bver up on this store runs it).
   bool no_triggers = false;
+  double job_lease_seconds = 0;  // 0: the engine's default
 };
 
 // "HOST:PORT" or "[V6]:PORT".
@@ -203,6 +204,7 @@ int Up(const Output& o, const UpFlags& f) {
   };
   RuntimeOptions runtime_options;
   runtime_options.run_triggers = !f.no_triggers;
+  runtime_options.job_lease_ms = static_cast<std::int64_t>(f.job_lease_seconds * 1000);
   runtime_options.nats_url = f.nats_url;
   if (const char* env = std::getenv("BVER_NATS_URL"); runtime_options.nats_url.empty() && env != nullptr) {
     runtime_options.nats_url = env;
@@ -452,6 +454,9 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   up->add_option("--nats-stream", f->nats_stream, "The JetStream stream the relay writes to (default BVER)");
   up->add_option("--nats-subject-prefix", f->nats_subject_prefix,
                  "Events go to <prefix>.<channel> (default bver.events)");
+  up->add_option("--job-lease-seconds", f->job_lease_seconds,
+                 "A running job's lease: a job whose worker died runs again after it (default 15)")
+      ->check(CLI::Range(0.5, 3600.0));
   up->add_flag("--no-triggers", f->no_triggers,
                "Do not run the trigger processor (run it in one bver up per store). docs/triggers.md");
   up->callback([&ctx, f] {

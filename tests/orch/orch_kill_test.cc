@@ -184,6 +184,62 @@ TEST_P(OrchCli, KilledMidRunTheRunResumesAndEveryStepCommitsOnce) {
   fs::remove_all(p.dir);
 }
 
+TEST_P(OrchCli, BverUpKilledMidRunContinuesTheRunAfterARestart) {
+  Project p = Open("up_kill");
+  ASSERT_EQ(p.Bver({"plugins", "install", BVER_SOURCE_DIR "/tests/orch/plugins/orchtest"}).code, 0);
+  ASSERT_EQ(p.Bver({"ref", "create", "sites/site", "--id", "s1", "--data", R"({"name":"S1"})"}).code, 0);
+  std::vector<std::string> up_args = {"--listen", "127.0.0.1:0", "--job-lease-seconds", "1"};
+  if (!p.store.empty()) up_args.insert(up_args.end(), {"--store", p.store});
+  bver::testing::ServerProcess up = bver::testing::StartBverUp(BVER_EXE, p.dir, up_args);
+  ASSERT_GT(up.port, 0) << bver::testing::ReadFileForTest(up.stderr_path);
+  bver::testing::HttpReply started = bver::testing::HttpRequestOnce(
+      up.port, "POST", "/v1/orchestrators/slow/runs", R"({"site":"bver://sites/site/s1","sleep_s":2})");
+  ASSERT_EQ(started.status, 202) << started.body;
+  std::string run_id = started.Json()["run_id"];
+  // Until the slow job runs inside bver up; then kill -9 the runtime.
+  for (int i = 0; i < 600; ++i) {
+    json r = p.BverJson({"orch", "status", run_id});
+    const json& slow = Step(r, "slow");
+    if (slow.contains("calls") && !slow["calls"].empty() && slow["calls"][0]["state"] == "waiting_job") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(bver::testing::StopServer(up, SIGKILL), 128 + SIGKILL);
+  json mid = p.BverJson({"orch", "status", run_id});
+  ASSERT_EQ(mid["state"], "running") << mid.dump(2);
+  EXPECT_EQ(Step(mid, "last")["state"], "pending");
+
+  // A new bver up: its engine resumes the run without being asked.
+  up = bver::testing::StartBverUp(BVER_EXE, p.dir, up_args);
+  ASSERT_GT(up.port, 0) << bver::testing::ReadFileForTest(up.stderr_path);
+  bver::testing::HttpReply done =
+      bver::testing::HttpRequestOnce(up.port, "GET", "/v1/orchestrators/slow/runs/" + run_id + "?wait=60", "");
+  ASSERT_EQ(done.status, 200) << done.body;
+  ASSERT_EQ(done.Json()["state"], "succeeded") << done.body;
+  EXPECT_EQ(bver::testing::StopServer(up, SIGTERM), 0);
+
+  std::string corr = done.Json()["correlation_id"];
+  int patched = 0, queued = 0, asset_created = 0, run_succeeded = 0;
+  for (const json& e : p.Events()) {
+    std::string type = e["event_type"];
+    if (type == "ref.created" && e["object_pointer"].get<std::string>().rfind("bver://assets/asset/s1-slow", 0) == 0) {
+      ++asset_created;
+    }
+    if (e["correlation_id"] != corr) continue;
+    patched += type == "ref.patched";
+    queued += type == "job.queued";
+    run_succeeded += type == "orch.succeeded";
+  }
+  EXPECT_EQ(patched, 2);  // first and last, once each
+  EXPECT_EQ(queued, 1);   // the job was taken over, not queued again
+  EXPECT_EQ(asset_created, 1);
+  EXPECT_EQ(run_succeeded, 1);
+  json site = p.BverJson({"ref", "get", "bver://sites/site/s1"});
+  EXPECT_EQ(site["version"], 3);
+  EXPECT_EQ(site["body"]["status"], "ready");
+  fs::remove_all(p.dir);
+}
+
 TEST_P(OrchCli, StartWaitStatusListCancelAndErrors) {
   Project p = Open("cli");
   ASSERT_EQ(p.Bver({"ref", "create", "sites/site", "--id", "s1", "--data", R"({"name":"S1"})"}).code, 0);
