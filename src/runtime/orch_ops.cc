@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "src/runtime/ingest_ops.h"
 #include "src/runtime/op_schemas.h"
 #include "src/runtime/orch_service.h"
-#include "src/schema/validator.h"
 
 namespace bver::runtime::internal {
 namespace {
@@ -16,8 +16,7 @@ constexpr const char* kDialect = "https://json-schema.org/draft/2020-12/schema";
 constexpr const char* kRunIdPattern = "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$";
 
 json Root(json props, std::vector<std::string> required = {}, json defs = json::object()) {
-  json s = {{"$schema", kDialect}, {"type", "object"}, {"properties", std::move(props)}, {"additionalProperties", false}};
-  if (!required.empty()) s["required"] = std::move(required);
+  json s = ObjectRoot(std::move(props), std::move(required));
   if (!defs.empty()) s["$defs"] = std::move(defs);
   return s;
 }
@@ -99,18 +98,7 @@ const domain::Orchestrator* FindOrch(const domain::Platform& p, const std::strin
 
 Status NoEngine() { return FailedPreconditionError("this server runs no orchestrator engine"); }
 
-Result<OperationRow> Finish(OperationRow row) {
-  for (auto [schema, validator, what] : {std::tuple{row.input_schema, &row.input_validator, "input"},
-                                         std::tuple{row.output_schema, &row.output_validator, "output"}}) {
-    Result<std::unique_ptr<schema::Validator>> v = schema::Validator::Compile(*schema);
-    if (!v.ok()) {
-      return InternalError("the " + std::string(what) + " schema of " + row.id + " does not compile: " +
-                           v.status().ToString());
-    }
-    *validator = std::shared_ptr<const schema::Validator>(std::move(v).value());
-  }
-  return row;
-}
+Result<OperationRow> Finish(OperationRow row) { return CompileRow(std::move(row)); }
 
 }  // namespace
 

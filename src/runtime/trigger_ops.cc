@@ -2,34 +2,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/runtime/ingest_ops.h"
 #include "src/runtime/trigger_service.h"
-#include "src/schema/validator.h"
 
 namespace bver::runtime::internal {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kDialect = "https://json-schema.org/draft/2020-12/schema";
 
 json Root(json props, std::vector<std::string> required = {}) {
-  json s = {{"$schema", kDialect}, {"type", "object"}, {"properties", std::move(props)}, {"additionalProperties", false}};
-  if (!required.empty()) s["required"] = std::move(required);
-  return s;
+  return ObjectRoot(std::move(props), std::move(required));
 }
 
-Result<OperationRow> Finish(OperationRow row) {
-  for (auto [schema, validator, what] : {std::tuple{row.input_schema, &row.input_validator, "input"},
-                                         std::tuple{row.output_schema, &row.output_validator, "output"}}) {
-    Result<std::unique_ptr<schema::Validator>> v = schema::Validator::Compile(*schema);
-    if (!v.ok()) {
-      return InternalError("the " + std::string(what) + " schema of " + row.id + " does not compile: " +
-                           v.status().ToString());
-    }
-    *validator = std::shared_ptr<const schema::Validator>(std::move(v).value());
-  }
-  return row;
-}
+Result<OperationRow> Finish(OperationRow row) { return CompileRow(std::move(row)); }
 
 json TriggerSchema() {
   json count = {{"type", "integer"}, {"minimum", 0}};
