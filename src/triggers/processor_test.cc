@@ -19,6 +19,7 @@
 #include "src/plugin/registry.h"
 #include "src/plugin/runner.h"
 #include "src/runtime/operations.h"
+#include "tests/support/fake_capabilities.h"
 #include "tests/support/store_backends.h"
 
 namespace bver::triggers {
@@ -28,33 +29,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-class FakeRunner final : public plugin::Runner {
- public:
-  explicit FakeRunner(std::function<Result<json>(const plugin::Invocation&)> fn) : fn_(std::move(fn)) {}
-  Result<json> Invoke(const plugin::Invocation& inv) override { return fn_(inv); }
-
- private:
-  std::function<Result<json>(const plugin::Invocation&)> fn_;
-};
-
-// Plugin "fake" runs in this process; any other plugin is not installed.
-class FakeHost final : public jobs::CapabilityHost {
- public:
-  void Add(const std::string& cap, std::function<Result<json>(const plugin::Invocation&)> fn) {
-    jobs::BoundCapability b;
-    b.runner = std::make_shared<FakeRunner>(std::move(fn));
-    b.plugin_id = "fake";
-    fakes_[cap] = b;
-  }
-  Result<jobs::BoundCapability> Bind(const domain::Capability& cap) override {
-    if (auto it = fakes_.find(cap.id); it != fakes_.end()) return it->second;
-    return FailedPreconditionError("plugin \"" + cap.plugin + "\" of capability " + cap.id +
-                                   " is not installed (bver plugin install)");
-  }
-
- private:
-  std::map<std::string, jobs::BoundCapability> fakes_;
-};
+using bver::testing::FakeHost;
 
 using bver::testing::BackendCase;
 

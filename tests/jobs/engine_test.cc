@@ -24,6 +24,7 @@
 #include "src/store/sqlite/sqlite_backend.h"
 #include "src/store/store.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/fake_capabilities.h"
 #include "tests/support/store_backends.h"
 
 namespace bver::jobs {
@@ -33,37 +34,18 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-class FakeRunner final : public plugin::Runner {
- public:
-  explicit FakeRunner(std::function<Result<json>(const plugin::Invocation&)> fn) : fn_(std::move(fn)) {}
-  Result<json> Invoke(const plugin::Invocation& inv) override { return fn_(inv); }
-
- private:
-  std::function<Result<json>(const plugin::Invocation&)> fn_;
-};
-
-// Fakes first, then the registry.
+// Fakes first, then the installed plugins.
 class TestHost final : public CapabilityHost {
  public:
   TestHost(plugin::Registry& registry, const domain::Platform& platform)
-      : registry_host_(MakeRegistryHost(registry, platform)) {}
-  void Add(const std::string& cap, std::function<Result<json>(const plugin::Invocation&)> fn, int trust_runs = 1,
-           int trust_agree = 1) {
-    BoundCapability b;
-    b.runner = std::make_shared<FakeRunner>(std::move(fn));
-    b.plugin_id = "fake";
-    b.trust_runs = trust_runs;
-    b.trust_agree = trust_agree;
-    fakes_[cap] = b;
+      : host_(MakeRegistryHost(registry, platform)) {}
+  void Add(const std::string& cap, bver::testing::FakePlugin fn, int trust_runs = 1, int trust_agree = 1) {
+    host_.Add(cap, std::move(fn), trust_runs, trust_agree);
   }
-  Result<BoundCapability> Bind(const domain::Capability& cap) override {
-    if (auto it = fakes_.find(cap.id); it != fakes_.end()) return it->second;
-    return registry_host_->Bind(cap);
-  }
+  Result<BoundCapability> Bind(const domain::Capability& cap) override { return host_.Bind(cap); }
 
  private:
-  std::map<std::string, BoundCapability> fakes_;  // set up before the engine starts
-  std::unique_ptr<CapabilityHost> registry_host_;
+  bver::testing::FakeHost host_;
 };
 
 // Sleeps `ms`, watching the cancel flag. False when cancelled.

@@ -22,6 +22,7 @@
 #include "src/runtime/broker.h"
 #include "src/runtime/operations.h"
 #include "src/store/store.h"
+#include "tests/support/fake_capabilities.h"
 #include "tests/support/store_backends.h"
 
 namespace bver::orch {
@@ -32,31 +33,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-class FakeRunner final : public plugin::Runner {
- public:
-  explicit FakeRunner(std::function<Result<json>(const plugin::Invocation&)> fn) : fn_(std::move(fn)) {}
-  Result<json> Invoke(const plugin::Invocation& inv) override { return fn_(inv); }
-
- private:
-  std::function<Result<json>(const plugin::Invocation&)> fn_;
-};
-
-class FakeHost final : public jobs::CapabilityHost {
- public:
-  void Add(const std::string& cap, std::function<Result<json>(const plugin::Invocation&)> fn) {
-    jobs::BoundCapability b;
-    b.runner = std::make_shared<FakeRunner>(std::move(fn));
-    b.plugin_id = "fake";
-    fakes_[cap] = b;
-  }
-  Result<jobs::BoundCapability> Bind(const domain::Capability& cap) override {
-    if (auto it = fakes_.find(cap.id); it != fakes_.end()) return it->second;
-    return FailedPreconditionError("no fake for " + cap.id);
-  }
-
- private:
-  std::map<std::string, jobs::BoundCapability> fakes_;
-};
+using bver::testing::FakeHost;
 
 bool SleepUnlessCancelled(const plugin::Invocation& inv, std::int64_t ms) {
   auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
