@@ -64,34 +64,16 @@ Project NewProject(const std::string& name, const std::string& yaml) {
 
 // `bver -C dir worker ARGS` in the background (output to a file).
 pid_t StartWorker(const Project& p, const std::string& name, std::vector<std::string> args) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open((p.dir / (name + ".log")).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<std::string> all = {BVER_EXE, "-C", p.dir.string(), "worker"};
-    all.insert(all.end(), args.begin(), args.end());
-    if (!p.store.empty()) {
-      all.push_back("--store");
-      all.push_back(p.store);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(BVER_EXE, argv.data());
-    ::_exit(127);
+  std::vector<std::string> all = {"-C", p.dir.string(), "worker"};
+  all.insert(all.end(), args.begin(), args.end());
+  if (!p.store.empty()) {
+    all.push_back("--store");
+    all.push_back(p.store);
   }
-  return pid;
+  return bver::testing::StartCommand(BVER_EXE, all, p.dir / (name + ".log"));
 }
 
-int Reap(pid_t pid, int sig) {
-  ::kill(pid, sig);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+int Reap(pid_t pid, int sig) { return bver::testing::StopCommand(pid, sig); }
 
 class JobsCli : public ::testing::TestWithParam<std::string> {};
 

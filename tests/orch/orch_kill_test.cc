@@ -78,30 +78,10 @@ Project NewProject(const std::string& name) {
 
 // `bver ARGS` in the background, output to DIR/NAME.log.
 pid_t Spawn(const Project& p, const std::string& name, std::vector<std::string> args) {
-  std::vector<std::string> all = p.Args(std::move(args));
-  all.insert(all.begin(), BVER_EXE);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open((p.dir / (name + ".log")).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(BVER_EXE, argv.data());
-    ::_exit(127);
-  }
-  return pid;
+  return bver::testing::StartCommand(BVER_EXE, p.Args(std::move(args)), p.dir / (name + ".log"));
 }
 
-int Reap(pid_t pid, int sig) {
-  if (sig != 0) ::kill(pid, sig);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+int Reap(pid_t pid, int sig) { return bver::testing::StopCommand(pid, sig); }
 
 const json& Step(const json& run, const std::string& id) {
   for (const json& s : run["steps"]) {

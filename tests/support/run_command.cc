@@ -1,6 +1,7 @@
 #include "tests/support/run_command.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,33 @@ CommandResult RunCommand(const std::string& exe, const std::vector<std::string>&
   r.err = ReadFileForTest(err);
   r.max_rss_kib = usage.ru_maxrss;
   return r;
+}
+
+pid_t StartCommand(const std::string& exe, const std::vector<std::string>& args,
+                   const std::filesystem::path& log_path) {
+  std::vector<std::string> all = {exe};
+  all.insert(all.end(), args.begin(), args.end());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int StopCommand(pid_t pid, int signal) {
+  if (signal != 0) ::kill(pid, signal);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace bver::testing

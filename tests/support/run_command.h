@@ -4,6 +4,8 @@
 // `scratch_dir` named stdout/stderr).
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <map>
 #include <string>
@@ -26,6 +28,13 @@ struct CommandOptions {
 
 CommandResult RunCommand(const std::string& exe, const std::vector<std::string>& args,
                          const std::filesystem::path& scratch_dir, const CommandOptions& options = {});
+
+// Starts `exe args...` in the background, its stdout and stderr into
+// `log_path`; its pid (the caller reaps it with StopCommand).
+pid_t StartCommand(const std::string& exe, const std::vector<std::string>& args,
+                   const std::filesystem::path& log_path);
+// Sends `signal` (none when 0) and waits: the exit code, or 128 + signal.
+int StopCommand(pid_t pid, int signal);
 
 // The whole content of a file ("" when it cannot be read).
 std::string ReadFileForTest(const std::filesystem::path& path);
