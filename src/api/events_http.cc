@@ -10,6 +10,7 @@
 #include "src/api/http_common.h"
 #include "src/events/subscriptions.h"
 #include "src/runtime/broker.h"
+#include "src/runtime/problem.h"
 #include "src/store/backend.h"
 
 namespace bver::api {
@@ -112,8 +113,7 @@ void StreamLog(StreamSink& sink, events::Subscriptions& subs, StreamSpec spec, s
     std::uint64_t seen = subs.backend().commit_seq();
     Result<events::Subscriptions::Page> page = subs.ReadPage(next, spec.filter, 256);
     if (!page.ok()) {
-      sink.Write("event: error\ndata: " + json{{"code", StatusCodeName(page.status().code())},
-                                                {"message", page.status().message()}}.dump() + "\n\n");
+      sink.Write("event: error\ndata: " + runtime::ErrorJson(page.status()).dump() + "\n\n");
       return;
     }
     for (const store::Event& e : page->events) {
@@ -133,8 +133,7 @@ void StreamConsumer(StreamSink& sink, events::Subscriptions& subs, const StreamS
     std::uint64_t seen = subs.backend().commit_seq();
     Result<json> got = subs.Fetch(spec.consumer, 100, 0);
     if (!got.ok()) {
-      sink.Write("event: error\ndata: " + json{{"code", StatusCodeName(got.status().code())},
-                                                {"message", got.status().message()}}.dump() + "\n\n");
+      sink.Write("event: error\ndata: " + runtime::ErrorJson(got.status()).dump() + "\n\n");
       return;
     }
     std::vector<std::uint64_t> written;

@@ -20,6 +20,7 @@
 #include "src/plugin/runner.h"
 #include "src/schema/validator.h"
 #include "src/store/store.h"
+#include "src/runtime/problem.h"
 
 namespace bver::jobs {
 namespace {
@@ -34,15 +35,7 @@ bool Ended(const std::string& state) {
   return state == "succeeded" || state == "failed" || state == "cancelled" || state == "timed_out";
 }
 
-json ErrorJson(const Status& s) {
-  json e = {{"code", std::string(StatusCodeName(s.code()))}, {"message", s.message()}};
-  if (!s.violations().empty()) {
-    json v = json::array();
-    for (const Violation& x : s.violations()) v.push_back({{"path", x.path}, {"rule", x.rule}, {"message", x.message}});
-    e["violations"] = std::move(v);
-  }
-  return e;
-}
+using runtime::ErrorJson;
 
 json ParseOr(const std::string& text, json fallback) {
   if (text.empty()) return fallback;

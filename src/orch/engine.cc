@@ -19,6 +19,7 @@
 #include "src/core/digest.h"
 #include "src/core/uuid.h"
 #include "src/orch/template.h"
+#include "src/runtime/problem.h"
 #include "src/runtime/broker.h"
 #include "src/schema/validator.h"
 #include "src/store/store.h"
@@ -42,15 +43,7 @@ bool StepEnded(const std::string& s) {
   return s == "succeeded" || s == "failed" || s == "skipped" || s == "cancelled";
 }
 
-json ErrorJson(const Status& s) {
-  json e = {{"code", std::string(StatusCodeName(s.code()))}, {"message", s.message()}};
-  if (!s.violations().empty()) {
-    json v = json::array();
-    for (const Violation& x : s.violations()) v.push_back({{"path", x.path}, {"rule", x.rule}, {"message", x.message}});
-    e["violations"] = std::move(v);
-  }
-  return e;
-}
+using runtime::ErrorJson;
 
 // A transition's control event, appended with the record update.
 struct Pending {

@@ -48,4 +48,16 @@ nlohmann::json ProblemJson(const Status& status_in, std::string_view correlation
   return p;
 }
 
+nlohmann::json ErrorJson(const Status& status) {
+  nlohmann::json e = {{"code", std::string(StatusCodeName(status.code()))}, {"message", status.message()}};
+  if (!status.violations().empty()) {
+    nlohmann::json v = nlohmann::json::array();
+    for (const Violation& x : status.violations()) {
+      v.push_back({{"path", x.path}, {"rule", x.rule}, {"message", x.message}});
+    }
+    e["violations"] = std::move(v);
+  }
+  return e;
+}
+
 }  // namespace bver::runtime

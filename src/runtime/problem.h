@@ -28,6 +28,11 @@ std::string ProblemType(StatusCode code);
 // A short title for people: "Not found", "Invalid argument", ...
 std::string ProblemTitle(StatusCode code);
 
+// The error object kept in stored state and events (a failed job, step or
+// trigger firing): {"code", "message", "violations"?} (violations only
+// when there are some).
+nlohmann::json ErrorJson(const Status& status);
+
 // The problem body for a non-OK status. `correlation_id` and `instance` are
 // added when non-empty. For an OK status: a 500 problem (a caller bug).
 nlohmann::json ProblemJson(const Status& status, std::string_view correlation_id = {},

@@ -10,6 +10,7 @@
 #include "src/auth/principal.h"
 #include "src/core/clock.h"
 #include "src/triggers/match.h"
+#include "src/runtime/problem.h"
 
 namespace bver::triggers {
 namespace {
@@ -25,15 +26,7 @@ struct Compiled {
   json input;
 };
 
-json ErrorJson(const Status& s) {
-  json e = {{"code", std::string(StatusCodeName(s.code()))}, {"message", s.message()}};
-  if (!s.violations().empty()) {
-    json v = json::array();
-    for (const Violation& x : s.violations()) v.push_back({{"path", x.path}, {"rule", x.rule}, {"message", x.message}});
-    e["violations"] = std::move(v);
-  }
-  return e;
-}
+using runtime::ErrorJson;
 
 json PatternJson(const domain::EventPattern& p) {
   json on = json::object();
