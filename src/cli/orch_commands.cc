@@ -93,6 +93,17 @@ Result<json> ReadInput(const std::string& text) {
   return input;
 }
 
+// The runtime a command needs: with `engine`, in-process job workers and one
+// orchestrator worker that advance runs (start --wait, resume); without,
+// none (the command reads or records only).
+Result<std::unique_ptr<Runtime>> OpenFor(const OrchFlags& f, bool engine) {
+  RuntimeOptions ro;
+  ro.job_threads = engine ? f.threads : 0;
+  ro.orch_threads = engine ? 1 : 0;
+  ro.job_lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
+  return OpenRuntime(f.store, {}, ro);
+}
+
 int Start(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
   Result<json> input = ReadInput(f.input);
@@ -106,11 +117,7 @@ int Start(Context& ctx, const OrchFlags& f) {
       return o.Fail(InvalidArgumentError("--wait takes a number of seconds > 0", {{"--wait", "number", f.wait}}));
     }
   }
-  RuntimeOptions ro;
-  ro.job_threads = wait ? f.threads : 0;
-  ro.orch_threads = wait ? 1 : 0;
-  ro.job_lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, wait);
   if (!rt.ok()) return o.Fail(rt.status());
   runtime::OrchStartRequest r;
   r.orchestrator = f.name;
@@ -137,10 +144,7 @@ int Start(Context& ctx, const OrchFlags& f) {
 
 int Status(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  RuntimeOptions ro;
-  ro.job_threads = 0;
-  ro.orch_threads = 0;
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, false);
   if (!rt.ok()) return o.Fail(rt.status());
   Result<json> r = (*rt)->orchestrators->GetRun("", f.run_id, f.status_wait);
   if (!r.ok()) return o.Fail(r.status());
@@ -152,11 +156,7 @@ int Status(Context& ctx, const OrchFlags& f) {
 // by a dead `--wait` goes on without a server.
 int Resume(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  RuntimeOptions ro;
-  ro.job_threads = f.threads;
-  ro.orch_threads = 1;
-  ro.job_lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, true);
   if (!rt.ok()) return o.Fail(rt.status());
   Result<json> r = (*rt)->orchestrators->GetRun("", f.run_id, f.status_wait > 0 ? f.status_wait : 1e9);
   if (!r.ok()) return o.Fail(r.status());
@@ -170,10 +170,7 @@ int Resume(Context& ctx, const OrchFlags& f) {
 
 int Cancel(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  RuntimeOptions ro;
-  ro.job_threads = 0;
-  ro.orch_threads = 0;
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, false);
   if (!rt.ok()) return o.Fail(rt.status());
   Result<json> r = (*rt)->orchestrators->CancelRun("", f.run_id, "cli", core::NewUuidV7());
   if (!r.ok()) return o.Fail(r.status());
@@ -183,10 +180,7 @@ int Cancel(Context& ctx, const OrchFlags& f) {
 
 int List(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  RuntimeOptions ro;
-  ro.job_threads = 0;
-  ro.orch_threads = 0;
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
+  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, false);
   if (!rt.ok()) return o.Fail(rt.status());
   Result<json> runs = (*rt)->orchestrators->ListRuns(f.orchestrator, f.state, f.cursor, f.limit);
   if (!runs.ok()) return o.Fail(runs.status());
