@@ -1,6 +1,7 @@
 #include "src/events/subscriptions.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
@@ -225,19 +226,25 @@ struct Subscriptions::Impl {
     return won;
   }
 
-  // Reads a consumer, lets `change` edit it (answering what to return), and
-  // stores it with compare-and-set, retrying on a race.
-  template <typename Change>
-  auto Update(const std::string& name, Change change) -> decltype(change(std::declval<Consumer&>())) {
+  // Reads a consumer, lets `change` edit it, and stores it with
+  // compare-and-set, retrying on a race (`change` runs again on the fresh
+  // record). The consumer as stored.
+  Result<Consumer> Update(const std::string& name, const std::function<void(Consumer&)>& change) {
     for (int i = 0; i < kCasAttempts; ++i) {
       BVER_ASSIGN_OR_RETURN(Consumer c, MustFind(name));
       std::uint64_t rev = c.rev;
-      auto answer = change(c);
-      if (!answer.ok()) return answer;
+      change(c);
+      Consumer stored = c;
       BVER_ASSIGN_OR_RETURN(bool won, CompareAndSet(std::move(c), rev));
-      if (won) return answer;
+      if (won) return stored;
     }
     return AbortedError("consumer \"" + name + "\" is being changed by many callers at once; try again");
+  }
+
+  // What callers see of `c`, with the log's current end.
+  Result<json> Public(const Consumer& c) {
+    BVER_ASSIGN_OR_RETURN(std::uint64_t end, backend.LastEventOffset());
+    return c.Public(end);
   }
 
   // One attempt to hand out up to `max` deliveries.
@@ -376,8 +383,7 @@ Result<json> Subscriptions::CreateConsumer(const json& spec) {
 
 Result<json> Subscriptions::GetConsumer(const std::string& name) {
   BVER_ASSIGN_OR_RETURN(Consumer c, impl_->MustFind(name));
-  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
-  return c.Public(end);
+  return impl_->Public(c);
 }
 
 Result<json> Subscriptions::ListConsumers() {
@@ -425,8 +431,8 @@ Result<json> Subscriptions::Fetch(const std::string& name, std::size_t max, std:
 
 Result<json> Subscriptions::Ack(const std::string& name, const std::vector<std::uint64_t>& offsets) {
   if (offsets.empty()) return FieldError("offsets", "offsets must name at least one delivered offset");
-  json acked = json::array(), unknown = json::array();
-  BVER_ASSIGN_OR_RETURN(json state, impl_->Update(name, [&](Consumer& c) -> Result<json> {
+  json acked, unknown;
+  BVER_ASSIGN_OR_RETURN(Consumer c, impl_->Update(name, [&](Consumer& c) {
     acked = json::array();
     unknown = json::array();
     for (std::uint64_t off : offsets) {
@@ -439,21 +445,18 @@ Result<json> Subscriptions::Ack(const std::string& name, const std::vector<std::
       c.acked += 1;
       acked.push_back(off);
     }
-    return json::object();
   }));
-  (void)state;
-  BVER_ASSIGN_OR_RETURN(json consumer, GetConsumer(name));
+  BVER_ASSIGN_OR_RETURN(json consumer, impl_->Public(c));
   return json{{"acked", std::move(acked)}, {"unknown", std::move(unknown)}, {"consumer", std::move(consumer)}};
 }
 
 Result<json> Subscriptions::Seek(const std::string& name, std::uint64_t offset) {
   if (offset < 1) return FieldError("offset", "offset must be >= 1 (1 replays the whole log)");
-  BVER_RETURN_IF_ERROR(impl_->Update(name, [&](Consumer& c) -> Result<json> {
-                         c.pending.clear();
-                         c.next = offset;
-                         return json::object();
-                       }).status());
-  return GetConsumer(name);
+  BVER_ASSIGN_OR_RETURN(Consumer c, impl_->Update(name, [&](Consumer& c) {
+    c.pending.clear();
+    c.next = offset;
+  }));
+  return impl_->Public(c);
 }
 
 Result<Subscriptions::Page> Subscriptions::ReadPage(std::uint64_t from, const EventFilter& filter, std::size_t limit) {
