@@ -255,6 +255,42 @@ TEST_F(CliTest, ReferenceLifecycleOverTheEmbeddedStore) {
   EXPECT_EQ(Run({"-C", d, "ref", "create", "site", "--data", "{}", "--store", "mysql://x"}).code, 1);
   RunResult after = Run({"-C", d, "events", "tail", "--json"});
   EXPECT_EQ(std::count(after.out.begin(), after.out.end(), '\n'), 2);
+
+  // Filters, and durable consumers through the CLI.
+  RunResult only_created = Run({"-C", d, "events", "tail", "--type", "ref.created", "--json"});
+  ASSERT_EQ(only_created.code, 0) << only_created.err;
+  EXPECT_EQ(std::count(only_created.out.begin(), only_created.out.end(), '\n'), 1);
+  EXPECT_THAT(only_created.out, HasSubstr("\"event_type\":\"ref.created\""));
+  RunResult followed = Run({"-C", d, "events", "tail", "--from", "1", "--follow", "--limit", "2", "--json"});
+  ASSERT_EQ(followed.code, 0) << followed.err;  // --limit ends a follow
+  EXPECT_EQ(std::count(followed.out.begin(), followed.out.end(), '\n'), 2);
+  RunResult cons = Run({"-C", d, "events", "consumers", "create", "sites", "--from", "1", "--prefix",
+                        "bver://sites/site/", "--json"});
+  ASSERT_EQ(cons.code, 0) << cons.err;
+  EXPECT_EQ(json::parse(cons.out)["next_offset"], 1);
+  EXPECT_EQ(json::parse(cons.out)["lag"], 2);
+  RunResult seek = Run({"-C", d, "events", "consumers", "seek", "sites", "2", "--json"});
+  ASSERT_EQ(seek.code, 0) << seek.err;
+  EXPECT_EQ(json::parse(seek.out)["next_offset"], 2);
+  RunResult listed = Run({"-C", d, "events", "consumers", "list", "--json"});
+  ASSERT_EQ(listed.code, 0);
+  EXPECT_EQ(json::parse(listed.out)["consumers"].size(), 1u);
+  // Bad input: exit 1 with the reason, the consumer unchanged; usage is 2.
+  RunResult bad_name = Run({"-C", d, "events", "consumers", "create", "Bad Name", "--json"});
+  EXPECT_EQ(bad_name.code, 1);
+  EXPECT_EQ(json::parse(bad_name.out)["error"]["violations"][0]["path"], "name");
+  RunResult other = Run({"-C", d, "events", "consumers", "create", "sites", "--channel", "control"});
+  EXPECT_EQ(other.code, 1);
+  EXPECT_THAT(other.err, HasSubstr("exists"));
+  EXPECT_EQ(Run({"-C", d, "events", "consumers", "show", "nobody"}).code, 1);
+  EXPECT_EQ(Run({"-C", d, "events", "consumers", "seek", "sites", "0"}).code, 1);
+  EXPECT_EQ(Run({"-C", d, "events", "consumers", "seek", "sites", "x"}).code, 2);
+  RunResult still = Run({"-C", d, "events", "consumers", "show", "sites", "--json"});
+  ASSERT_EQ(still.code, 0);
+  EXPECT_EQ(json::parse(still.out)["next_offset"], 2);
+  EXPECT_EQ(json::parse(still.out)["filter"]["pointer_prefix"], "bver://sites/site/");
+  ASSERT_EQ(Run({"-C", d, "events", "consumers", "delete", "sites"}).code, 0);
+  EXPECT_EQ(Run({"-C", d, "events", "consumers", "delete", "sites"}).code, 1);
 }
 
 }  // namespace
