@@ -80,6 +80,34 @@ std::optional<HttpResponse> ArtifactsHttp::OnHeader(const HttpRequest& head, boo
   return std::nullopt;
 }
 
+namespace {
+
+// The media type a GET asked for with ?type= (text/html, image/svg+xml,
+// text/plain, text/csv or application/json, "/" written as is or as %2F);
+// application/octet-stream otherwise.
+std::string RequestedMediaType(std::string_view target) {
+  std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return "application/octet-stream";
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    if (item.substr(0, 5) == "type=") {
+      std::string value(item.substr(5));
+      if (std::size_t pct = value.find("%2F"); pct != std::string::npos) value.replace(pct, 3, "/");
+      if (std::size_t pct = value.find("%2f"); pct != std::string::npos) value.replace(pct, 3, "/");
+      for (const char* allowed : {"text/html", "image/svg+xml", "text/plain", "text/csv", "application/json"}) {
+        if (value == allowed) return value + (value.rfind("text/", 0) == 0 ? "; charset=utf-8" : "");
+      }
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "application/octet-stream";
+}
+
+}  // namespace
+
 HttpResponse ArtifactsHttp::Handle(const HttpRequest& request) const {
   bool spool = false;
   if (std::optional<HttpResponse> refused = OnHeader(request, &spool)) return *std::move(refused);
@@ -116,7 +144,15 @@ HttpResponse ArtifactsHttp::Handle(const HttpRequest& request) const {
     return r;
   }
   r.status = 200;
-  r.headers.emplace_back("Content-Type", "application/octet-stream");
+  const std::string type = RequestedMediaType(request.target);
+  r.headers.emplace_back("Content-Type", type);
+  if (type != "application/octet-stream") {
+    // Shown in a browser (a study's report): sandboxed, so the page can
+    // neither run script nor load anything but its own inline SVG and CSS.
+    r.headers.emplace_back("Content-Security-Policy",
+                           "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  }
   r.body_file = artifacts_->PathFor(info->digest.substr(info->digest.find(':') + 1));
   return r;
 }

@@ -307,7 +307,7 @@ class Compiler {
       }
       ObjectReader r(diag_, it.value(), path,
                      {"type", "version", "plugin", "description", "deterministic", "input",
-                      "output", "writes", "requires_labels"});
+                      "output", "writes", "reads", "requires_labels"});
       if (!r.valid()) continue;
       Capability c;
       c.id = it.key();
@@ -334,6 +334,8 @@ class Compiler {
       c.output_schema = ReadContract(r.Get("output"), path.Key("output"),
                                      DefaultOutputSchema(c.primitive));
       c.writes = r.StringList("writes");
+      c.reads = r.StringList("reads");
+      reads_paths_.push_back({c.id, path.Key("reads")});
       c.requires_labels = r.StringList("requires_labels");
       writes_paths_.push_back({c.id, path.Key("writes")});
       p_.capabilities.push_back(std::move(c));
@@ -566,6 +568,15 @@ class Compiler {
         }
       }
     }
+    for (const auto& [cap_id, path] : reads_paths_) {
+      const Capability* c = p_.FindCapability(cap_id);
+      for (const std::string& w : c->reads) {
+        if (p_.FindRepo(w) == nullptr) {
+          diag_.Error(path, "domain.reference", "capability reads \"" + w +
+                                                    "\", which is not a declared repo");
+        }
+      }
+    }
   }
 
   void CheckOrchestratorOps() {
@@ -654,6 +665,7 @@ class Compiler {
   Platform p_;
   std::vector<std::pair<std::string, AttributePath>> pointer_paths_;
   std::vector<std::pair<std::string, AttributePath>> writes_paths_;
+  std::vector<std::pair<std::string, AttributePath>> reads_paths_;
   std::vector<std::pair<std::string, AttributePath>> orch_paths_;
 };
 

@@ -76,6 +76,7 @@ json ToManifest(const Platform& p) {
                         {"output", json{{"schema_id", c.id + ".output@" + c.version},
                                         {"schema", *c.output_schema}}},
                         {"writes", c.writes},
+                        {"reads", c.reads},
                         {"requires_labels", c.requires_labels}});
   }
   json jobs = json::array();

@@ -73,6 +73,9 @@ struct Capability {
   JsonPtr input_schema;
   JsonPtr output_schema;
   std::vector<std::string> writes;  // "ns/repo" the capability may write
+  // "ns/repo" whose references pointing at an input reference are passed as
+  // `related` and pin the cache key; empty: every repo.
+  std::vector<std::string> reads;
   std::vector<std::string> requires_labels;
 };
 

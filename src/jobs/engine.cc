@@ -75,6 +75,28 @@ void CollectPointers(const json& schema, const json& value, const json::json_poi
   }
 }
 
+// Whether references of `from`'s repo reach the capability as `related`
+// (and so pin its cache key): every repo unless bver.yaml lists `reads`.
+bool Reads(const domain::Capability& cap, const Pointer& from) {
+  if (cap.reads.empty()) return true;
+  const std::string repo = from.ns() + "/" + from.repo();
+  return std::find(cap.reads.begin(), cap.reads.end(), repo) != cap.reads.end();
+}
+
+// Every string of `value` that names an artifact digest ("sha256:" + 64
+// lower-case hex digits), whatever field holds it.
+void CollectDigests(const json& value, std::set<std::string>& out) {
+  if (value.is_string()) {
+    const std::string& s = value.get_ref<const std::string&>();
+    if (s.size() == 71 && s.compare(0, 7, "sha256:") == 0 &&
+        std::all_of(s.begin() + 7, s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+      out.insert(s);
+    }
+  } else if (value.is_structured()) {
+    for (const json& v : value) CollectDigests(v, out);
+  }
+}
+
 // Top-level defaults of the input schema, so that {site} and {site,
 // bays_per_level: <its default>} are one job for the cache.
 json WithDefaults(const json& schema, json input) {
@@ -274,6 +296,7 @@ struct Engine::Impl {
       BVER_ASSIGN_OR_RETURN(std::vector<store::Store::Backlink> links, store.ReferencesTo(p->Reference()));
       std::map<std::string, json> rel;  // by pinned pointer: sorted, one entry per reference
       for (const store::Store::Backlink& b : links) {
+        if (!Reads(cap, b.from)) continue;  // a repo the capability does not read (bver.yaml `reads`)
         Result<store::Reference> from = store.Get(b.from.Reference());
         if (!from.ok()) {
           if (from.status().code() == StatusCode::kNotFound) continue;  // deleted since
@@ -784,6 +807,51 @@ struct Engine::Impl {
     active.erase(id);
   }
 
+  // Stores the output's `attachments` ([{digest, media_type, content}]:
+  // files a capability produced, such as a report) as artifacts, checking
+  // each digest, and keeps only {digest, media_type, size} in the output.
+  Status StoreAttachments(const domain::Capability& cap, json& out) const {
+    auto it = out.find("attachments");
+    if (it == out.end()) return Status::Ok();
+    if (!it->is_array()) {
+      return InvalidArgumentError("capability " + cap.id + " returned attachments that are not an array");
+    }
+    if (!options.put_artifact) {
+      return FailedPreconditionError("capability " + cap.id + " returned attachments, but this runtime has no artifact store");
+    }
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      json& a = (*it)[i];
+      const std::string where = "attachments[" + std::to_string(i) + "]";
+      if (!a.is_object() || !a.contains("content") || !a["content"].is_string() || !a.contains("digest") ||
+          !a["digest"].is_string()) {
+        return InvalidArgumentError("capability " + cap.id + " returned a malformed attachment at " + where +
+                                    " (expected {digest, media_type, content})");
+      }
+      const std::string& content = a["content"].get_ref<const std::string&>();
+      Result<std::string> digest = options.put_artifact(content);
+      if (!digest.ok()) return digest.status().WithPrefix("storing " + where + " of capability " + cap.id);
+      if (*digest != a["digest"].get<std::string>()) {
+        return InvalidArgumentError("capability " + cap.id + " named " + where + " " + a["digest"].get<std::string>() +
+                                    ", but its content hashes to " + *digest);
+      }
+      a["size"] = content.size();
+      a.erase("content");
+    }
+    return Status::Ok();
+  }
+
+  // {digest: path} for the stored artifacts the input names.
+  json ArtifactPaths(const json& input) const {
+    json out = json::object();
+    if (!options.artifact_path) return out;
+    std::set<std::string> digests;
+    CollectDigests(input, digests);
+    for (const std::string& d : digests) {
+      if (std::optional<std::string> path = options.artifact_path(d)) out[d] = *path;
+    }
+    return out;
+  }
+
   void ReleaseLeases(Execution& e) {
     std::vector<Pointer> leased;
     {
@@ -849,6 +917,10 @@ struct Engine::Impl {
       return Outcome::kFailed;
     }
     const bool generator = cap.primitive == Primitive::kGenerator;
+    // Interpreters and simulators that declare `writes` may return a
+    // changeset too (an import, a study); only a generator must.
+    const bool may_write = generator || (!cap.writes.empty() && (cap.primitive == Primitive::kInterpreter ||
+                                                                 cap.primitive == Primitive::kSimulator));
     if (generator) {
       // Lease the references the generator works on before it runs.
       for (const Pointer& p : res->targets) {
@@ -874,6 +946,7 @@ struct Engine::Impl {
     inv.input = res->input;
     inv.resolved = res->resolved;
     inv.related = res->related;
+    inv.artifacts = ArtifactPaths(res->input);
     inv.job_id = row.id;
     inv.attempt = static_cast<int>(row.attempts);
     inv.cancel = &e.cancel;
@@ -908,8 +981,12 @@ struct Engine::Impl {
       finish = Failed(s);
       return Outcome::kFailed;
     }
+    if (Status s = StoreAttachments(cap, *out); !s.ok()) {
+      finish = Failed(s);
+      return Outcome::kFailed;
+    }
     std::vector<store::Change> changes;
-    if (generator) {
+    if (generator || (may_write && out->contains("changeset"))) {
       const json& cs = out->contains("changeset") ? out->at("changeset") : json::object();
       if (Status s = plugin::CheckChangesetWrites(cap.id, cs, cap.writes); !s.ok()) {
         finish = Failed(s);
@@ -925,6 +1002,18 @@ struct Engine::Impl {
     Finish ok;
     ok.state = "succeeded";
     ok.event = kEventSucceeded;
+    if (!generator) {
+      // What an interpreter or simulator wrote is in the store (each
+      // version's provenance names this job); the job keeps the counts, not
+      // a second copy of a network.
+      if (auto it = out->find("changeset"); it != out->end() && it->is_object()) {
+        json counts = json::object();
+        for (const char* section : {"creates", "patches", "deletes"}) {
+          counts[section] = it->contains(section) && (*it)[section].is_array() ? (*it)[section].size() : 0;
+        }
+        *it = std::move(counts);
+      }
+    }
     ok.result = {{"output", *out}};
     ok.honour_cancel = true;
     ok.pins = res->pins;

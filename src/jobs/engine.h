@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -109,6 +110,13 @@ struct EngineOptions {
   std::int64_t stop_grace_ms = 10000;
   // Overrides bver.yaml's jobs.<name>.timeout_seconds when > 0 (tests).
   std::int64_t timeout_ms_override = 0;
+  // Where stored artifacts live (store::ArtifactStore::PathFor), so an
+  // input string naming a stored artifact ("sha256:<64 hex>") reaches the
+  // plugin as a readable file (the request's `artifacts` map). Unset: none.
+  std::function<std::optional<std::string>(const std::string& digest)> artifact_path;
+  // Stores a file a capability produced (its `attachments`) as an artifact
+  // and answers its digest ("sha256:<hex>"). Unset: attachments are refused.
+  std::function<Result<std::string>(const std::string& content)> put_artifact;
 };
 
 // The labels of this machine: os, arch, and "<tool>": "true" for each of a

@@ -13,10 +13,9 @@ using nlohmann::json;
 
 namespace {
 
-const char* kGeneratorSchema = R"({
-  "type": "object", "required": ["changeset"],
-  "properties": {
-    "summary": {"type": "string"},
+// A changeset: what a generator must, and an interpreter or simulator that
+// declares `writes` may, return for the runtime to commit.
+const char* kChangesetProperty = R"(
     "changeset": {
       "type": "object", "additionalProperties": false,
       "properties": {
@@ -36,7 +35,12 @@ const char* kGeneratorSchema = R"({
           "oneOf": [{"required": ["merge"]}, {"required": ["patch"]}]}},
         "deletes": {"type": "array", "items": {
           "type": "object", "required": ["pointer"], "additionalProperties": false,
-          "properties": {"pointer": {"type": "string", "pattern": "^bver://"}}}}}}}})";
+          "properties": {"pointer": {"type": "string", "pattern": "^bver://"}}}}}})";
+
+const char* kGeneratorSchema = R"({
+  "type": "object", "required": ["changeset"],
+  "properties": {
+    "summary": {"type": "string"}, @CHANGESET@}})";
 
 const char* kValidatorSchema = R"({
   "type": "object", "required": ["passed", "findings"],
@@ -52,7 +56,7 @@ const char* kValidatorSchema = R"({
 
 const char* kInterpreterSchema = R"({
   "type": "object", "required": ["proposed"],
-  "properties": {"proposed": {"type": "array"}}})";
+  "properties": {"proposed": {"type": "array"}, @CHANGESET@}})";
 
 const char* kResolverSchema = R"({
   "type": "object", "required": ["pointers"],
@@ -60,13 +64,13 @@ const char* kResolverSchema = R"({
 
 const char* kSimulatorSchema = R"({
   "type": "object", "required": ["results"],
-  "properties": {"results": {"type": "object"}, "evidence": {"type": "array"}}})";
+  "properties": {"results": {"type": "object"}, "evidence": {"type": "array"}, @CHANGESET@}})";
 
 const char* kEvaluatorSchema = R"({
   "type": "object", "required": ["metrics"],
   "properties": {"metrics": {"type": "object"}}})";
 
-const char* SchemaText(domain::Primitive p) {
+const char* RawSchemaText(domain::Primitive p) {
   switch (p) {
     case domain::Primitive::kGenerator: return kGeneratorSchema;
     case domain::Primitive::kValidator: return kValidatorSchema;
@@ -76,6 +80,15 @@ const char* SchemaText(domain::Primitive p) {
     case domain::Primitive::kEvaluator: return kEvaluatorSchema;
   }
   return "{}";
+}
+
+// The primitive's contract with the changeset definition put in place.
+std::string SchemaText(domain::Primitive p) {
+  std::string text = RawSchemaText(p);
+  if (std::size_t at = text.find("@CHANGESET@"); at != std::string::npos) {
+    text.replace(at, std::string("@CHANGESET@").size(), kChangesetProperty);
+  }
+  return text;
 }
 
 // "ns/repo" of a writes entry matching `repo` ("ns/repo" or a bare repo name).
@@ -153,7 +166,7 @@ Status OutputContract::Check(const json& output) const {
                                     first + ": " + violations.front().message + ")",
                                 violations);
   }
-  if (primitive_ == domain::Primitive::kGenerator) {
+  if (primitive_ == domain::Primitive::kGenerator || output.contains("changeset")) {
     return CheckChangesetWrites(capability_id_, output.at("changeset"), writes_);
   }
   return Status::Ok();

@@ -255,10 +255,11 @@ class ManifestReader {
                     "\"" + c.writes[i] + "\" is not a repo written as ns/repo");
       }
     }
-    if (!c.writes.empty() && c.primitive != domain::Primitive::kGenerator) {
+    if (!c.writes.empty() && c.primitive != domain::Primitive::kGenerator &&
+        c.primitive != domain::Primitive::kInterpreter && c.primitive != domain::Primitive::kSimulator) {
       diag_.Error(path.Key("writes"), "plugin.value",
-                  std::string("only generators write; a ") + domain::PrimitiveName(c.primitive) +
-                      " returns its output and changes nothing");
+                  std::string("only generators, interpreters and simulators write; a ") +
+                      domain::PrimitiveName(c.primitive) + " returns its output and changes nothing");
     }
     c.network = r.Bool("network").value_or(false);
     if (const json* labels = r.Object("labels")) {

@@ -155,7 +155,7 @@ capabilities:
   EXPECT_TRUE(Has(s, "bver_plugin.yaml:15:23", "cannot exceed runs")) << all;
   EXPECT_TRUE(Has(s, "bver_plugin.yaml:16:5", "declared twice")) << all;
   EXPECT_TRUE(Has(s, "bver_plugin.yaml:19:47", "minLenght")) << all;
-  EXPECT_TRUE(Has(s, "bver_plugin.yaml:20:5", "only generators write")) << all;
+  EXPECT_TRUE(Has(s, "bver_plugin.yaml:20:5", "only generators, interpreters and simulators write")) << all;
   EXPECT_TRUE(Has(s, "bver_plugin.yaml:21:15", "a label's required value is a string")) << all;
 }
 

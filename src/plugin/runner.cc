@@ -14,6 +14,7 @@ json RequestJson(const Invocation& inv) {
           {"input", inv.input.is_null() ? json::object() : inv.input},
           {"resolved", inv.resolved.is_null() ? json::object() : inv.resolved},
           {"related", inv.related.is_null() ? json::object() : inv.related},
+          {"artifacts", inv.artifacts.is_null() ? json::object() : inv.artifacts},
           {"job", {{"id", inv.job_id}, {"attempt", inv.attempt}}}};
 }
 

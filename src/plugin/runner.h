@@ -47,6 +47,7 @@ struct Invocation {
   nlohmann::json input;     // validated against the capability's input schema
   nlohmann::json resolved;  // {"<pointer as in input>": {"pointer": "<pinned bver://...~N>", "kind": ..., "body": {...}}}
   nlohmann::json related;   // {"<pointer>": [ {pointer (pinned), kind, body}, ... references pointing at it ]}
+  nlohmann::json artifacts; // {"sha256:<hex>": "<readable file path>"} for stored artifacts the input names
   std::string job_id;
   int attempt = 1;
   // Optional: when set and it becomes true, an exec plugin is killed and the
