@@ -11,6 +11,7 @@ PACKAGES=(
   libpq-dev postgresql
   libboost1.81-dev
   nats-server libnats-dev  # the JetStream relay of the event log (src/events/nats_relay) and its tests
+  chromium imagemagick  # the study report rendered headless and checked not blank (tests/grid)
   libsuitesparse-dev  # KLU (sparse LU) for the electrical pack's power flow (packs/electrical)
   curl  # the serve tests and `make run` talk HTTP with it
   nodejs  # the MCP SDK client tests (tests/mcp); npm below when node does not bring it

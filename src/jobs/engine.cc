@@ -739,7 +739,10 @@ struct Engine::Impl {
     return f;
   }
 
-  Result<std::vector<store::Change>> ToChanges(const json& changeset) {
+  // `generator`: a create whose id exists is skipped (a deterministic
+  // generator run again is a no-op); for an interpreter or a simulator it is
+  // an error (an import must not silently leave an older network in place).
+  Result<std::vector<store::Change>> ToChanges(const json& changeset, bool generator) {
     std::vector<store::Change> out;
     for (const json& c : changeset.value("creates", json::array())) {
       store::Change ch;
@@ -747,8 +750,7 @@ struct Engine::Impl {
       ch.repo = c.value("repo", "");
       ch.kind = c.value("kind", "");
       ch.id = c.value("id", "");
-      // A deterministic generator run again creates the same ids: a no-op.
-      ch.skip_if_exists = !ch.id.empty();
+      ch.skip_if_exists = generator && !ch.id.empty();
       ch.body = std::make_shared<const json>(c.value("body", json::object()));
       out.push_back(std::move(ch));
     }
@@ -992,7 +994,7 @@ struct Engine::Impl {
         finish = Failed(s);
         return Outcome::kFailed;
       }
-      Result<std::vector<store::Change>> ch = ToChanges(cs);
+      Result<std::vector<store::Change>> ch = ToChanges(cs, generator);
       if (!ch.ok()) {
         finish = Failed(ch.status());
         return Outcome::kFailed;
