@@ -232,13 +232,13 @@ json PowerFlow(const json& request) {
                 {"p_from_mw", r.p_from[i]}, {"q_from_mvar", r.q_from[i]},
                 {"p_to_mw", r.p_to[i]},     {"q_to_mvar", r.q_to[i]}};
       double loading = -1;
+      const double s_max = std::max(std::hypot(r.p_from[i], r.q_from[i]), std::hypot(r.p_to[i], r.q_to[i]));
       if (b.rate_a > 0 && b.status != 0) {
-        double sf = std::hypot(r.p_from[i], r.q_from[i]), st = std::hypot(r.p_to[i], r.q_to[i]);
-        loading = 100.0 * std::max(sf, st) / b.rate_a;
+        loading = 100.0 * s_max / b.rate_a;
         e["loading_pct"] = loading;
       }
       losses += r.p_from[i] + r.p_to[i];
-      report.branches.push_back({b.from, b.to, pointers.branch[i], loading, r.p_from[i], r.q_from[i]});
+      report.branches.push_back({b.from, b.to, pointers.branch[i], loading, r.p_from[i], r.q_from[i], s_max});
       branches.push_back(std::move(e));
     }
     std::set<int> limited(r.limited_gens.begin(), r.limited_gens.end());

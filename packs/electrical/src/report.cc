@@ -43,16 +43,19 @@ void Axis(std::ostringstream& o, double lo, double hi, int ticks, const char* fo
 std::string VoltageProfile(const ReportData& d) {
   std::ostringstream o;
   const std::size_t n = d.buses.size();
-  double lo = 0.9, hi = 1.1;
+  double lo = 0.95, hi = 1.05;
   for (const ReportBus& b : d.buses) {
     if (b.vm <= 0) continue;  // de-energized
-    lo = std::min({lo, b.vm, b.vmin});
-    hi = std::max({hi, b.vm, b.vmax});
+    lo = std::min(lo, b.vm);
+    hi = std::max(hi, b.vm);
   }
-  lo = std::floor(lo * 50) / 50;
-  hi = std::ceil(hi * 50) / 50;
+  // Ticks every 0.05 p.u., so the 0.95 and 1.05 lines fall on them.
+  lo = std::floor(lo / 0.05 + 1e-9) * 0.05;
+  hi = std::ceil(hi / 0.05 - 1e-9) * 0.05;
+  if (hi - lo < 0.1) hi = lo + 0.1;
+  const int ticks = static_cast<int>(std::lround((hi - lo) / 0.05));
   o << "<svg viewBox='0 0 " << kWidth << " " << kHeight << "' role='img' aria-label='Voltage profile'>";
-  Axis(o, lo, hi, 4, "%.2f", "buses in network order (" + std::to_string(n) + ")", "Vm (p.u.)");
+  Axis(o, lo, hi, ticks, "%.2f", "buses in network order (" + std::to_string(n) + ")", "Vm (p.u.)");
   for (double limit : {0.95, 1.05}) {
     if (limit > lo && limit < hi) {
       double y = Y(limit, lo, hi);
@@ -79,33 +82,53 @@ std::string VoltageProfile(const ReportData& d) {
   return o.str();
 }
 
+// Branches by loading (% of RATE_A, 10 % bins to 150 %, then one bin for
+// the rest); a case without ratings gets the distribution of its flows in
+// MVA instead, so the chart always says something.
 std::string LoadingHistogram(const ReportData& d) {
-  // 10 % bins up to 150 %, then one bin for everything above.
   constexpr int kBins = 16;
   std::vector<int> bins(kBins, 0);
   int rated = 0;
+  double s_max = 0;
   for (const ReportBranch& b : d.branches) {
-    if (b.loading_pct < 0) continue;
-    ++rated;
-    int k = std::min(kBins - 1, static_cast<int>(b.loading_pct / 10));
+    if (b.loading_pct >= 0) ++rated;
+    s_max = std::max(s_max, b.s_max_mva);
+  }
+  const bool by_rating = rated > 0;
+  // MVA bins: a round width (1, 2 or 5 times a power of ten) covering the largest flow.
+  double width = 10;
+  if (!by_rating) {
+    double raw = std::max(s_max, 1.0) / kBins;
+    double p10 = std::pow(10.0, std::floor(std::log10(raw)));
+    width = raw <= p10 ? p10 : raw <= 2 * p10 ? 2 * p10 : raw <= 5 * p10 ? 5 * p10 : 10 * p10;
+  }
+  for (const ReportBranch& b : d.branches) {
+    double v = by_rating ? b.loading_pct : b.s_max_mva;
+    if (v < 0) continue;
+    int k = std::min(kBins - 1, static_cast<int>(v / width));
     ++bins[static_cast<std::size_t>(k)];
   }
   int top = std::max(1, *std::max_element(bins.begin(), bins.end()));
+  int ticks = std::min(top, 4);
+  top = (top + ticks - 1) / ticks * ticks;  // whole numbers on every tick
   std::ostringstream o;
   o << "<svg viewBox='0 0 " << kWidth << " " << kHeight << "' role='img' aria-label='Branch loading distribution'>";
-  Axis(o, 0, top, 4, "%.0f", "loading (% of RATE_A), " + std::to_string(rated) + " rated branches",
-       "branches");
+  std::string xlabel = by_rating ? "loading (% of RATE_A), " + std::to_string(rated) + " rated branches"
+                                 : "no ratings in this network: branch flow max(|S from|, |S to|) in MVA, " +
+                                       std::to_string(d.branches.size()) + " branches";
+  Axis(o, 0, top, ticks, "%.0f", xlabel, "branches");
   const double slot = (kWidth - kLeft - kRight) / kBins;
   for (int k = 0; k < kBins; ++k) {
     double h = static_cast<double>(bins[static_cast<std::size_t>(k)]) / top * (kHeight - kTop - kBottom);
     double x = kLeft + k * slot + 2;
-    o << "<rect class='" << (k >= 10 ? "over" : "bar") << "' x='" << Fmt("%.1f", x) << "' y='"
+    std::string from = Fmt("%g", k * width), to = Fmt("%g", (k + 1) * width);
+    o << "<rect class='" << (by_rating && k >= 10 ? "over" : "bar") << "' x='" << Fmt("%.1f", x) << "' y='"
       << Fmt("%.1f", kHeight - kBottom - h) << "' width='" << Fmt("%.1f", slot - 4) << "' height='"
-      << Fmt("%.1f", h) << "'><title>" << (k * 10) << (k == kBins - 1 ? "+" : "-" + std::to_string(k * 10 + 10))
-      << " %: " << bins[static_cast<std::size_t>(k)] << "</title></rect>";
+      << Fmt("%.1f", h) << "'><title>" << from << (k == kBins - 1 ? "+" : "-" + to) << (by_rating ? " %" : " MVA")
+      << ": " << bins[static_cast<std::size_t>(k)] << "</title></rect>";
     if (k % 2 == 0) {
       o << "<text class='tick' text-anchor='middle' x='" << Fmt("%.1f", x + slot / 2) << "' y='"
-        << kHeight - kBottom + 14 << "'>" << k * 10 << "%</text>";
+        << kHeight - kBottom + 14 << "'>" << from << (by_rating ? "%" : "") << "</text>";
     }
   }
   o << "</svg>";
@@ -172,20 +195,24 @@ std::string RenderPowerFlowReport(const ReportData& d) {
       << " MW</td></tr></table>";
     o << "<h2>Voltage profile</h2>" << VoltageProfile(d);
     o << "<h2>Branch loading distribution</h2>" << LoadingHistogram(d);
+    // The ten most loaded branches: by % of rating, or by MVA without ratings.
+    bool rated = false;
+    for (const ReportBranch& b : d.branches) rated = rated || b.loading_pct >= 0;
     std::vector<const ReportBranch*> loaded;
     for (const ReportBranch& b : d.branches) {
-      if (b.loading_pct >= 0) loaded.push_back(&b);
+      if (!rated || b.loading_pct >= 0) loaded.push_back(&b);
     }
-    std::sort(loaded.begin(), loaded.end(),
-              [](const ReportBranch* a, const ReportBranch* b) { return a->loading_pct > b->loading_pct; });
+    auto key = [rated](const ReportBranch* b) { return rated ? b->loading_pct : b->s_max_mva; };
+    std::sort(loaded.begin(), loaded.end(), [&](const ReportBranch* a, const ReportBranch* b) { return key(a) > key(b); });
     if (loaded.size() > 10) loaded.resize(10);
     if (!loaded.empty()) {
       o << "<h2>Most loaded branches</h2><table><tr><th>from</th><th>to</th><th>P from (MW)</th>"
-           "<th>Q from (MVAr)</th><th>loading</th><th class='l'>branch</th></tr>";
+           "<th>Q from (MVAr)</th><th>|S| max (MVA)</th><th>loading</th><th class='l'>branch</th></tr>";
       for (const ReportBranch* b : loaded) {
         o << "<tr><td>" << b->from << "</td><td>" << b->to << "</td><td>" << Fmt("%.2f", b->p_from) << "</td><td>"
-          << Fmt("%.2f", b->q_from) << "</td><td>" << Fmt("%.1f", b->loading_pct) << " %</td><td class='l'><code>"
-          << HtmlEscape(b->pointer) << "</code></td></tr>";
+          << Fmt("%.2f", b->q_from) << "</td><td>" << Fmt("%.2f", b->s_max_mva) << "</td><td>"
+          << (b->loading_pct >= 0 ? Fmt("%.1f", b->loading_pct) + " %" : std::string("no rating"))
+          << "</td><td class='l'><code>" << HtmlEscape(b->pointer) << "</code></td></tr>";
       }
       o << "</table>";
     }

@@ -21,6 +21,7 @@ struct ReportBranch {
   std::string pointer;
   double loading_pct = -1;  // < 0: no rating
   double p_from = 0, q_from = 0;
+  double s_max_mva = 0;     // max(|S_from|, |S_to|)
 };
 
 struct ReportData {
