@@ -14,7 +14,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const [exe, pack] = process.argv.slice(2);
+const [exe, pack] = process.argv.slice(2).map((p) => (p ? path.resolve(p) : p));
 assert.ok(exe && fs.existsSync(exe), `usage: node grid_agent_test.mjs BVER_EXE PACK_DIR (got ${exe})`);
 assert.ok(pack && fs.existsSync(path.join(pack, "bver_plugin.yaml")), `no electrical pack in ${pack}`);
 const root = path.join(here, "..", "..");
