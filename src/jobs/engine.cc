@@ -256,7 +256,12 @@ struct Engine::Impl {
   }
 
   // Checks `raw` against the capability's input schema and resolves it.
-  Result<Resolution> Resolve(const domain::Capability& cap, const json& raw) {
+  // Validates the input, pins its pointers and computes the cache key; with
+  // `with_related`, also reads the references pointing at each input
+  // reference (`related`, what the plugin is given). Submission needs only
+  // the key, so it skips the bodies: a network of 40,000 elements is keyed
+  // by a few link revisions, not by reading 40,000 references.
+  Result<Resolution> Resolve(const domain::Capability& cap, const json& raw, bool with_related = true) {
     Resolution r;
     json schema = cap.input_schema ? *cap.input_schema : json::object();
     r.input = WithDefaults(schema, raw.is_null() ? json::object() : raw);
@@ -271,7 +276,7 @@ struct Engine::Impl {
     CollectPointers(schema, r.input, json::json_pointer(), found);
     json pinned_input = r.input;
     std::set<std::string> seen;
-    json related_pins = json::object();
+    json links = json::object();
     for (auto& [where, entry] : found) {
       const std::string& text = entry.second;
       std::string field = "input" + (where.empty() ? "" : where);
@@ -293,9 +298,23 @@ struct Engine::Impl {
       if (!seen.insert(key).second) continue;
       r.pins[key] = ref->version;
       r.targets.push_back(p->Reference());
-      BVER_ASSIGN_OR_RETURN(std::vector<store::Store::Backlink> links, store.ReferencesTo(p->Reference()));
+      // The link revisions first, the related bodies after: a write in
+      // between makes the bodies newer than the key, never older, so a
+      // cached result can only miss, never be stale.
+      BVER_ASSIGN_OR_RETURN(auto revs, store.LinkRevisions(p->Reference()));
+      json counted = json::object();
+      for (const auto& [repo, rev] : revs) {
+        if (cap.reads.empty() || std::find(cap.reads.begin(), cap.reads.end(), repo) != cap.reads.end()) {
+          counted[repo] = rev;
+        }
+      }
+      // Keyed by the reference, not by how the input wrote it: "~N" for the
+      // version it resolves to anyway must not change the key.
+      links[p->Reference().ToString()] = std::move(counted);
+      if (!with_related) continue;
+      BVER_ASSIGN_OR_RETURN(std::vector<store::Store::Backlink> backlinks, store.ReferencesTo(p->Reference()));
       std::map<std::string, json> rel;  // by pinned pointer: sorted, one entry per reference
-      for (const store::Store::Backlink& b : links) {
+      for (const store::Store::Backlink& b : backlinks) {
         if (!Reads(cap, b.from)) continue;  // a repo the capability does not read (bver.yaml `reads`)
         Result<store::Reference> from = store.Get(b.from.Reference());
         if (!from.ok()) {
@@ -303,29 +322,26 @@ struct Engine::Impl {
           return from.status();
         }
         json e = RefEntry(*from);
-        rel.emplace(e["pointer"].get<std::string>(), std::move(e));
+        std::string ptr = e["pointer"].get<std::string>();
+        rel.emplace(std::move(ptr), std::move(e));
       }
       json list = json::array();
-      json pinned_list = json::array();
-      for (auto& [ptr, e] : rel) {
-        pinned_list.push_back(ptr);
-        list.push_back(std::move(e));
-      }
+      list.get_ref<json::array_t&>().reserve(rel.size());
+      for (auto& [ptr, e] : rel) list.push_back(std::move(e));
       r.related[text] = std::move(list);
-      // Keyed by the reference, not by how the input wrote it: "~N" for the
-      // version it resolves to anyway must not change the key.
-      related_pins[p->Reference().ToString()] = std::move(pinned_list);
     }
-    // The key pins the related references too (stricter than BVER.md's
-    // formula): a new or changed asset at a site changes the key of a check
-    // of that site, so the check's cached result is never stale.
+    // The key names what points at each input reference through its link
+    // revisions (stricter than BVER.md's formula): a new, changed or deleted
+    // asset at a site changes the key of a check of that site, so the
+    // check's cached result is never stale.
     json key = {{"capability", cap.id},
                 {"version", cap.version},
                 {"input", pinned_input},
-                {"related", related_pins}};
+                {"links", links}};
     BVER_ASSIGN_OR_RETURN(r.cache_key, core::JsonDigest(key));
     return r;
   }
+
 
   store::WriteContext Ctx(const store::JobRow& row) const {
     store::WriteContext c;
@@ -396,7 +412,7 @@ struct Engine::Impl {
       if (seen) return StatusOf(*seen, req.wait_seconds);
     }
     BVER_ASSIGN_OR_RETURN(BoundCapability bound, host.Bind(cap));
-    BVER_ASSIGN_OR_RETURN(Resolution res, Resolve(cap, raw));
+    BVER_ASSIGN_OR_RETURN(Resolution res, Resolve(cap, raw, /*with_related=*/false));
     json labels = json::object();
     for (const auto& [k, v] : bound.labels) labels[k] = v;
     for (const std::string& l : cap.requires_labels) {

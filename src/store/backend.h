@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <memory>
 #include <optional>
@@ -129,6 +130,10 @@ class Txn {
 
   // Replaces the outgoing edges of reference `from` (ns/repo/id).
   virtual Status ReplaceEdges(const std::string& from, const std::vector<EdgeRow>& edges) = 0;
+  // Adds `by` to the link revision of (`target`, `from_repo`): how many
+  // writes of references of repo `from_repo` ("ns/repo") that point (or
+  // pointed) at `target` (ns/repo/id) have been committed.
+  virtual Status BumpLinkRev(const std::string& target, const std::string& from_repo, std::uint64_t by) = 0;
 
   virtual Result<std::optional<IdempotencyRow>> GetIdempotency(const std::string& key) = 0;
   virtual Status PutIdempotency(const IdempotencyRow& row) = 0;
@@ -221,6 +226,8 @@ class Backend {
   virtual Result<bool> HasArtifact(const std::string& digest) = 0;
   // Edges pointing at `to` (ns/repo/id).
   virtual Result<std::vector<EdgeRow>> EdgesTo(const std::string& to) = 0;
+  // The link revisions of `target` (ns/repo/id) by referencing repo ("ns/repo").
+  virtual Result<std::map<std::string, std::uint64_t>> LinkRevs(const std::string& target) = 0;
   // One API key by id (revoked ones too); every key in id order.
   virtual Result<std::optional<ApiKeyRow>> GetApiKey(const std::string& id) = 0;
   virtual Result<std::vector<ApiKeyRow>> ListApiKeys() = 0;

@@ -265,7 +265,13 @@ struct Store::Impl {
     std::string body_digest;
     std::vector<EdgeRow> edges;
     bool edges_changed = true;  // false: the stored edges already match
+    // Every reference the old or the new body points at: each gets its link
+    // revision for this repo bumped (a change seen from the target's side).
+    std::vector<std::string> touched;
   };
+
+  // (target, referencing repo) -> writes to add, gathered over a changeset.
+  using LinkBumps = std::map<std::pair<std::string, std::string>, std::uint64_t>;
 
   Result<Prepared> Prepare(const domain::Repo& repo, const std::string& target, const std::string& kind_in,
                            ChangeType change, const std::optional<VersionRow>& head,
@@ -296,6 +302,11 @@ struct Store::Impl {
     std::vector<EdgeRow> old_edges = old_body ? EdgesOf(repo, target, *old_body) : std::vector<EdgeRow>{};
     p.edges_changed = !std::equal(p.edges.begin(), p.edges.end(), old_edges.begin(), old_edges.end(),
                                   [](const EdgeRow& a, const EdgeRow& b) { return a.path == b.path && a.to == b.to; });
+    for (const auto* list : {&p.edges, &old_edges}) {
+      for (const EdgeRow& e : *list) p.touched.push_back(e.to);
+    }
+    std::sort(p.touched.begin(), p.touched.end());
+    p.touched.erase(std::unique(p.touched.begin(), p.touched.end()), p.touched.end());
     p.body = Share(std::move(new_body));
     return p;
   }
@@ -352,8 +363,10 @@ struct Store::Impl {
   // Checks and writes one mutation inside `t`: head state, expected version,
   // lease, the body (prepared again when the head moved since `early`),
   // artifacts; then the version, its event, edges and ledger entry.
+  // `bumps`: where a changeset gathers its link revision bumps (written once
+  // per target at the end); null: written here.
   Result<Written> WriteOne(Txn& t, const Plan& m, const std::optional<Prepared>& early, const WriteContext& ctx,
-                           std::int64_t now) const {
+                           std::int64_t now, LinkBumps* bumps = nullptr) const {
     const domain::Repo& repo = *m.repo;
     const std::string& id = m.id;
     ChangeType change = m.change;
@@ -436,6 +449,14 @@ struct Store::Impl {
     BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
     BVER_RETURN_IF_ERROR(t.PutVersion(row));
     if (p.edges_changed) BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
+    const std::string from_repo = repo.ns + "/" + repo.name;
+    for (const std::string& to : p.touched) {
+      if (bumps != nullptr) {
+        (*bumps)[{to, from_repo}] += 1;
+      } else {
+        BVER_RETURN_IF_ERROR(t.BumpLinkRev(to, from_repo, 1));
+      }
+    }
     BVER_RETURN_IF_ERROR(AppendLedgerEntry(t, ts, std::string("ref.") + ChangeTypeName(change), pinned, ctx,
                                            event_id, offset, p.body_digest));
     return Written{std::move(row), p.body, false};
@@ -731,11 +752,13 @@ Result<std::vector<Reference>> Store::Apply(const std::vector<Change>& changes, 
   TxnHelpers helpers(*this, now);
   Status st = impl_->backend->WriteTxn([&](Txn& t) -> Status {
     written.clear();
+    Impl::LinkBumps bumps;
     for (std::size_t i = 0; i < plans.size(); ++i) {
-      Result<Impl::Written> w = impl_->WriteOne(t, plans[i], early[i], ctx, now);
+      Result<Impl::Written> w = impl_->WriteOne(t, plans[i], early[i], ctx, now, &bumps);
       if (!w.ok()) return w.status().WithPrefix("changes[" + std::to_string(i) + "]");
       written.push_back(*std::move(w));
     }
+    for (const auto& [key, by] : bumps) BVER_RETURN_IF_ERROR(t.BumpLinkRev(key.first, key.second, by));
     if (also) BVER_RETURN_IF_ERROR(also(t, helpers));
     return Status::Ok();
   });
@@ -906,6 +929,12 @@ Result<std::vector<Store::Backlink>> Store::ReferencesTo(const Pointer& target) 
     out.push_back({std::move(from), e.path});
   }
   return out;
+}
+
+Result<std::map<std::string, std::uint64_t>> Store::LinkRevisions(const Pointer& target) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
+  (void)repo;
+  return impl_->backend->LinkRevs(RefKey(target.ns(), target.repo(), target.id()));
 }
 
 Result<std::vector<Store::Backlink>> Store::ReferencesFrom(const Pointer& source) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +109,13 @@ class Store {
     std::string path;
   };
   Result<std::vector<Backlink>> ReferencesTo(const Pointer& target);
+  // The link revisions of `target`, by referencing repo ("ns/repo"): each
+  // counts the committed writes (create, patch, replace, delete) of
+  // references of that repo whose old or new body points at `target`. Two
+  // equal readings mean no reference of that repo pointing at `target`
+  // changed in between, so a cache key can name "everything that points
+  // here" without reading it (docs/jobs.md).
+  Result<std::map<std::string, std::uint64_t>> LinkRevisions(const Pointer& target);
   // Pointers held by the reference's latest (or pinned) version.
   Result<std::vector<Backlink>> ReferencesFrom(const Pointer& source);
 

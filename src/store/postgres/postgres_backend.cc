@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE TABLE IF NOT EXISTS edges (
   from_ref TEXT NOT NULL, path TEXT NOT NULL, to_ref TEXT NOT NULL, PRIMARY KEY (from_ref, path));
 CREATE INDEX IF NOT EXISTS edges_to ON edges (to_ref);
+CREATE TABLE IF NOT EXISTS link_revs (
+  target TEXT NOT NULL, from_repo TEXT NOT NULL, rev BIGINT NOT NULL, PRIMARY KEY (target, from_repo));
 CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL,
@@ -312,6 +314,14 @@ class PgTxn : public Txn {
     return Status::Ok();
   }
 
+  Status BumpLinkRev(const std::string& target, const std::string& from_repo, std::uint64_t by) override {
+    return Exec(c_,
+                "INSERT INTO link_revs VALUES ($1, $2, $3) ON CONFLICT (target, from_repo) "
+                "DO UPDATE SET rev = link_revs.rev + excluded.rev",
+                {target, from_repo, std::to_string(by)})
+        .status();
+  }
+
   Result<std::optional<IdempotencyRow>> GetIdempotency(const std::string& key) override {
     BVER_ASSIGN_OR_RETURN(PgResult r,
                           Exec(c_, "SELECT request_digest, ns, repo, id, version FROM idempotency WHERE key = $1", {key}));
@@ -575,6 +585,14 @@ class PostgresBackend : public Backend {
                                            {to}));
     std::vector<EdgeRow> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back({Get(r.get(), i, 0), Get(r.get(), i, 1), Get(r.get(), i, 2)});
+    return out;
+  }
+
+  Result<std::map<std::string, std::uint64_t>> LinkRevs(const std::string& target) override {
+    Borrow c(this);
+    BVER_ASSIGN_OR_RETURN(PgResult r, Exec(c.get(), "SELECT from_repo, rev FROM link_revs WHERE target = $1", {target}));
+    std::map<std::string, std::uint64_t> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out[Get(r.get(), i, 0)] = std::stoull(Get(r.get(), i, 1));
     return out;
   }
 

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS edges (
   from_ref TEXT NOT NULL, path TEXT NOT NULL, to_ref TEXT NOT NULL,
   PRIMARY KEY (from_ref, path)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_to ON edges (to_ref);
+CREATE TABLE IF NOT EXISTS link_revs (
+  target TEXT NOT NULL, from_repo TEXT NOT NULL, rev INTEGER NOT NULL,
+  PRIMARY KEY (target, from_repo)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL,
@@ -418,6 +421,14 @@ class SqliteTxn : public Txn {
     return Status::Ok();
   }
 
+  Status BumpLinkRev(const std::string& target, const std::string& from_repo, std::uint64_t by) override {
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                          c_.Prepare("INSERT INTO link_revs VALUES (?1, ?2, ?3) ON CONFLICT (target, from_repo) "
+                                     "DO UPDATE SET rev = rev + excluded.rev"));
+    Bind(st, target, from_repo, by);
+    return StepDone(c_, st, "bump link revision");
+  }
+
   Result<std::optional<IdempotencyRow>> GetIdempotency(const std::string& key) override {
     BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st,
                           c_.Prepare("SELECT request_digest, ns, repo, id, version FROM idempotency WHERE key = ?1"));
@@ -653,6 +664,20 @@ class SqliteBackend : public Backend {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back({Text(st, 0), Text(st, 1), Text(st, 2)});
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return SqliteError(r->db(), "edges");
+    return out;
+  }
+
+  Result<std::map<std::string, std::uint64_t>> LinkRevs(const std::string& target) override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, r->Prepare("SELECT from_repo, rev FROM link_revs WHERE target = ?1"));
+    Bind(st, target);
+    std::map<std::string, std::uint64_t> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      out[Text(st, 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(st, 1));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return SqliteError(r->db(), "link revisions");
     return out;
   }
 
