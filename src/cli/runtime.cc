@@ -72,18 +72,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::B
     BVER_ASSIGN_OR_RETURN(nlohmann::json extra, jobs::ParseLabels(runtime_options.worker_labels));
     engine_options.worker_labels.update(extra);
   }
-  if (rt->artifacts != nullptr) {
-    store::ArtifactStore* artifacts = rt->artifacts.get();
-    engine_options.artifact_path = [artifacts](const std::string& digest) -> std::optional<std::string> {
-      if (!artifacts->Stat(digest).ok()) return std::nullopt;
-      return artifacts->PathFor(digest.substr(7));  // "sha256:" + hex
-    };
-    engine_options.put_artifact = [artifacts](const std::string& content) -> Result<std::string> {
-      std::istringstream in(content);
-      BVER_ASSIGN_OR_RETURN(store::ArtifactInfo info, artifacts->Put(in));
-      return info.digest;
-    };
-  }
+  if (rt->artifacts != nullptr) jobs::UseArtifactStore(engine_options, *rt->artifacts);
   rt->jobs = std::make_unique<jobs::Engine>(*rt->store, *rt->capability_host, std::move(engine_options));
   rt->payload_schemas = std::make_unique<events::PayloadRegistry>(rt->store->backend());
   rt->gate = std::make_unique<events::Gate>(*rt->store, *rt->payload_schemas);

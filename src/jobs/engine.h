@@ -42,6 +42,7 @@ class Registry;
 }  // namespace bver::plugin
 namespace bver::store {
 class Store;
+class ArtifactStore;
 }
 
 namespace bver::jobs {
@@ -118,6 +119,11 @@ struct EngineOptions {
   // and answers its digest ("sha256:<hex>"). Unset: attachments are refused.
   std::function<Result<std::string>(const std::string& content)> put_artifact;
 };
+
+// Lets the engine's plugins read the stored artifacts their input names and
+// store the attachments they return, in `artifacts` (which must outlive the
+// engine).
+void UseArtifactStore(EngineOptions& options, store::ArtifactStore& artifacts);
 
 // The labels of this machine: os, arch, and "<tool>": "true" for each of a
 // few tools found on PATH (python3, node, java, gcc, g++, git, sh, bash).

@@ -12,6 +12,7 @@
 #include "src/jobs/engine.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/runner.h"
+#include "src/store/artifact_store.h"
 
 namespace bver::jobs {
 namespace {
@@ -92,6 +93,19 @@ std::unique_ptr<CapabilityHost> MakeRegistryHost(plugin::Registry& registry, con
   auto h = std::make_unique<RegistryHost>(registry);
   h->SetPlatform(&platform);
   return h;
+}
+
+void UseArtifactStore(EngineOptions& options, store::ArtifactStore& artifacts) {
+  store::ArtifactStore* a = &artifacts;
+  options.artifact_path = [a](const std::string& digest) -> std::optional<std::string> {
+    if (!a->Stat(digest).ok()) return std::nullopt;
+    return a->PathFor(digest.substr(digest.find(':') + 1));  // "sha256:" + hex
+  };
+  options.put_artifact = [a](const std::string& content) -> Result<std::string> {
+    std::istringstream in(content);
+    BVER_ASSIGN_OR_RETURN(store::ArtifactInfo info, a->Put(in));
+    return info.digest;
+  };
 }
 
 json DetectLabels() {

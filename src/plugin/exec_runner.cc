@@ -160,7 +160,7 @@ Result<std::string> ExecRunner::ResolveProgram() const {
 Result<json> ExecRunner::Invoke(const Invocation& inv) {
   std::string request;
   try {
-    request = RequestJson(inv).dump();
+    request = RequestText(inv);
   } catch (const json::exception& e) {
     return InvalidArgumentError(Who() + ": the request cannot be encoded as JSON: " + e.what());
   }

@@ -138,7 +138,7 @@ class NativeRunner final : public Runner {
   Result<json> Invoke(const Invocation& inv) override {
     std::string request;
     try {
-      request = RequestJson(inv).dump();
+      request = RequestText(inv);
     } catch (const json::exception& e) {
       return InvalidArgumentError("plugin " + plugin_id_ + ": the request cannot be encoded as JSON: " +
                                   e.what());

@@ -74,6 +74,8 @@ class Runner {
 
 // The request object of the protocol.
 nlohmann::json RequestJson(const Invocation& invocation);
+// RequestJson(invocation).dump(), without building the combined tree.
+std::string RequestText(const Invocation& invocation);
 
 // Interprets a response text from plugin `plugin_id` (see Runner::Invoke).
 Result<nlohmann::json> ParseResponse(const std::string& plugin_id, std::string_view text);

@@ -75,6 +75,23 @@ class Misbehaving : public ::testing::Test {
 };
 Manifest* Misbehaving::manifest_ = nullptr;
 
+// The request text written part by part is the protocol object, member for
+// member, including the empty defaults and text that needs escaping.
+TEST(RequestText, EqualsTheProtocolObject) {
+  Invocation inv;
+  inv.capability_id = "grid.powerflow";
+  inv.capability_version = "1.0.0";
+  inv.input = {{"network", "bver://grid/network/n"}, {"note", "quote \" and \u00e9"}};
+  inv.resolved = {{"bver://grid/network/n", {{"pointer", "bver://grid/network/n~2"}, {"body", {{"base_mva", 100}}}}}};
+  inv.related = {{"bver://grid/network/n", nlohmann::json::array({{{"pointer", "bver://grid/bus/b~1"}}})}};
+  inv.artifacts = {{"sha256:00", "/tmp/x"}};
+  inv.job_id = "j1";
+  inv.attempt = 2;
+  EXPECT_EQ(nlohmann::json::parse(RequestText(inv)), RequestJson(inv));
+  Invocation empty;
+  EXPECT_EQ(nlohmann::json::parse(RequestText(empty)), RequestJson(empty));
+}
+
 TEST_F(Misbehaving, EchoSeesTheProtocolACleanEnvironmentAndItsFolder) {
   Result<json> out = Run("test.echo", {{"site", "bver://sites/site/s1"}, {"n", 3}});
   ASSERT_TRUE(out.ok()) << out.status().ToString();

@@ -57,9 +57,10 @@ json Attachment(const std::string& content, const char* media_type) {
 std::string ReadInputFile(const json& request, const std::string& file) {
   std::string path = file;
   if (file.rfind("sha256:", 0) == 0) {
-    const json& artifacts = request.value("artifacts", json::object());
-    auto it = artifacts.find(file);
-    if (it == artifacts.end() || !it->is_string()) {
+    // find(), not value(): value() would copy the member.
+    auto artifacts = request.find("artifacts");
+    auto it = artifacts == request.end() ? request.end() : artifacts->find(file);
+    if (artifacts == request.end() || it == artifacts->end() || !it->is_string()) {
       throw Error("not_found", "input.file: artifact " + file +
                                    " is not stored here; upload it first (bver artifact put FILE, or PUT /v1/artifacts)");
     }
@@ -146,14 +147,21 @@ json Import(const json& request) {
 // The Case of the network the input names, from the pinned references.
 grid::Case LoadNetwork(const json& request, grid::ElementPointers* pointers) {
   const std::string net = request.at("input").at("network").get<std::string>();
-  const json& resolved = request.value("resolved", json::object());
-  auto it = resolved.find(net);
-  if (it == resolved.end()) throw Error("failed_precondition", "the network " + net + " was not resolved for this job");
-  const json& related = request.value("related", json::object());
-  auto rel = related.find(net);
+  // find(), not value(): value() copies, and `related` holds the whole network.
+  static const json kNone = json::array();
+  auto resolved = request.find("resolved");
+  auto it = resolved == request.end() ? request.end() : resolved->find(net);
+  if (resolved == request.end() || it == resolved->end()) {
+    throw Error("failed_precondition", "the network " + net + " was not resolved for this job");
+  }
+  auto related = request.find("related");
+  const json* elements = &kNone;
+  if (related != request.end() && related->is_object()) {
+    if (auto rel = related->find(net); rel != related->end()) elements = &*rel;
+  }
   grid::Case c;
   std::string why;
-  if (!grid::CaseFromReferences(*it, rel == related.end() ? json::array() : *rel, &c, pointers, &why)) {
+  if (!grid::CaseFromReferences(*it, *elements, &c, pointers, &why)) {
     throw Error("failed_precondition", "network " + net + " is not consistent: " + why);
   }
   return c;
@@ -328,15 +336,23 @@ json PowerFlow(const json& request) {
                {"buses", std::move(buses)},   {"branches", std::move(branches)},
                {"generators", std::move(generators)}};
   if (!r.message.empty()) body["message"] = r.message;
+  // The job's result stays small (it is kept with the job and in the action
+  // cache, and answered on every hit): the study holds the rest.
   json results = {{"study", study}, {"converged", r.converged}, {"iterations", r.iterations},
-                  {"report", attachment["digest"]}, {"summary", summary}};
+                  {"report", attachment["digest"]}};
+  for (const char* k : {"min_vm_pu", "max_vm_pu", "losses_mw", "max_loading"}) {
+    if (summary.contains(k)) results[k] = summary[k];
+  }
+  if (summary.contains("low_voltage_buses")) results["low_voltage_buses"] = summary["low_voltage_buses"].size();
   if (!r.message.empty()) results["message"] = r.message;
+  json brief = {{"mismatch_per_iteration_pu", r.mismatch}, {"time_ms", evidence["time_ms"]},
+                {"factorizations", r.timing.factorizations}};
   return {{"results", results},
           {"study", study},
           {"converged", r.converged},
           {"iterations", r.iterations},
           {"report", attachment["digest"]},
-          {"evidence", json::array({evidence})},
+          {"evidence", json::array({brief})},
           {"attachments", json::array({attachment})},
           {"changeset",
            {{"creates", json::array({{{"repo", "grid/study"}, {"kind", "powerflow"}, {"id", study_id}, {"body", body}}})},
