@@ -74,7 +74,8 @@ Project NewProject(const std::string& name) {
   return p;
 }
 
-// Stops the server however the test ends.
+// Stops the server however the test ends (tests/support/child_registry.h
+// also kills it at exit).
 struct ServerGuard {
   bver::testing::ServerProcess s;
   ~ServerGuard() {

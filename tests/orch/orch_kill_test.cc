@@ -305,6 +305,7 @@ TEST(OrchEndToEnd, SubstationDesignSiteThroughRest) {
   bver::testing::HttpReply missing = bver::testing::HttpRequestOnce(
       s.port, "GET", "/v1/orchestrators/design_site/runs/01890000-0000-7000-8000-000000000000");
   EXPECT_EQ(missing.status, 404) << missing.body;
+  EXPECT_EQ(bver::testing::StopServer(s), 0);  // it used to outlive the test
   fs::remove_all(p.dir);
 }
 

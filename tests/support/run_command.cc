@@ -1,5 +1,7 @@
 #include "tests/support/run_command.h"
 
+#include "tests/support/child_registry.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -74,6 +76,7 @@ pid_t StartCommand(const std::string& exe, const std::vector<std::string>& args,
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
+  ChildRegistry::Get().Track(pid);
   return pid;
 }
 
@@ -81,6 +84,7 @@ int StopCommand(pid_t pid, int signal) {
   if (signal != 0) ::kill(pid, signal);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  ChildRegistry::Get().Forget(pid);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

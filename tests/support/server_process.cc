@@ -1,5 +1,7 @@
 #include "tests/support/server_process.h"
 
+#include "tests/support/child_registry.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,6 +33,7 @@ ServerProcess StartBverUp(const std::string& exe, const std::filesystem::path& d
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
+  ChildRegistry::Get().Track(s.pid);
   ::close(out[1]);
   std::string line;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -57,6 +60,7 @@ int StopServer(ServerProcess& server, int signal) {
   ::kill(server.pid, signal);
   int status = 0;
   ::waitpid(server.pid, &status, 0);
+  ChildRegistry::Get().Forget(server.pid);
   server.pid = -1;
   return Code(status);
 }
@@ -67,6 +71,7 @@ int WaitServer(ServerProcess& server, int seconds) {
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (::waitpid(server.pid, &status, WNOHANG) == server.pid) {
+      ChildRegistry::Get().Forget(server.pid);
       server.pid = -1;
       return Code(status);
     }
