@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
 # SECONDS is the time per target (default 30); TARGET defaults to every
-# fuzzer (pointer, canonical_json). Exits non-zero when a target crashes,
+# fuzzer (pointer, canonical_json, matpower, psse). Exits non-zero when a target crashes,
 # leaks, hangs (10 s per input) or fails to build; the input that did it is
 # kept in build/fuzz/artifacts/. Set BVER_FUZZ_JOBS to change build
 # parallelism (default 1).
@@ -16,7 +16,7 @@ seconds="${1:-30}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(pointer canonical_json)
+  targets=(pointer canonical_json matpower psse)
 fi
 case "$seconds" in
   ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2 ;;

@@ -291,4 +291,49 @@ TEST(GridEndToEnd, PsseFromAnArtifactAndBadFilesWriteNothing) {
   EXPECT_EQ(p.Count("bus"), buses);
 }
 
+// Export's bad input: an unknown network is a 404-style error naming the
+// field; a file it cannot write fails the job; nothing is stored either way.
+// Non-convergence through the job: a study that says so, with the bus.
+TEST(GridEndToEnd, ExportBadInputAndADivergingNetwork) {
+  Project p = NewProject("diverge");
+  json imp = p.BverJson(
+      {"job", "start", "import", "--input", json{{"file", kShared + "/matpower/m/case14.m"}, {"network", "n14"}}.dump(), "--wait"});
+  ASSERT_EQ(imp["state"], "succeeded") << imp.dump();
+  bver::testing::CommandResult unknown =
+      p.Bver({"job", "start", "export", "--input", R"({"network":"bver://grid/network/nope"})", "--json"});
+  EXPECT_EQ(unknown.code, 1) << unknown.out << unknown.err;
+  EXPECT_THAT(unknown.out + unknown.err, HasSubstr("input field input.network"));
+  json unwritable = p.BverJson({"job", "start", "export", "--input",
+                                R"({"network":"bver://grid/network/n14","file":"/nonexistent-dir/x.m"})", "--wait"},
+                               1);
+  EXPECT_EQ(unwritable["state"], "failed") << unwritable.dump();
+  EXPECT_THAT(unwritable["error"]["message"].get<std::string>(), HasSubstr("/nonexistent-dir/x.m"));
+
+  // Bus 14's load made 100 times larger: Newton diverges; the job still
+  // succeeds with a study that says so and names the worst bus.
+  ASSERT_EQ(p.Bver({"ref", "patch", "bver://grid/load/n14-load-14-1", "--merge", R"({"p_mw":1490,"q_mvar":500})"}).code, 0);
+  json pf = p.BverJson({"job", "start", "powerflow", "--input", R"({"network":"bver://grid/network/n14"})", "--wait"});
+  ASSERT_EQ(pf["state"], "succeeded") << pf.dump();
+  EXPECT_EQ(pf["result"]["converged"], false) << pf.dump();
+  json study = p.BverJson({"ref", "get", pf["result"]["study"].get<std::string>()});
+  EXPECT_EQ(study["body"]["converged"], false);
+  EXPECT_THAT(study["body"].value("message", ""), HasSubstr("did not converge"));
+  EXPECT_THAT(study["body"]["evidence"]["worst_bus"]["bus"].get<std::string>(), HasSubstr("bver://grid/bus/n14-bus-"));
+  EXPECT_EQ(study["body"]["buses"].size(), 0u);  // no values that are not a solution
+}
+
+// The 10,000-bus synthetic WECC case through the job: imported, solved, and
+// every bus against MATPOWER's solution.
+TEST(GridEndToEndLarge, TenThousandBusesImportAndPowerFlow) {
+  Project p = NewProject("wecc");
+  json imp = p.BverJson({"job", "start", "import", "--input",
+                         json{{"file", kShared + "/matpower/m/case_ACTIVSg10k.m"}, {"network", "wecc"}}.dump(), "--wait"});
+  ASSERT_EQ(imp["state"], "succeeded") << imp.dump().substr(0, 2000);
+  EXPECT_EQ(imp["result"]["counts"]["buses"], 10000);
+  json pf = p.BverJson({"job", "start", "powerflow", "--input", R"({"network":"bver://grid/network/wecc"})", "--wait"});
+  ASSERT_EQ(pf["state"], "succeeded") << pf.dump().substr(0, 2000);
+  json study = p.BverJson({"ref", "get", pf["result"]["study"].get<std::string>()});
+  ExpectMatchesMatpower(study["body"], kShared + "/matpower/solutions/case_ACTIVSg10k.json");
+}
+
 }  // namespace

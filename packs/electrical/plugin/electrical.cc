@@ -180,14 +180,18 @@ json Export(const json& request) {
   const json& input = request.at("input");
   if (input.contains("file")) {
     std::string path = input["file"].get<std::string>();
+    // Not retried: a path the runtime cannot write stays so.
+    const Error cannot("failed_precondition",
+                       "cannot write " + path + " (does its folder exist, and may the runtime write there?)");
     std::string tmp = path + ".tmp";
     {
       std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush()) {
-        throw Error("unavailable", "cannot write " + path);
-      }
+      if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())) || !f.flush()) throw cannot;
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("unavailable", "cannot write " + path);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      throw cannot;
+    }
     out["file"] = path;
   }
   return out;
