@@ -12,6 +12,7 @@ PACKAGES=(
   libboost1.81-dev
   nats-server libnats-dev  # the JetStream relay of the event log (src/events/nats_relay) and its tests
   chromium imagemagick  # the study report rendered headless and checked not blank (tests/grid)
+  libjemalloc-dev  # the bver binary's allocator (CMakeLists.txt BVER_JEMALLOC)
   libsuitesparse-dev  # KLU (sparse LU) for the electrical pack's power flow (packs/electrical)
   curl  # the serve tests and `make run` talk HTTP with it
   nodejs  # the MCP SDK client tests (tests/mcp); npm below when node does not bring it
