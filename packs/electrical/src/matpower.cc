@@ -13,8 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "packs/electrical/src/text.h"
+
 namespace grid {
 namespace {
+
+using text::AsInt;
+using text::Quote;
 
 // ---------------------------------------------------------------------------
 // Column layouts. The names are MATPOWER's idx_* constants (for messages);
@@ -108,30 +113,6 @@ bool ParseNumber(std::string_view token, double* value) {
     return true;
   }
   return ec == std::errc();
-}
-
-bool AsInt(double v, int* out) {
-  if (!(v >= INT_MIN && v <= INT_MAX) || v != std::trunc(v)) return false;
-  *out = static_cast<int>(v);
-  return true;
-}
-
-// A token quoted for a message: at most 40 bytes, control bytes as \xNN.
-std::string Quote(std::string_view token) {
-  constexpr std::size_t kMax = 40;
-  std::string out = "'";
-  for (std::size_t i = 0; i < token.size() && i < kMax; ++i) {
-    unsigned char c = static_cast<unsigned char>(token[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (token.size() > kMax) out += "...";
-  return out + "'";
 }
 
 std::string ColumnName(const MatrixSpec& spec, int col) {

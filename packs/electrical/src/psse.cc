@@ -13,12 +13,17 @@
 #include <utility>
 #include <vector>
 
+#include "packs/electrical/src/text.h"
+
 // The conversion repeats psse2mpc's arithmetic in psse2mpc's order (e.g. PD
 // = (PL + IP*V) + YP*V^2, summed per bus in file order), so that the doubles
 // come out the same; keep that order when editing.
 
 namespace grid {
 namespace {
+
+using text::AsInt;
+using text::Quote;
 
 // ---------------------------------------------------------------------------
 // Characters, fields and records.
@@ -50,24 +55,6 @@ std::string UpperCase(std::string_view s) {
   return out;
 }
 
-// A token quoted for a message: at most 40 bytes, control bytes as \xNN.
-std::string Quote(std::string_view token) {
-  constexpr std::size_t kMax = 40;
-  std::string out = "'";
-  for (std::size_t i = 0; i < token.size() && i < kMax; ++i) {
-    unsigned char c = static_cast<unsigned char>(token[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (token.size() > kMax) out += "...";
-  return out + "'";
-}
-
 // A number as sscanf's %f reads one, but all of the field: decimal,
 // exponent, a leading sign. Infinities and NaN are no PSS/E data.
 bool ParseNumber(std::string_view token, double* value) {
@@ -80,12 +67,6 @@ bool ParseNumber(std::string_view token, double* value) {
   if (begin == end) return false;
   auto [ptr, ec] = std::from_chars(begin, end, *value);
   return ptr == end && ec == std::errc() && std::isfinite(*value);
-}
-
-bool AsInt(double v, int* out) {
-  if (!(v >= -INT_MAX && v <= INT_MAX) || v != std::trunc(v)) return false;
-  *out = static_cast<int>(v);
-  return true;
 }
 
 struct Loc {
