@@ -480,6 +480,46 @@ TEST_P(StoreConformance, GraphBothWays) {
   EXPECT_EQ(store_->ReferencesTo(P("bver://sites/site/s1"))->size(), 1u);
 }
 
+// Link revisions count, per referencing repo, every committed write of a
+// reference whose old or new body points at the target (the job cache key
+// names related references by them, docs/jobs.md).
+TEST_P(StoreConformance, LinkRevisionsCountWritesOfWhatPointsHere) {
+  MustCreateSite("s1", {{"name", "a"}});
+  MustCreateSite("s2", {{"name", "b"}});
+  auto revs = [&](const char* site) {
+    Result<std::map<std::string, std::uint64_t>> r = store_->LinkRevisions(P(site));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::map<std::string, std::uint64_t>{};
+  };
+  EXPECT_TRUE(revs("bver://sites/site/s1").empty());
+  ASSERT_TRUE(store_->Create("asset", "transformer", json{{"name", "T1"}, {"site", "bver://sites/site/s1"}}, ctx_, "t1").ok());
+  EXPECT_EQ(revs("bver://sites/site/s1"), (std::map<std::string, std::uint64_t>{{"assets/asset", 1}}));
+  // A patch that keeps the pointer still changes what points here.
+  ASSERT_TRUE(store_->Patch(P("bver://assets/asset/t1"), PatchFormat::kMergePatch, json{{"name", "T1b"}}, ctx_).ok());
+  EXPECT_EQ(revs("bver://sites/site/s1")["assets/asset"], 2u);
+  // Moving it to s2 counts for both; s2's count starts there.
+  ASSERT_TRUE(store_->Patch(P("bver://assets/asset/t1"), PatchFormat::kMergePatch,
+                            json{{"site", "bver://sites/site/s2"}}, ctx_).ok());
+  EXPECT_EQ(revs("bver://sites/site/s1")["assets/asset"], 3u);
+  EXPECT_EQ(revs("bver://sites/site/s2")["assets/asset"], 1u);
+  // A changeset bumps once per write, and a delete counts.
+  std::vector<Change> changes(2);
+  changes[0].repo = "asset";
+  changes[0].kind = "breaker";
+  changes[0].id = "b1";
+  changes[0].body = std::make_shared<const json>(json{{"name", "B1"}, {"site", "bver://sites/site/s2"}});
+  changes[1] = changes[0];
+  changes[1].id = "b2";
+  ASSERT_TRUE(store_->Apply(changes, ctx_).ok());
+  EXPECT_EQ(revs("bver://sites/site/s2")["assets/asset"], 3u);
+  ASSERT_TRUE(store_->Delete(P("bver://assets/asset/b1"), ctx_).ok());
+  EXPECT_EQ(revs("bver://sites/site/s2")["assets/asset"], 4u);
+  // A write of the site itself is not a write of something pointing at it.
+  ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "c"}}, ctx_).ok());
+  EXPECT_EQ(revs("bver://sites/site/s1").size(), 1u);
+  EXPECT_EQ(revs("bver://sites/site/s1")["assets/asset"], 3u);
+}
+
 TEST_P(StoreConformance, ArtifactDigestsMustBeStored) {
   Result<Reference> d = store_->Create(
       "document", "one_line", json{{"title", "SLD"}, {"artifact", "sha256:" + std::string(64, 'a')}}, ctx_);
