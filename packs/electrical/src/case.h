@@ -55,6 +55,9 @@ struct Gen {
   // Columns 11..21 (PC1 .. APF), kept as read so an export writes them back.
   std::vector<double> extra;
   std::string id;         // PSS/E machine id; may be empty
+  // Subtransient reactance X''d, p.u. on MBASE; 0 = not given (MATPOWER has
+  // no such column; the short circuit then assumes 0.2).
+  double x_subtransient = 0;
 };
 
 struct Branch {
@@ -72,6 +75,12 @@ struct Branch {
   double angmin = -360; // ANGMIN, degrees
   double angmax = 360;  // ANGMAX, degrees
   std::string id;       // PSS/E circuit id; may be empty
+  // What it is as stored in BVER: "line" or "transformer"; empty when a
+  // reader built the case (then tap/shift and the end buses' base kV tell).
+  std::string kind;
+  // A transformer's rated winding voltages (kV) at the from and to ends;
+  // 0 = not given.
+  double from_kv = 0, to_kv = 0;
 };
 
 struct Load {

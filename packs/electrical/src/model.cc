@@ -83,10 +83,21 @@ std::string RepoOf(const std::string& pointer) {
   return slash == std::string::npos ? "" : pointer.substr(start, slash - start);
 }
 
+// A branch read from a file is a transformer when it has an off-nominal
+// tap or a phase shift, or joins buses of different base voltages (MATPOWER
+// writes a ratio-1 transformer between 345 and 138 kV with TAP = 0).
+bool IsTransformer(const Branch& br, const std::unordered_map<int, double>& bus_kv) {
+  if (br.tap != 0 || br.shift != 0) return true;
+  auto f = bus_kv.find(br.from), t = bus_kv.find(br.to);
+  if (f == bus_kv.end() || t == bus_kv.end() || f->second <= 0 || t->second <= 0) return false;
+  return std::abs(f->second - t->second) > 1e-6 * std::max(f->second, t->second);
+}
+
 struct Item {
   std::int64_t seq;
   std::string pointer;
   const json* body;
+  std::string kind;
 };
 
 }  // namespace
@@ -116,8 +127,10 @@ json ImportCreates(const Case& c, const std::string& network_id, const json& net
   creates.push_back(Create("network", network_id, network_body));
 
   std::unordered_map<int, std::string> bus_ptr;
+  std::unordered_map<int, double> bus_kv;
   for (std::size_t i = 0; i < c.bus.size(); ++i) {
     const Bus& b = c.bus[i];
+    bus_kv[b.number] = b.base_kv;
     std::string id = network_id + "-bus-" + std::to_string(b.number);
     std::string ptr = Ptr("bus", id);
     bus_ptr[b.number] = ptr;
@@ -131,7 +144,7 @@ json ImportCreates(const Case& c, const std::string& network_id, const json& net
   }
   for (std::size_t i = 0; i < c.branch.size(); ++i) {
     const Branch& br = c.branch[i];
-    const bool transformer = br.tap != 0 || br.shift != 0;
+    const char* kind = br.kind.empty() ? (IsTransformer(br, bus_kv) ? "transformer" : "line") : br.kind.c_str();
     std::string id = ids.Make("br-" + std::to_string(br.from) + "-" + std::to_string(br.to));
     p.branch.push_back(Ptr("branch", id));
     json body = {{"network", net},
@@ -150,7 +163,9 @@ json ImportCreates(const Case& c, const std::string& network_id, const json& net
                  {"angmax_deg", br.angmax},
                  {"seq", i}};
     if (!br.id.empty()) body["circuit"] = br.id;
-    creates.push_back(Create("branch", id, std::move(body), transformer ? "transformer" : "line"));
+    if (br.from_kv > 0) body["from_kv"] = br.from_kv;
+    if (br.to_kv > 0) body["to_kv"] = br.to_kv;
+    creates.push_back(Create("branch", id, std::move(body), kind));
   }
   for (std::size_t i = 0; i < c.gen.size(); ++i) {
     const Gen& g = c.gen[i];
@@ -165,6 +180,7 @@ json ImportCreates(const Case& c, const std::string& network_id, const json& net
     PutFinite(body, "p_min_mw", g.pmin);
     if (!g.extra.empty()) body["capability_curve"] = g.extra;
     if (!g.id.empty()) body["machine_id"] = g.id;
+    if (g.x_subtransient > 0) body["x_subtransient_pu"] = g.x_subtransient;
     creates.push_back(Create("generator", id, std::move(body)));
   }
   // Loads and shunts: the reader's own list, else one per bus total.
@@ -236,7 +252,7 @@ bool CaseFromReferences(const json& network, const json& related, Case* out, Ele
       std::string repo = RepoOf(ptr);
       const json& body = r["body"];
       if (!net.empty() && Unpinned(Str(body, "network")) != net) continue;  // points here through another field
-      by_repo[repo].push_back({static_cast<std::int64_t>(Num(body, "seq", 1e15)), ptr, &body});
+      by_repo[repo].push_back({static_cast<std::int64_t>(Num(body, "seq", 1e15)), ptr, &body, r.value("kind", "")});
     }
   }
   for (auto& [repo, items] : by_repo) {
@@ -297,6 +313,9 @@ bool CaseFromReferences(const json& network, const json& related, Case* out, Ele
     br.angmin = Num(b, "angmin_deg", -360);
     br.angmax = Num(b, "angmax_deg", 360);
     br.id = Str(b, "circuit");
+    br.kind = it.kind;
+    br.from_kv = Num(b, "from_kv", 0);
+    br.to_kv = Num(b, "to_kv", 0);
     c.branch.push_back(std::move(br));
     p.branch.push_back(it.pointer);
   }
@@ -317,6 +336,7 @@ bool CaseFromReferences(const json& network, const json& related, Case* out, Ele
       for (const json& v : *e) g.extra.push_back(v.is_number() ? v.get<double>() : 0.0);
     }
     g.id = Str(b, "machine_id");
+    g.x_subtransient = Num(b, "x_subtransient_pu", 0);
     c.gen.push_back(std::move(g));
     p.gen.push_back(it.pointer);
   }

@@ -118,14 +118,18 @@ struct Indices {
   const std::vector<int>& dc_to;
 };
 
-void BuildNetwork(const Case& c, const Indices& ix, Network* net, PowerFlowResult* out) {
+void BuildNetwork(const Case& c, const Indices& ix, const PowerFlowOptions& o, Network* net,
+                  PowerFlowResult* out) {
   const int nbus = static_cast<int>(c.bus.size());
   std::vector<char> active(c.bus.size());
   for (std::size_t b = 0; b < c.bus.size(); ++b) active[b] = c.bus[b].type != kIsolated;
   auto branch_on = [&](std::size_t l) {
-    return c.branch[l].status != 0 && active[static_cast<std::size_t>(ix.br_from[l])] &&
-           active[static_cast<std::size_t>(ix.br_to[l])];
+    return c.branch[l].status != 0 && static_cast<int>(l) != o.outage_branch &&
+           active[static_cast<std::size_t>(ix.br_from[l])] && active[static_cast<std::size_t>(ix.br_to[l])];
   };
+  auto gen_on = [&](std::size_t g) { return c.gen[g].status > 0 && static_cast<int>(g) != o.outage_gen; };
+  const bool warm = o.start_vm != nullptr && o.start_va_deg != nullptr &&
+                    o.start_vm->size() == c.bus.size() && o.start_va_deg->size() == c.bus.size();
 
   // Islands over the in-service branches.
   std::vector<int> parent(c.bus.size());
@@ -138,7 +142,7 @@ void BuildNetwork(const Case& c, const Indices& ix, Network* net, PowerFlowResul
   std::vector<char> has_gen(c.bus.size(), 0);  // by island root
   for (std::size_t g = 0; g < c.gen.size(); ++g) {
     int b = ix.gen_bus[g];
-    if (c.gen[g].status > 0 && active[static_cast<std::size_t>(b)]) {
+    if (gen_on(g) && active[static_cast<std::size_t>(b)]) {
       has_gen[static_cast<std::size_t>(Find(parent, b))] = 1;
     }
   }
@@ -177,14 +181,18 @@ void BuildNetwork(const Case& c, const Indices& ix, Network* net, PowerFlowResul
     net->qd.push_back(bus.qd);
     net->gs.push_back(bus.gs);
     net->bs.push_back(bus.bs);
-    double vm = bus.vm;
+    double vm = bus.vm, va_deg = bus.va;
+    if (warm && (*o.start_vm)[static_cast<std::size_t>(b)] > 0) {  // energized in the start solution
+      vm = (*o.start_vm)[static_cast<std::size_t>(b)];
+      va_deg = (*o.start_va_deg)[static_cast<std::size_t>(b)];
+    }
     if (!(vm > 0) || !std::isfinite(vm)) {
       out->warnings.push_back("bus " + std::to_string(bus.number) + " has VM " + Format("%g", vm) +
                               "; starting it from 1 p.u.");
       vm = 1;
     }
     net->vm0.push_back(vm);
-    net->va0.push_back(std::isfinite(bus.va) ? bus.va * kRadPerDeg : 0.0);
+    net->va0.push_back(std::isfinite(va_deg) ? va_deg * kRadPerDeg : 0.0);
   }
   if (!out->deenergized_buses.empty()) {
     out->warnings.push_back(std::to_string(out->deenergized_buses.size()) +
@@ -197,7 +205,7 @@ void BuildNetwork(const Case& c, const Indices& ix, Network* net, PowerFlowResul
   for (std::size_t g = 0; g < c.gen.size(); ++g) {
     const Gen& gen = c.gen[g];
     int b = internal[static_cast<std::size_t>(ix.gen_bus[g])];
-    if (gen.status <= 0 || b < 0) continue;
+    if (!gen_on(g) || b < 0) continue;
     Unit u;
     u.bus = b;
     u.gen = static_cast<int>(g);
@@ -1562,7 +1570,7 @@ bool PowerFlowSolver::Solve(const PowerFlowOptions& o, PowerFlowResult* out,
     ResetResult(c, out);
     auto t0 = Clock::now();
     Network net;
-    BuildNetwork(c, Indices{gen_bus_, br_from_, br_to_, dc_from_, dc_to_}, &net, out);
+    BuildNetwork(c, Indices{gen_bus_, br_from_, br_to_, dc_from_, dc_to_}, o, &net, out);
     out->timing.ybus_ms = MsSince(t0);
     if (net.nb == 0) {
       out->message = "nothing to solve: no island has an in-service generator";

@@ -37,6 +37,16 @@ struct PowerFlowOptions {
   // errors in case_ACTIVSg10k, which also change which generators hit their
   // limits). Only to reproduce MATPOWER 8.1's published results.
   bool mp_core_q_split = false;
+  // N-1: solve as if this branch (generator) were out of service; a case
+  // index, -1 for none. The case itself is not changed.
+  int outage_branch = -1;
+  int outage_gen = -1;
+  // A warm start (both or neither; case order, p.u. and degrees, e.g. a
+  // base case's solution): energized buses start from these instead of the
+  // case's VM/VA (entries <= 0 are ignored). VG still sets the voltage of
+  // voltage-controlled buses, as in MATPOWER's start. Not owned.
+  const std::vector<double>* start_vm = nullptr;
+  const std::vector<double>* start_va_deg = nullptr;
 };
 
 struct PowerFlowResult {
