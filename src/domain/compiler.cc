@@ -500,7 +500,7 @@ class Compiler {
       t.name = it.key();
       if (const json* on = r.Object("on", true)) {
         AttributePath opath = path.Key("on");
-        ObjectReader orr(diag_, *on, opath, {"channel", "event_type", "repo", "kind", "changed"});
+        ObjectReader orr(diag_, *on, opath, {"channel", "event_type", "repo", "kind", "changed", "ignore_changes"});
         t.on.channel = orr.String("channel").value_or("");
         if (!t.on.channel.empty() && t.on.channel != "traffic" && t.on.channel != "control" &&
             t.on.channel != "audit") {
@@ -530,6 +530,12 @@ class Compiler {
         if (!t.on.changed.empty() && !AttributePath::Parse(t.on.changed).ok()) {
           diag_.Error(opath.Key("changed"), "domain.path",
                       AttributePath::Parse(t.on.changed).status().message());
+        }
+        t.on.ignore_changes = orr.StringList("ignore_changes");
+        for (std::size_t k = 0; k < t.on.ignore_changes.size(); ++k) {
+          if (Result<AttributePath> ip = AttributePath::Parse(t.on.ignore_changes[k]); !ip.ok()) {
+            diag_.Error(opath.Key("ignore_changes").Index(k), "domain.path", ip.status().message());
+          }
         }
       }
       t.start = r.String("start", true).value_or("");

@@ -115,7 +115,8 @@ json ToManifest(const Platform& p) {
                                         {"event_type", t.on.event_type},
                                         {"repo", t.on.repo},
                                         {"kind", t.on.kind},
-                                        {"changed", t.on.changed}}},
+                                        {"changed", t.on.changed},
+                                        {"ignore_changes", t.on.ignore_changes}}},
                             {"start", t.start},
                             {"input", *t.input}});
   }

@@ -116,6 +116,10 @@ struct EventPattern {
   std::string repo;        // "ns/repo"; empty: any
   std::string kind;        // empty: any
   std::string changed;     // attribute path that must have changed; empty: any
+  // Attribute paths whose changes alone do not count: an update (patch or
+  // replace) whose every diff operation lies at or under one of them does
+  // not match (a workflow that marks the object it watches).
+  std::vector<std::string> ignore_changes;
 };
 
 struct Trigger {

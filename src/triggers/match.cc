@@ -161,6 +161,31 @@ bool PathTouched(const std::string& changed, const json& diff) {
   return false;
 }
 
+// Every operation of the diff lies at or under one of `paths` (a non-empty
+// diff). An operation over a path (replacing its parent) is not under it.
+bool OnlyUnder(const std::vector<std::string>& paths, const json& diff) {
+  if (!diff.is_array() || diff.empty()) return false;
+  std::vector<std::vector<std::string>> wants;
+  for (const std::string& p : paths) {
+    Result<AttributePath> path = AttributePath::Parse(p);
+    if (path.ok()) wants.push_back(Tokens(*path));
+  }
+  for (const json& op : diff) {
+    if (!op.is_object()) return false;
+    for (const char* field : {"path", "from"}) {
+      if (std::string(field) == "from" && op.value("op", "") != "move") continue;
+      auto it = op.find(field);
+      if (it == op.end() || !it->is_string()) return false;
+      std::vector<std::string> at = PointerTokens(it->get<std::string>());
+      bool under = std::any_of(wants.begin(), wants.end(), [&](const std::vector<std::string>& w) {
+        return at.size() >= w.size() && Related(at, w);
+      });
+      if (!under) return false;
+    }
+  }
+  return true;
+}
+
 bool Matches(const domain::EventPattern& pattern, const json& envelope) {
   if (!envelope.is_object()) return false;
   if (!pattern.channel.empty() && Text(envelope, "channel") != pattern.channel) return false;
@@ -183,6 +208,14 @@ bool Matches(const domain::EventPattern& pattern, const json& envelope) {
     if (!has_payload) return false;
     auto diff = payload->find("diff");
     if (diff == payload->end() || !PathTouched(pattern.changed, *diff)) return false;
+  }
+  if (!pattern.ignore_changes.empty() && has_payload) {
+    const std::string type = Text(envelope, "event_type");
+    auto diff = payload->find("diff");
+    if ((type == "ref.patched" || type == "ref.replaced") && diff != payload->end() &&
+        OnlyUnder(pattern.ignore_changes, *diff)) {
+      return false;
+    }
   }
   return true;
 }

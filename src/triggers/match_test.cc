@@ -26,7 +26,33 @@ json RefEvent(const std::string& type, const std::string& pointer, const std::st
 
 domain::EventPattern P(std::string channel, std::string type, std::string repo, std::string kind,
                        std::string changed) {
-  return {std::move(channel), std::move(type), std::move(repo), std::move(kind), std::move(changed)};
+  domain::EventPattern p;
+  p.channel = std::move(channel);
+  p.event_type = std::move(type);
+  p.repo = std::move(repo);
+  p.kind = std::move(kind);
+  p.changed = std::move(changed);
+  return p;
+}
+
+TEST(MatchTest, IgnoreChangesSkipsUpdatesThatOnlyTouchThosePaths) {
+  domain::EventPattern p = P("", "", "sites/site", "", "");
+  p.ignore_changes = {"meta.studied", "notes"};
+  auto patched = [](json diff) { return RefEvent("ref.patched", "bver://sites/site/s1~2", "power.substation", diff); };
+  // Only under ignored paths: no match.
+  EXPECT_FALSE(Matches(p, patched(json::array({{{"op", "add"}, {"path", "/meta/studied"}, {"value", 1}}}))));
+  EXPECT_FALSE(Matches(p, patched(json::array({{{"op", "replace"}, {"path", "/meta/studied/at"}, {"value", 2}},
+                                               {{"op", "remove"}, {"path", "/notes"}}}))));
+  // Anything else beside them, a sibling, or a change over them: a match.
+  EXPECT_TRUE(Matches(p, patched(json::array({{{"op", "add"}, {"path", "/meta/studied"}, {"value", 1}},
+                                              {{"op", "replace"}, {"path", "/status"}, {"value", "x"}}}))));
+  EXPECT_TRUE(Matches(p, patched(json::array({{{"op", "add"}, {"path", "/meta/studied_by"}, {"value", 1}}}))));
+  EXPECT_TRUE(Matches(p, patched(json::array({{{"op", "replace"}, {"path", "/meta"}, {"value", json::object()}}}))));
+  // A move out of an ignored path into another is not only under them.
+  EXPECT_TRUE(Matches(p, patched(json::array({{{"op", "move"}, {"from", "/notes"}, {"path", "/status"}}}))));
+  // Creations and deletions always match.
+  EXPECT_TRUE(Matches(p, RefEvent("ref.created", "bver://sites/site/s1~1", "power.substation", json::array())));
+  EXPECT_TRUE(Matches(p, RefEvent("ref.deleted", "bver://sites/site/s1~3", "power.substation", json::array())));
 }
 
 TEST(MatchTest, EachFieldAndEmptyMeansAny) {
