@@ -186,6 +186,13 @@ struct Engine::Impl {
     if (!input.is_object()) {
       return InvalidArgumentError("the orchestrator input must be a JSON object", {{"input", "type", "expected an object"}});
     }
+    // The schema's top-level defaults fill what the caller left out, so a
+    // step can refer to ${input.parts} whether or not it was given.
+    if (o.input_schema && o.input_schema->contains("properties") && (*o.input_schema)["properties"].is_object()) {
+      for (const auto& [name, prop] : (*o.input_schema)["properties"].items()) {
+        if (prop.is_object() && prop.contains("default") && !input.contains(name)) input[name] = prop["default"];
+      }
+    }
     auto v = validators.find(o.name);
     if (o.input_schema && v == validators.end()) return InternalError("the input schema of " + o.name + " does not compile");
     if (v != validators.end()) {

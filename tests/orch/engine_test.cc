@@ -287,6 +287,17 @@ TEST_P(OrchTest, ForEachCallsOncePerItemAndOutputsTheList) {
   EXPECT_EQ(gen_calls_.load(), 3);
 }
 
+TEST_P(OrchTest, TheInputSchemasDefaultsFillWhatTheCallerLeftOut) {
+  json run = Run("flaky", json::object());
+  ASSERT_EQ(run["state"], "succeeded") << run.dump(2);
+  EXPECT_EQ(run["input"]["fail_times"], 0);
+  EXPECT_EQ(Step(run, "try")["calls"][0]["input"]["fail_times"], 0);
+  // A value given wins over the default.
+  run = Run("flaky", {{"fail_times", 1}});
+  ASSERT_EQ(run["state"], "succeeded") << run.dump(2);
+  EXPECT_EQ(run["input"]["fail_times"], 1);
+}
+
 TEST_P(OrchTest, AFailedStepIsRetriedWithBackoffThenSucceeds) {
   json run = Run("flaky", {{"fail_times", 2}});
   ASSERT_EQ(run["state"], "succeeded") << run.dump(2);
