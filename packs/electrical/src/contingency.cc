@@ -84,6 +84,15 @@ void SolveOne(const PowerFlowSolver& solver, const ContingencyOptions& o, const 
   }
   if (pf.converged) {
     r->violations = Violations(c, pf, p.type == OutageResult::kBranch ? p.index : -1);
+    for (double vm : pf.vm) {
+      if (vm > 0 && (r->min_vm == 0 || vm < r->min_vm)) r->min_vm = vm;
+    }
+    for (std::size_t l = 0; l < c.branch.size(); ++l) {
+      const Branch& br = c.branch[l];
+      if (br.status == 0 || static_cast<int>(l) == po.outage_branch || !(br.rate_a > 0)) continue;
+      const double s = std::max(std::hypot(pf.p_from[l], pf.q_from[l]), std::hypot(pf.p_to[l], pf.q_to[l]));
+      r->max_loading_pct = std::max(r->max_loading_pct, 100 * s / br.rate_a);
+    }
   }
   if (o.keep_solutions) {
     r->vm = std::move(pf.vm);

@@ -49,6 +49,8 @@ struct OutageResult {
   int deenergized_buses = 0;   // beyond those already de-energized in the base case
   double lost_load_mw = 0;     // demand of those buses
   std::string message;         // why it did not converge
+  double min_vm = 0;           // lowest energized bus voltage after it (converged), p.u.
+  double max_loading_pct = -1; // highest loading of a rated branch after it (converged); < 0: none rated
   std::vector<Violation> violations;
   std::vector<double> vm, va_deg;  // only with keep_solutions
 };
