@@ -109,7 +109,9 @@ TEST(CheckTest, EachRuleFiresAtItsElement) {
     row.breaks(i.c);
     CheckReport r = CheckNetwork(i.c, i.p);
     EXPECT_GE(Count(r, row.rule, row.pointer, row.severity), 1) << row.rule << " at " << row.pointer << "\n" << Dump(r);
-    if (std::string(row.severity) == "error") EXPECT_FALSE(r.passed) << row.rule;
+    if (std::string(row.severity) == "error") {
+      EXPECT_FALSE(r.passed) << row.rule;
+    }
   }
 }
 
