@@ -59,7 +59,9 @@ try {
       names.push(...page.tools.map((t) => t.name));
       cursor = page.nextCursor;
     } while (cursor);
-    for (const n of ["jobs.import.start", "jobs.powerflow.start", "jobs.status", "refs.study.get", "resolve"]) {
+    for (const n of ["jobs.import.start", "jobs.powerflow.start", "jobs.status", "refs.study.get", "resolve",
+                     "jobs.check.start", "jobs.contingency.start", "jobs.shortcircuit.start", "jobs.evaluate.start",
+                     "jobs.resolve.start", "jobs.substation.start", "orch.study_network.start"]) {
       assert.ok(names.includes(n), `${n} missing from ${names.join(" ")}`);
     }
   });
@@ -87,6 +89,24 @@ try {
     const want = sol.bus.filter((_, i) => sol.vm[i] < 0.95).sort((a, b) => a - b);
     assert.deepEqual(got, want);
     for (const b of value) assert.match(b.bus, /^bver:\/\/grid\/bus\/case118-bus-\d+~1$/);
+  });
+
+  await step("the study loop with tools alone: orch.study_network.start, then the network's mark", async () => {
+    const run = await call("orch.study_network.start", { input: { network }, wait: 240 });
+    assert.equal(run.state, "succeeded", JSON.stringify(run).slice(0, 1500));
+    const net = await call("refs.network.get", { pointer: network });
+    const studied = (net.body ?? net).studied;
+    assert.ok(studied, `no studied mark: ${JSON.stringify(net).slice(0, 800)}`);
+    assert.equal(studied.passed, true);
+    assert.equal(studied.metrics.n1_outages, 186 + 54);  // every branch and generator is in service
+    assert.ok(studied.metrics.max_ik_ka > 0);
+    assert.equal(studied.studies.length, 3);
+  });
+
+  await step("which equipment is 'line 8-5'? (jobs.resolve.start)", async () => {
+    const job = await call("jobs.resolve.start", { input: { network, query: "branch 8-5" }, wait: 60 });
+    assert.equal(job.state, "succeeded", JSON.stringify(job).slice(0, 800));
+    assert.deepEqual(job.result.pointers, ["bver://grid/branch/case118-br-8-5-1"]);
   });
 
   await step("the study is a resource at its pointer", async () => {

@@ -1,9 +1,9 @@
-// The electrical pack's native plugin: grid.import, grid.export and
-// grid.powerflow (docs/electrical.md). Each capability is a function from the
-// request to its output; the runtime commits the changesets they return and
-// stores their attachments as artifacts.
-#include <openssl/evp.h>
-
+// The electrical pack's native plugin (docs/electrical.md): grid.import,
+// grid.export and grid.powerflow here; the studies (contingency,
+// shortcircuit, check, evaluate) in studies.cc; resolve and substation in
+// design.cc. Each capability is a function from the request to its output;
+// the runtime commits the changesets they return and stores their
+// attachments as artifacts.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +13,8 @@
 #include <string>
 
 #include "bver/plugin/plugin.hpp"
+#include "packs/electrical/plugin/common.h"
+#include "packs/electrical/plugin/studies.h"
 #include "packs/electrical/src/case.h"
 #include "packs/electrical/src/matpower.h"
 #include "packs/electrical/src/model.h"
@@ -23,34 +25,9 @@
 namespace {
 
 using bver::plugin::Error;
-using nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using namespace grid_plugin;
 
-constexpr const char* kVersion = "1.0.0";
 constexpr std::size_t kMaxFileBytes = std::size_t{1} << 30;  // 1 GiB
-
-double MsSince(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-std::string Sha256(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) {
-    throw Error("internal", "SHA-256 failed");
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-
-json Attachment(const std::string& content, const char* media_type) {
-  return {{"digest", Sha256(content)}, {"media_type", media_type}, {"content", content}};
-}
 
 // The text of input.file: a stored artifact (the runtime hands its path in
 // `artifacts`) or a path, relative to the runtime's folder (the project).
@@ -144,29 +121,6 @@ json Import(const json& request) {
           {"changeset", {{"creates", std::move(creates)}, {"patches", json::array()}, {"deletes", json::array()}}}};
 }
 
-// The Case of the network the input names, from the pinned references.
-grid::Case LoadNetwork(const json& request, grid::ElementPointers* pointers) {
-  const std::string net = request.at("input").at("network").get<std::string>();
-  // find(), not value(): value() copies, and `related` holds the whole network.
-  static const json kNone = json::array();
-  auto resolved = request.find("resolved");
-  auto it = resolved == request.end() ? request.end() : resolved->find(net);
-  if (resolved == request.end() || it == resolved->end()) {
-    throw Error("failed_precondition", "the network " + net + " was not resolved for this job");
-  }
-  auto related = request.find("related");
-  const json* elements = &kNone;
-  if (related != request.end() && related->is_object()) {
-    if (auto rel = related->find(net); rel != related->end()) elements = &*rel;
-  }
-  grid::Case c;
-  std::string why;
-  if (!grid::CaseFromReferences(*it, *elements, &c, pointers, &why)) {
-    throw Error("failed_precondition", "network " + net + " is not consistent: " + why);
-  }
-  return c;
-}
-
 json Export(const json& request) {
   grid::ElementPointers pointers;
   grid::Case c = LoadNetwork(request, &pointers);
@@ -212,12 +166,7 @@ json PowerFlow(const json& request) {
   grid::Case c = LoadNetwork(request, &pointers);
   const double load_ms = MsSince(t0);
 
-  grid::PowerFlowOptions o;
-  o.enforce_q_limits = input.value("enforce_q_limits", false);
-  o.flat_start = input.value("start", std::string("case")) == "flat";
-  o.dc = input.value("dc", false);
-  o.tolerance = input.value("tolerance", 1e-8);
-  o.max_iterations = input.value("max_iterations", 10);
+  const grid::PowerFlowOptions o = PowerFlowOptionsFrom(input);
   grid::PowerFlowResult r;
   std::string error;
   if (!grid::SolvePowerFlow(c, o, &r, &error)) {
@@ -332,8 +281,7 @@ json PowerFlow(const json& request) {
   report.losses_mw = losses;
   json attachment = Attachment(grid::RenderPowerFlowReport(report), "text/html");
 
-  json settings = {{"enforce_q_limits", o.enforce_q_limits}, {"start", o.flat_start ? "flat" : "case"},
-                   {"dc", o.dc}, {"tolerance", o.tolerance}, {"max_iterations", o.max_iterations}};
+  json settings = PowerFlowSettings(o);
   json body = {{"network", pointers.network}, {"capability", capability}, {"settings", settings},
                {"converged", r.converged},    {"iterations", r.iterations}, {"elements", pointers.elements()},
                {"summary", summary},          {"evidence", evidence},       {"report", attachment["digest"]},
@@ -369,7 +317,14 @@ json Run(const json& request) {
   if (cap == "grid.import") return Import(request);
   if (cap == "grid.export") return Export(request);
   if (cap == "grid.powerflow") return PowerFlow(request);
-  throw Error("not_found", "the electrical pack provides grid.import, grid.export and grid.powerflow, not " + cap);
+  if (cap == "grid.contingency") return Contingency(request);
+  if (cap == "grid.shortcircuit") return ShortCircuit(request);
+  if (cap == "grid.check") return Check(request);
+  if (cap == "grid.evaluate") return Evaluate(request);
+  if (cap == "grid.resolve") return Resolve(request);
+  if (cap == "grid.substation") return Substation(request);
+  throw Error("not_found", "the electrical pack provides grid.import, export, powerflow, contingency, shortcircuit, "
+                           "check, evaluate, resolve and substation, not " + cap);
 }
 
 }  // namespace

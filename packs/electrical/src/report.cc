@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <numeric>
 #include <sstream>
 
@@ -135,6 +136,204 @@ std::string LoadingHistogram(const ReportData& d) {
   return o.str();
 }
 
+// The page's head and styles, shared by every report.
+void Head(std::ostringstream& o, const std::string& title) {
+  o << "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>" << HtmlEscape(title)
+    << "</title><style>"
+       "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2733;background:#fff}"
+       "h1{font-size:20px}h2{font-size:16px;margin-top:28px}"
+       "table{border-collapse:collapse}td,th{border-bottom:1px solid #dde;padding:3px 10px;text-align:right}"
+       "th{background:#f2f4f8}td.l,th.l{text-align:left}"
+       ".ok{color:#17803d;font-weight:600}.bad{color:#b42318;font-weight:600}"
+       "svg{width:100%;max-width:900px;height:auto;border:1px solid #e4e7ee;background:#fbfcfe}"
+       ".axis{stroke:#555}.grid{stroke:#e6e8ee}.tick,.label{font-size:11px;fill:#444}"
+       ".profile{fill:none;stroke:#2563eb;stroke-width:1.2}.limit{stroke:#d97706;stroke-dasharray:5 4}"
+       ".low{fill:#b42318}.high{fill:#7c3aed}.bar{fill:#2563eb}.over{fill:#b42318}"
+       "code{font-size:12px;background:#f2f4f8;padding:1px 4px}"
+       ".vv{fill:#d97706}.tv{fill:#b42318}.isl{fill:#64748b}.nc{fill:#111}.pt{fill:#2563eb}.legend{font-size:11px}"
+       "</style></head><body>";
+}
+
+
+// N-1: outages ranked by violations (stacked voltage / thermal), the
+// post-contingency worst loading of every outage, the worst outages.
+std::string N1Section(const ReportData& d) {
+  std::ostringstream o;
+  int islanding = 0, not_converged = 0, with = 0;
+  for (const ReportOutage& x : d.outages) {
+    islanding += x.islanding;
+    not_converged += !x.converged;
+    with += x.voltage_violations + x.thermal_violations > 0;
+  }
+  o << "<h2>N-1</h2><p>" << d.n1_total << " outages: " << islanding << " islanding, " << not_converged
+    << " not converged, " << with << " with violations.</p>";
+  std::vector<const ReportOutage*> ranked;
+  for (const ReportOutage& x : d.outages) ranked.push_back(&x);
+  auto weight = [](const ReportOutage* x) {
+    return (x->converged ? 0 : 100000) + x->voltage_violations + x->thermal_violations;
+  };
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [&](const ReportOutage* a, const ReportOutage* b) { return weight(a) > weight(b); });
+  // (a) the 30 outages with the most violations.
+  std::vector<const ReportOutage*> top;
+  for (const ReportOutage* x : ranked) {
+    if (top.size() == 30) break;
+    if (x->voltage_violations + x->thermal_violations > 0 || !x->converged) top.push_back(x);
+  }
+  if (!top.empty()) {
+    int most = 1;
+    for (const ReportOutage* x : top) most = std::max(most, x->voltage_violations + x->thermal_violations);
+    const int ticks = std::min(most, 4);
+    const double hi = static_cast<double>((most + ticks - 1) / ticks * ticks);
+    o << "<h3>Outages with the most violations</h3><svg viewBox='0 0 " << kWidth << " " << kHeight
+      << "' role='img' aria-label='N-1 violations by outage'>";
+    Axis(o, 0, hi, ticks, "%.0f", "outages, worst first (orange: voltage, red: thermal, grey: islanding, black: not converged)",
+         "violations");
+    const double slot = (kWidth - kLeft - kRight) / 30.0;
+    for (std::size_t k = 0; k < top.size(); ++k) {
+      const ReportOutage& x = *top[k];
+      const double x0 = kLeft + static_cast<double>(k) * slot + 2;
+      double base = kHeight - kBottom;
+      auto bar = [&](int count, const char* cls) {
+        if (count <= 0) return;
+        double h = count / hi * (kHeight - kTop - kBottom);
+        o << "<rect class='" << cls << "' x='" << Fmt("%.1f", x0) << "' y='" << Fmt("%.1f", base - h) << "' width='"
+          << Fmt("%.1f", slot - 4) << "' height='" << Fmt("%.1f", h) << "'><title>" << HtmlEscape(x.label) << ": "
+          << count << "</title></rect>";
+        base -= h;
+      };
+      if (!x.converged) {
+        bar(static_cast<int>(hi), "nc");
+      } else {
+        bar(x.voltage_violations, x.islanding ? "isl" : "vv");
+        bar(x.thermal_violations, x.islanding ? "isl" : "tv");
+      }
+    }
+    o << "</svg>";
+  }
+  // (b) the worst loading after each outage, list order, one column per
+  // pixel at most (the maximum of the outages that share it).
+  bool rated = false;
+  double peak = 100;
+  for (const ReportOutage& x : d.outages) {
+    rated |= x.worst_loading_pct >= 0;
+    peak = std::max(peak, x.worst_loading_pct);
+  }
+  if (rated) {
+    const double hi = std::ceil(peak / 50) * 50;
+    o << "<h3>Worst branch loading after each outage</h3><svg viewBox='0 0 " << kWidth << " " << kHeight
+      << "' role='img' aria-label='Post-contingency loading'>";
+    Axis(o, 0, hi, static_cast<int>(hi / 50), "%.0f", "outages in list order (" + std::to_string(d.outages.size()) + ")",
+         "loading (% of RATE_A)");
+    const double y100 = Y(100, 0, hi);
+    o << "<line x1='" << kLeft << "' y1='" << y100 << "' x2='" << kWidth - kRight << "' y2='" << y100
+      << "' class='limit'/>";
+    const int columns = static_cast<int>(kWidth - kLeft - kRight);
+    std::vector<double> col(static_cast<std::size_t>(columns), -1);
+    const double n = static_cast<double>(d.outages.size());
+    for (std::size_t k = 0; k < d.outages.size(); ++k) {
+      const double v = d.outages[k].worst_loading_pct;
+      if (v < 0) continue;
+      std::size_t c = static_cast<std::size_t>(std::min<double>(columns - 1, (X(static_cast<double>(k), n) - kLeft)));
+      col[c] = std::max(col[c], v);
+    }
+    for (int c = 0; c < columns; ++c) {
+      const double v = col[static_cast<std::size_t>(c)];
+      if (v < 0) continue;
+      o << "<rect class='" << (v > 100 ? "tv" : "pt") << "' x='" << kLeft + c - 1 << "' y='" << Fmt("%.1f", Y(v, 0, hi) - 1)
+        << "' width='2.4' height='2.4'/>";
+    }
+    o << "</svg>";
+  }
+  // (c) the worst 20.
+  o << "<h3>Worst outages</h3><table><tr><th class='l'>outage</th><th>voltage</th><th>thermal</th>"
+       "<th>lowest V (p.u.)</th><th>worst loading</th><th class='l'>state</th></tr>";
+  for (std::size_t k = 0; k < ranked.size() && k < 20; ++k) {
+    const ReportOutage& x = *ranked[k];
+    o << "<tr><td class='l'><code>" << HtmlEscape(x.label) << "</code></td><td>" << x.voltage_violations << "</td><td>"
+      << x.thermal_violations << "</td><td>" << (x.worst_vm > 0 ? Fmt("%.4f", x.worst_vm) : std::string("-"))
+      << "</td><td>" << (x.worst_loading_pct >= 0 ? Fmt("%.1f", x.worst_loading_pct) + " %" : std::string("-"))
+      << "</td><td class='l'>" << (!x.converged ? "not converged" : x.islanding ? "islanding" : "solved")
+      << "</td></tr>";
+  }
+  o << "</table>";
+  return o.str();
+}
+
+// Fault levels: Ik'' by bus (network order), coloured by voltage level, on a
+// log scale when they span more than two decades; the ten highest.
+std::string FaultSection(const ReportData& d) {
+  static const char* kColors[] = {"#2563eb", "#b42318", "#17803d", "#7c3aed", "#d97706", "#0891b2"};
+  std::ostringstream o;
+  std::map<double, int> levels;  // base kV -> colour index (the six highest levels; grey for the rest)
+  double lo = 0, hi = 0;
+  int missing = 0;
+  for (const ReportFault& f : d.faults) {
+    if (!std::isfinite(f.ik_ka) || f.ik_ka <= 0) {
+      ++missing;
+      continue;
+    }
+    lo = lo == 0 ? f.ik_ka : std::min(lo, f.ik_ka);
+    hi = std::max(hi, f.ik_ka);
+    levels[-f.base_kv] = 0;
+  }
+  o << "<h2>Fault levels (three-phase Ik'')</h2>";
+  if (hi <= 0) {
+    o << "<p>No bus has a fault level (" << missing << " without a path to ground or a base voltage).</p>";
+    return o.str();
+  }
+  int next = 0;
+  for (auto& [kv, colour] : levels) colour = next < 6 ? next++ : -1;
+  const bool log = hi / lo > 100;
+  const double ylo = log ? std::pow(10, std::floor(std::log10(lo))) : 0;
+  const double yhi = log ? std::pow(10, std::ceil(std::log10(hi))) : std::ceil(hi / 5) * 5;
+  auto y = [&](double v) { return log ? Y(std::log10(v), std::log10(ylo), std::log10(yhi)) : Y(v, ylo, yhi); };
+  o << "<svg viewBox='0 0 " << kWidth << " " << kHeight << "' role='img' aria-label='Fault level profile'>";
+  if (log) {
+    const int decades = static_cast<int>(std::lround(std::log10(yhi / ylo)));
+    Axis(o, std::log10(ylo), std::log10(yhi), decades, "1e%.0f",
+         "buses in network order (" + std::to_string(d.faults.size()) + ")", "Ik'' (kA, log scale)");
+  } else {
+    Axis(o, ylo, yhi, 5, "%.0f", "buses in network order (" + std::to_string(d.faults.size()) + ")", "Ik'' (kA)");
+  }
+  const double n = static_cast<double>(d.faults.size());
+  for (std::size_t k = 0; k < d.faults.size(); ++k) {
+    const ReportFault& f = d.faults[k];
+    if (!std::isfinite(f.ik_ka) || f.ik_ka <= 0) continue;
+    const int c = levels[-f.base_kv];
+    o << "<rect x='" << Fmt("%.1f", X(static_cast<double>(k), n) - 1.2) << "' y='" << Fmt("%.1f", y(f.ik_ka) - 1.2)
+      << "' width='2.4' height='2.4' fill='" << (c >= 0 ? kColors[c] : "#94a3b8") << "'/>";
+  }
+  double lx = kLeft + 10;
+  for (const auto& [kv, c] : levels) {
+    if (c < 0) continue;
+    o << "<rect x='" << lx << "' y='" << kTop + 2 << "' width='10' height='10' fill='" << kColors[c]
+      << "'/><text class='legend' x='" << lx + 14 << "' y='" << kTop + 11 << "'>" << Fmt("%g", -kv) << " kV</text>";
+    lx += 80;
+  }
+  o << "</svg>";
+  if (missing > 0) o << "<p>" << missing << " bus(es) without a value are left out.</p>";
+  std::vector<const ReportFault*> sorted;
+  for (const ReportFault& f : d.faults) {
+    if (std::isfinite(f.ik_ka)) sorted.push_back(&f);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const ReportFault* a, const ReportFault* b) { return a->ik_ka > b->ik_ka; });
+  o << "<h3>Highest fault levels</h3><table><tr><th>bus</th><th class='l'>name</th><th>base kV</th><th>Ik'' (kA)</th></tr>";
+  for (std::size_t k = 0; k < sorted.size() && k < 10; ++k) {
+    o << "<tr><td>" << sorted[k]->number << "</td><td class='l'>" << HtmlEscape(sorted[k]->name) << "</td><td>"
+      << Fmt("%g", sorted[k]->base_kv) << "</td><td>" << Fmt("%.2f", sorted[k]->ik_ka) << "</td></tr>";
+  }
+  o << "</table>";
+  return o.str();
+}
+
+// The title and the study line of a study's report.
+void Intro(std::ostringstream& o, const ReportData& d) {
+  o << "<h1>" << HtmlEscape(d.title) << "</h1>";
+  o << "<p>Study <code>" << HtmlEscape(d.study) << "</code> of network <code>" << HtmlEscape(d.network)
+    << "</code>, computed by <code>" << HtmlEscape(d.capability) << "</code> (" << HtmlEscape(d.settings) << ").</p>";
+}
+
 }  // namespace
 
 std::string HtmlEscape(const std::string& text) {
@@ -155,19 +354,7 @@ std::string HtmlEscape(const std::string& text) {
 
 std::string RenderPowerFlowReport(const ReportData& d) {
   std::ostringstream o;
-  o << "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>" << HtmlEscape(d.title)
-    << "</title><style>"
-       "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2733;background:#fff}"
-       "h1{font-size:20px}h2{font-size:16px;margin-top:28px}"
-       "table{border-collapse:collapse}td,th{border-bottom:1px solid #dde;padding:3px 10px;text-align:right}"
-       "th{background:#f2f4f8}td.l,th.l{text-align:left}"
-       ".ok{color:#17803d;font-weight:600}.bad{color:#b42318;font-weight:600}"
-       "svg{width:100%;max-width:900px;height:auto;border:1px solid #e4e7ee;background:#fbfcfe}"
-       ".axis{stroke:#555}.grid{stroke:#e6e8ee}.tick,.label{font-size:11px;fill:#444}"
-       ".profile{fill:none;stroke:#2563eb;stroke-width:1.2}.limit{stroke:#d97706;stroke-dasharray:5 4}"
-       ".low{fill:#b42318}.high{fill:#7c3aed}.bar{fill:#2563eb}.over{fill:#b42318}"
-       "code{font-size:12px;background:#f2f4f8;padding:1px 4px}"
-       "</style></head><body>";
+  Head(o, d.title);
   o << "<h1>" << HtmlEscape(d.title) << "</h1>";
   o << "<p>Study <code>" << HtmlEscape(d.study) << "</code> of network <code>" << HtmlEscape(d.network)
     << "</code>, computed by <code>" << HtmlEscape(d.capability) << "</code> (" << HtmlEscape(d.settings) << ").</p>";
@@ -217,6 +404,12 @@ std::string RenderPowerFlowReport(const ReportData& d) {
       o << "</table>";
     }
   }
+  if (!d.outages.empty()) o << N1Section(d);
+  if (!d.faults.empty()) o << FaultSection(d);
+  if (d.load_ms + d.ybus_ms + d.factorize_ms + d.iterate_ms <= 0) {
+    o << "</body></html>\n";
+    return o.str();
+  }
   o << "<h2>Evidence</h2><table><tr><th class='l'>step</th><th>ms</th></tr>"
     << "<tr><td class='l'>load the network</td><td>" << Fmt("%.2f", d.load_ms) << "</td></tr>"
     << "<tr><td class='l'>build Ybus</td><td>" << Fmt("%.2f", d.ybus_ms) << "</td></tr>"
@@ -228,6 +421,22 @@ std::string RenderPowerFlowReport(const ReportData& d) {
     o << "</p>";
   }
   o << "</body></html>\n";
+  return o.str();
+}
+
+std::string RenderContingencyReport(const ReportData& d) {
+  std::ostringstream o;
+  Head(o, d.title);
+  Intro(o, d);
+  o << N1Section(d) << "</body></html>\n";
+  return o.str();
+}
+
+std::string RenderShortCircuitReport(const ReportData& d) {
+  std::ostringstream o;
+  Head(o, d.title);
+  Intro(o, d);
+  o << FaultSection(d) << "</body></html>\n";
   return o.str();
 }
 
