@@ -106,7 +106,7 @@ TEST(GridLoop, CheckShortCircuitAndContingencyThroughTheCli) {
                                 {"studies", {pf["result"]["study"], merged["result"]["study"], sc["result"]["study"]}}});
   ASSERT_EQ(ev["state"], "succeeded") << ev.dump();
   const json& m = ev["result"]["metrics"];
-  EXPECT_NEAR(m["losses_mw"].get<double>(), pf["result"]["losses_mw"].get<double>(), 1e-9);
+  EXPECT_NEAR(m["losses_mw"].get<double>(), pf["result"]["results"]["losses_mw"].get<double>(), 1e-9);
   EXPECT_EQ(m["n1_outages"], 47);
   EXPECT_EQ(m["max_ik_ka"], sc["result"]["max_ik"]["ka"]);
   const std::string report = ev["result"]["report"];
@@ -167,17 +167,21 @@ TEST(GridLoop, BadInputForEveryJobWritesNothing) {
   Project p = ImportedCase30("bad");
   const int studies = p.Count("study"), buses = p.Count("bus"), branches = p.Count("branch");
   const char* unknown = "bver://grid/network/nope";
+  const json extra = {{"resolve", {{"query", "bus 1"}}},
+                      {"substation", {{"substation", "x"}, {"voltage_levels_kv", {33}}}}};
   for (const char* job : {"check", "shortcircuit", "contingency", "evaluate", "resolve", "substation"}) {
+    json input = extra.value(job, json::object());
     // An unknown network: refused before the job runs, naming the field.
-    bver::testing::CommandResult r = p.Bver(
-        {"job", "start", job, "--input", json{{"network", unknown}, {"substation", "x"}, {"voltage_levels_kv", {33}},
-                                               {"query", "bus 1"}}.dump(), "--json"});
+    input["network"] = unknown;
+    bver::testing::CommandResult r = p.Bver({"job", "start", job, "--input", input.dump(), "--json"});
     EXPECT_NE(r.code, 0) << job << r.out << r.err;
     EXPECT_THAT(r.out + r.err, HasSubstr("input.network")) << job;
     // A field outside the schema.
-    bver::testing::CommandResult s =
-        p.Bver({"job", "start", job, "--input", json{{"network", kNet}, {"bogus", 1}}.dump(), "--json"});
+    input["network"] = kNet;
+    input["bogus"] = 1;
+    bver::testing::CommandResult s = p.Bver({"job", "start", job, "--input", input.dump(), "--json"});
     EXPECT_NE(s.code, 0) << job << s.out << s.err;
+    EXPECT_THAT(s.out + s.err, HasSubstr("bogus")) << job;
   }
   // Bad values the plugin catches: a part that does not exist, parts of
   // different N-1s, studies of another network, a line to a bus that is not

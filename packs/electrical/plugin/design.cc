@@ -55,8 +55,12 @@ json Substation(const json& request) {
                                Related(request, net), &creates, &summary, &error)) {
     throw Error("invalid_argument", error + " (nothing was created)");
   }
+  const std::string line = "substation " + summary.value("substation", std::string()) + ": " +
+                           std::to_string(creates.size()) + " element(s) created, " +
+                           std::to_string(summary.value("already_there", 0)) + " already there";
   return {{"changeset", {{"creates", std::move(creates)}, {"patches", json::array()}, {"deletes", json::array()}}},
-          {"summary", std::move(summary)}};
+          {"summary", line},
+          {"details", std::move(summary)}};
 }
 
 }  // namespace grid_plugin

@@ -124,12 +124,13 @@ json ContingencyOutput(const json& request, const std::string& title, json body,
   json attachment = Attachment(grid::RenderContingencyReport(d), "text/html");
   body["report"] = attachment["digest"];
   json results = ContingencyResults(study, body["summary"], attachment["digest"]);
-  return {{"results", results},
-          {"study", study},
-          {"report", attachment["digest"]},
-          {"evidence", json::array({evidence_brief})},
-          {"attachments", json::array({attachment})},
-          {"changeset", CreateOne("grid/study", "contingency", study_id, std::move(body))}};
+  // The summary at the top too, where a step or a script reads it first.
+  json out = results;
+  out["results"] = results;
+  out["evidence"] = json::array({evidence_brief});
+  out["attachments"] = json::array({attachment});
+  out["changeset"] = CreateOne("grid/study", "contingency", study_id, std::move(body));
+  return out;
 }
 
 // Parts of one N-1 (studies of one network, one settings, part i of n each)
@@ -335,12 +336,12 @@ json ShortCircuit(const json& request) {
     results["max_ik"] = summary["max_ik"];
     results["min_ik"] = summary["min_ik"];
   }
-  return {{"results", results},
-          {"study", study},
-          {"report", attachment["digest"]},
-          {"evidence", json::array({{{"time_ms", time}}})},
-          {"attachments", json::array({attachment})},
-          {"changeset", CreateOne("grid/study", "shortcircuit", study_id, std::move(body))}};
+  json out = results;
+  out["results"] = results;
+  out["evidence"] = json::array({{{"time_ms", time}}});
+  out["attachments"] = json::array({attachment});
+  out["changeset"] = CreateOne("grid/study", "shortcircuit", study_id, std::move(body));
+  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -252,7 +252,7 @@ bool CaseFromReferences(const json& network, const json& related, Case* out, Ele
       std::string repo = RepoOf(ptr);
       const json& body = r["body"];
       if (!net.empty() && Unpinned(Str(body, "network")) != net) continue;  // points here through another field
-      by_repo[repo].push_back({static_cast<std::int64_t>(Num(body, "seq", 1e15)), ptr, &body, r.value("kind", "")});
+      by_repo[repo].push_back({static_cast<std::int64_t>(Num(body, "seq", 1e15)), ptr, &body, r.contains("kind") && r["kind"].is_string() ? r["kind"].get<std::string>() : std::string()});
     }
   }
   for (auto& [repo, items] : by_repo) {

@@ -94,7 +94,7 @@ bool EquipmentIndex::Build(const json& related, std::string* error) {
     it.pointer = Unpinned(it.pinned);
     const std::string rest = it.pointer.rfind("bver://grid/", 0) == 0 ? it.pointer.substr(12) : "";
     it.repo = rest.substr(0, rest.find('/'));
-    it.kind = r.value("kind", "");
+    it.kind = r.contains("kind") && r["kind"].is_string() ? r["kind"].get<std::string>() : std::string();
     it.name = Lower(Str(b, "name"));
     if (auto t = b.find("tags"); t != b.end() && t->is_array()) {
       for (const json& tag : *t) {

@@ -34,7 +34,7 @@ Network Imported(const std::string& name, const std::string& id) {
       continue;
     }
     n.related.push_back({{"pointer", "bver://grid/" + repo + "/" + cr["id"].get<std::string>() + "~1"},
-                         {"kind", cr.value("kind", "")},
+                         {"kind", cr.contains("kind") ? cr["kind"] : json()},  // null, as the runtime sends
                          {"body", cr["body"]}});
   }
   return n;
