@@ -92,7 +92,10 @@ try {
   });
 
   await step("the study loop with tools alone: orch.study_network.start, then the network's mark", async () => {
-    const run = await call("orch.study_network.start", { input: { network }, wait: 240 });
+    let run = await call("orch.study_network.start", { input: { network }, wait: 60 });
+    for (let i = 0; i < 10 && !["succeeded", "failed", "cancelled"].includes(run.state); ++i) {
+      run = await call("orch.study_network.get", { run_id: run.run_id ?? run.id, wait: 60 });
+    }
     assert.equal(run.state, "succeeded", JSON.stringify(run).slice(0, 1500));
     const net = await call("refs.network.get", { pointer: network });
     const studied = (net.body ?? net).studied;

@@ -27,9 +27,9 @@ json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr);
 // ---------------------------------------------------------------------------
 // N-1
 
-json OutageJson(const grid::ElementPointers& p, const grid::OutageResult& o) {
+json ViolationsJson(const grid::ElementPointers& p, const std::vector<grid::Violation>& list) {
   json violations = json::array();
-  for (const grid::Violation& v : o.violations) {
+  for (const grid::Violation& v : list) {
     const bool voltage = v.kind == grid::Violation::kVoltage;
     violations.push_back({{"pointer", voltage ? p.bus[static_cast<std::size_t>(v.index)]
                                               : p.branch[static_cast<std::size_t>(v.index)]},
@@ -37,6 +37,11 @@ json OutageJson(const grid::ElementPointers& p, const grid::OutageResult& o) {
                           {"value", v.value},
                           {"limit", v.limit}});
   }
+  return violations;
+}
+
+json OutageJson(const grid::ElementPointers& p, const grid::OutageResult& o) {
+  json violations = ViolationsJson(p, o.violations);
   const bool branch = o.type == grid::OutageResult::kBranch;
   json e = {{"element", branch ? p.branch[static_cast<std::size_t>(o.index)] : p.gen[static_cast<std::size_t>(o.index)]},
             {"type", branch ? "branch" : "generator"},
@@ -235,10 +240,7 @@ json Contingency(const json& request) {
   }
   json outages = json::array();
   for (const grid::OutageResult& out : r.outages) outages.push_back(OutageJson(p, out));
-  json base_violations = json::array();
-  grid::OutageResult base;
-  base.violations = r.base_violations;
-  base_violations = OutageJson(p, base)["violations"];
+  json base_violations = ViolationsJson(p, r.base_violations);
   json time = {{"load", load_ms}, {"base", r.timing.base_ms}, {"outages", r.timing.outages_ms}};
   json body = {{"network", p.network},
                {"capability", CapabilityOf(request)},

@@ -11,6 +11,7 @@
 #include <map>
 #include <queue>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "packs/electrical/tests/case_json.h"
@@ -176,6 +177,44 @@ TEST_P(ContingencyCaseTest, PartsConcatenateToTheSingleRun) {
     for (std::size_t v = 0; v < merged[k].violations.size(); ++v) {
       // Bit for bit: the same solve, whatever the thread or the part.
       EXPECT_EQ(merged[k].violations[v].value, single.outages[k].violations[v].value);
+    }
+  }
+}
+
+// Two studies at once in one process (two jobs on one worker's pool): each
+// has its own solver, and the answers are those of the runs one at a time.
+TEST_P(ContingencyCaseTest, TwoStudiesAtOnceAgreeWithOneAtATime) {
+  const Case c = Load(GetParam());
+  ContingencyResult alone[2], together[2];
+  std::string error;
+  for (int part = 0; part < 2; ++part) {
+    ContingencyOptions o;
+    o.part_index = part;
+    o.part_count = 2;
+    ASSERT_TRUE(RunContingencies(c, o, &alone[part], &error)) << error;
+  }
+  for (int round = 0; round < 5; ++round) {
+    bool ok[2] = {false, false};
+    std::string errors[2];
+    std::vector<std::thread> jobs;
+    for (int part = 0; part < 2; ++part) {
+      jobs.emplace_back([&, part] {
+        const Case own = c;  // each job loads its own copy
+        ContingencyOptions o;
+        o.part_index = part;
+        o.part_count = 2;
+        o.threads = 2;
+        ok[part] = RunContingencies(own, o, &together[part], &errors[part]);
+      });
+    }
+    for (std::thread& t : jobs) t.join();
+    for (int part = 0; part < 2; ++part) {
+      ASSERT_TRUE(ok[part]) << errors[part];
+      ASSERT_EQ(together[part].outages.size(), alone[part].outages.size());
+      for (std::size_t k = 0; k < alone[part].outages.size(); ++k) {
+        EXPECT_EQ(together[part].outages[k].converged, alone[part].outages[k].converged) << k;
+        EXPECT_EQ(together[part].outages[k].min_vm, alone[part].outages[k].min_vm) << k;
+      }
     }
   }
 }
