@@ -100,6 +100,14 @@ HttpResponse ProblemResponse(const Status& s, std::string_view correlation_id, s
   if (s.code() == StatusCode::kUnauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   nlohmann::json body = runtime::ProblemJson(s, correlation_id, instance);
   body["status"] = r.status;
+  // An HTTP status of the protocol itself answers its own code and title,
+  // not the invalid_argument it was raised as.
+  const char* code = r.status == 405 ? "method_not_allowed" : r.status == 415 ? "unsupported_media_type" : nullptr;
+  if (code != nullptr) {
+    body["code"] = code;
+    body["type"] = std::string("urn:bver:problem:") + code;
+    body["title"] = r.status == 405 ? "Method not allowed" : "Unsupported media type";
+  }
   r.body = body.dump();
   return r;
 }

@@ -251,6 +251,14 @@ json OpenApiDocument(const runtime::OperationTable& table) {
     if (!h.etag_field.empty()) ok["headers"]["ETag"] = {{"description", "The version, \"N\""}, {"schema", {{"type", "string"}}}};
     if (!h.location.empty()) ok["headers"]["Location"] = {{"description", "The new resource"}, {"schema", {{"type", "string"}}}};
     op["responses"] = {{std::to_string(h.success_status), ok}, {"4XX", client_error}, {"default", server_error}};
+    if (h.success_status == 202) {
+      // Accepted and still running: 202; already ended (a cache hit, or
+      // within ?wait): 200 with the same body.
+      op["responses"]["202"]["description"] = "Accepted, not ended yet: " + ok["description"].get<std::string>();
+      json ended = ok;
+      ended["description"] = "Already ended (a cache hit, or within wait)";
+      op["responses"]["200"] = std::move(ended);
+    }
     paths[h.path][Lower(h.method)] = std::move(op);
   }
   doc["paths"] = std::move(paths);

@@ -211,6 +211,16 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
     r.body = body;
     return r;
   };
+  if ((request.method == "GET" || request.method == "HEAD") && path == "/") {
+    // A person who opens the server's address lands on the documentation.
+    HttpResponse r;
+    r.status = 302;
+    r.headers.emplace_back("Location", "/docs");
+    r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    r.headers.emplace_back("X-Correlation-ID", corr);
+    r.body = "BVER: the API is documented at /docs (OpenAPI: /v1/openapi.json)\n";
+    return r;
+  }
   if (request.method == "GET" && path == "/v1/openapi.json") return text(kJson, openapi_);
   if (request.method == "GET" && path == "/docs") return text("text/html; charset=utf-8", docs_);
   if (request.method == "GET" && path == "/metrics" && options_.metrics != nullptr) {
@@ -393,7 +403,14 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
   Result<json> out = broker_.Invoke(call);
   if (!out.ok()) return Problem(out.status(), corr, path);
 
-  HttpResponse r = JsonResponse(generic ? 200 : row->http.success_status, *out, corr);
+  int status = generic ? 200 : row->http.success_status;
+  // 202 says "accepted, not done"; a job or run that has already ended (a
+  // cache hit, or ?wait long enough) is done: 200, with the same body.
+  if (status == 202 && out->is_object() && (*out)["state"].is_string()) {
+    const std::string state = (*out)["state"].get<std::string>();
+    if (state == "succeeded" || state == "failed" || state == "cancelled" || state == "timed_out") status = 200;
+  }
+  HttpResponse r = JsonResponse(status, *out, corr);
   if (!generic) {
     if (!row->http.etag_field.empty() && out->is_object() && out->contains(row->http.etag_field)) {
       std::string tag = ScalarText((*out)[row->http.etag_field]);

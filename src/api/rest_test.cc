@@ -100,11 +100,23 @@ TEST_F(RestUnitTest, RoutingProblems) {
   EXPECT_EQ(m.status, 405);
   EXPECT_THAT(Header(m, "Allow"), HasSubstr("PATCH"));
   EXPECT_EQ(json::parse(m.body)["status"], 405);
+  EXPECT_EQ(json::parse(m.body)["code"], "method_not_allowed");
   HttpResponse ct = Call(rest, "PATCH", "/v1/refs/sites/site/x", "{}", {{"Content-Type", "text/plain"}});
   EXPECT_EQ(ct.status, 415);
+  // A 415 answers its own code, type and title, not invalid_argument.
+  json ct_body = json::parse(ct.body);
+  EXPECT_EQ(ct_body["status"], 415);
+  EXPECT_EQ(ct_body["code"], "unsupported_media_type");
+  EXPECT_EQ(ct_body["type"], "urn:bver:problem:unsupported_media_type");
+  EXPECT_EQ(ct_body["title"], "Unsupported media type");
+  EXPECT_THAT(ct_body["detail"].get<std::string>(), HasSubstr("text/plain"));
   HttpResponse bad = Call(rest, "GET", "/v1/refs/sites/site/x/versions/one");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(Call(rest, "GET", "/healthz").status, 200);
+  // The server's address leads to its documentation.
+  HttpResponse root = Call(rest, "GET", "/");
+  EXPECT_EQ(root.status, 302);
+  EXPECT_EQ(Header(root, "Location"), "/docs");
 }
 
 TEST_F(RestUnitTest, WithoutLocalOperatorAnonymousIsUnauthenticated) {

@@ -167,7 +167,7 @@ int Worker(Context& ctx, const JobFlags& f) {
     Result<json> extra = jobs::ParseLabels(f.labels);
     if (extra.ok()) labels.update(*extra);
   }
-  ctx.err << "bver worker: " << f.threads << " thread(s) on " << (*rt)->location.url << ", labels " << labels.dump()
+  ctx.err << "bver worker: " << f.threads << " thread(s) on " << (*rt)->project.store_url << ", labels " << labels.dump()
           << "\n";
   ctx.err.flush();
   int sig = 0;

@@ -1,113 +1,11 @@
 #include "src/cli/runtime.h"
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
-
-#include "src/events/gate.h"
-#include "src/events/nats_relay.h"
-#include "src/events/registry.h"
-#include "src/events/subscriptions.h"
-#include "src/jobs/engine.h"
-#include "src/orch/engine.h"
-#include "src/plugin/registry.h"
-#include "src/plugin/store_registry.h"
-#include "src/domain/compiler.h"
-#include "src/domain/manifest.h"
-#include "src/store/artifact_store.h"
-#include "src/store/open.h"
-#include "src/triggers/processor.h"
-
 namespace bver::cli {
-
-Runtime::~Runtime() {
-  // The trigger processor calls the broker: it stops first, and it holds
-  // the broker, so it goes right after it (before the job engine).
-  if (triggers) triggers->Stop();
-  // The broker's handlers point into the job engine and the store, the
-  // engine's workers into the store and the registry: drop them in order.
-  // The orchestrator's workers call the broker: they stop first.
-  if (orchestrators) orchestrators->Stop();
-  broker.reset();
-  triggers.reset();
-  jobs.reset();
-}
 
 Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::Broker::Options options,
                                              RuntimeOptions runtime_options) {
-  auto rt = std::make_unique<Runtime>();
-  if (runtime_options.orch_threads < 0) runtime_options.orch_threads = runtime_options.job_threads < 0 ? 2 : 0;
-  BVER_ASSIGN_OR_RETURN(domain::Platform compiled, domain::CompileFile(flags.file));
-  BVER_ASSIGN_OR_RETURN(rt->fingerprint, domain::ManifestFingerprint(domain::ToManifest(compiled)));
-  rt->platform = std::make_shared<const domain::Platform>(std::move(compiled));
-  BVER_ASSIGN_OR_RETURN(rt->location, LocateStore(flags));
-  BVER_ASSIGN_OR_RETURN(rt->store,
-                        store::OpenStore(rt->location.url, rt->location.project_dir, rt->platform, rt->fingerprint));
-  if (Result<std::string> dir = store::ChooseArtifactDir(rt->location.url, rt->location.project_dir); dir.ok()) {
-    rt->artifacts = std::make_unique<store::ArtifactStore>(*dir, rt->store->backend());
-  }
-  rt->plugin_storage = plugin::MakeStoreRegistryStorage(rt->store->backend());
-  rt->plugins = std::make_unique<plugin::Registry>(
-      *rt->plugin_storage, (std::filesystem::path(rt->location.project_dir) / ".bver" / "plugins").string());
-  rt->capability_host = jobs::MakeRegistryHost(*rt->plugins, *rt->platform);
-  if (runtime_options.job_threads < 0) {
-    runtime_options.job_threads = 2;
-    if (const char* env = std::getenv("BVER_JOB_THREADS"); env != nullptr && *env != '\0') {
-      char* end = nullptr;
-      long n = std::strtol(env, &end, 10);
-      if (*end != '\0' || n < 0 || n > 1024) {
-        return InvalidArgumentError(std::string("BVER_JOB_THREADS=") + env + " is not a number of threads (0-1024)");
-      }
-      runtime_options.job_threads = static_cast<int>(n);
-    }
-  }
-  jobs::EngineOptions engine_options;
-  engine_options.threads = runtime_options.job_threads;
-  if (runtime_options.job_lease_ms > 0) engine_options.job_lease_ms = runtime_options.job_lease_ms;
-  engine_options.worker_labels = jobs::DetectLabels();
-  if (!runtime_options.worker_labels.empty()) {
-    BVER_ASSIGN_OR_RETURN(nlohmann::json extra, jobs::ParseLabels(runtime_options.worker_labels));
-    engine_options.worker_labels.update(extra);
-  }
-  if (rt->artifacts != nullptr) jobs::UseArtifactStore(engine_options, *rt->artifacts);
-  rt->jobs = std::make_unique<jobs::Engine>(*rt->store, *rt->capability_host, std::move(engine_options));
-  rt->payload_schemas = std::make_unique<events::PayloadRegistry>(rt->store->backend());
-  rt->gate = std::make_unique<events::Gate>(*rt->store, *rt->payload_schemas);
-  rt->subscriptions = std::make_unique<events::Subscriptions>(rt->store->backend());
-  orch::EngineOptions orch_options;
-  orch_options.threads = runtime_options.orch_threads;
-  rt->orchestrators = std::make_unique<orch::Engine>(*rt->store, orch_options);
-  if (!runtime_options.nats_url.empty()) {
-    events::NatsRelayOptions relay;
-    relay.url = runtime_options.nats_url;
-    if (!runtime_options.nats_stream.empty()) relay.stream = runtime_options.nats_stream;
-    if (!runtime_options.nats_subject_prefix.empty()) relay.subject_prefix = runtime_options.nats_subject_prefix;
-    relay.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
-    BVER_ASSIGN_OR_RETURN(rt->nats_relay, events::NatsRelay::Create(*rt->store, std::move(relay)));
-    rt->nats_relay->Start();
-  }
-  rt->triggers = std::make_unique<triggers::TriggerProcessor>(*rt->store);
-  runtime::OperationTable::Bindings bindings;
-  bindings.store = rt->store.get();
-  bindings.artifacts = rt->artifacts.get();
-  bindings.jobs = rt->jobs.get();
-  bindings.ingest = rt->gate.get();
-  bindings.subscriptions = rt->subscriptions.get();
-  bindings.orchestrators = rt->orchestrators.get();
-  bindings.triggers = rt->triggers.get();
-  BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
-                        runtime::OperationTable::Build(rt->platform, bindings));
-  if (runtime_options.job_threads > 0) rt->jobs->Start();
-  rt->broker = std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(table)),
-                                                      std::move(options));
-  rt->orchestrators->SetBroker(rt->broker);
-  if (runtime_options.orch_threads > 0) rt->orchestrators->Start();
-  rt->triggers->SetBroker(rt->broker);
-  if (runtime_options.run_triggers) BVER_RETURN_IF_ERROR(rt->triggers->Start());
-  return rt;
+  BVER_ASSIGN_OR_RETURN(server::Project project, server::LocateProject(flags.file, flags.store));
+  return server::OpenRuntime(project, std::move(options), runtime_options);
 }
 
 }  // namespace bver::cli

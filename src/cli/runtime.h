@@ -1,111 +1,18 @@
-// What a serving command (bver up, bver mcp) opens before it serves: the
-// compiled platform, the store, the artifact folder, the plugin registry,
-// the job engine with its in-process workers, the operation table and the
-// broker, from the same flags every store command takes. One place, so
-// `bver up`, `bver mcp`, `bver job` and `bver worker` can never disagree
-// about what they serve.
+// The CLI's door to the composition root (src/server/runtime.h): the same
+// runtime `bver up` serves, opened from the flags every store command takes.
 #pragma once
 
-#include <cstdint>
 #include <memory>
-#include <string>
 
 #include "bver/status.h"
 #include "src/cli/commands.h"
-#include "src/runtime/broker.h"
-
-namespace bver::domain {
-struct Platform;
-}
-namespace bver::store {
-class Store;
-class ArtifactStore;
-}  // namespace bver::store
-namespace bver::plugin {
-class RegistryStorage;
-class Registry;
-}  // namespace bver::plugin
-namespace bver::jobs {
-class CapabilityHost;
-class Engine;
-}  // namespace bver::jobs
-namespace bver::events {
-class PayloadRegistry;
-class Gate;
-class Subscriptions;
-class NatsRelay;
-}  // namespace bver::events
-namespace bver::orch {
-class Engine;
-}
-
-namespace bver::triggers {
-class TriggerProcessor;
-}
+#include "src/server/runtime.h"
 
 namespace bver::cli {
 
-struct Runtime {
-  std::shared_ptr<const domain::Platform> platform;
-  std::string fingerprint;  // of the compiled manifest
-  StoreLocation location;
-  std::unique_ptr<store::Store> store;
-  // Null when the store has no artifact folder (PostgreSQL without
-  // artifacts_dir): the artifact operations then answer FailedPrecondition.
-  std::unique_ptr<store::ArtifactStore> artifacts;
-  // The plugins installed in the project (records in the store) and the job
-  // engine that runs their capabilities.
-  std::unique_ptr<plugin::RegistryStorage> plugin_storage;
-  std::unique_ptr<plugin::Registry> plugins;
-  std::unique_ptr<jobs::CapabilityHost> capability_host;
-  std::unique_ptr<jobs::Engine> jobs;
-  // The payload schema registry and the ingestion gate (docs/events.md).
-  std::unique_ptr<events::PayloadRegistry> payload_schemas;
-  std::unique_ptr<events::Gate> gate;
-  // Durable consumers of the event log (events.consumers.*, docs/events.md).
-  std::unique_ptr<events::Subscriptions> subscriptions;
-  // The orchestrator engine (docs/orchestrators.md); its steps call the broker.
-  std::unique_ptr<orch::Engine> orchestrators;
-  // The NATS JetStream relay of the event log (docs/events.md), when
-  // RuntimeOptions::nats_url is set. Declared after the store, so it stops
-  // (its destructor joins its thread) before the store closes.
-  std::unique_ptr<events::NatsRelay> nats_relay;
-  std::shared_ptr<const runtime::Broker> broker;
-  // Starts the operations of bver.yaml's triggers from events
-  // (docs/triggers.md); runs only with RuntimeOptions::run_triggers.
-  std::unique_ptr<triggers::TriggerProcessor> triggers;
+using server::Runtime;
+using server::RuntimeOptions;
 
-  ~Runtime();
-};
-
-struct RuntimeOptions {
-  // In-process job workers started with the runtime (0: none; the jobs are
-  // queued for `bver worker` processes). Negative: $BVER_JOB_THREADS when
-  // set, else 2 (what bver up and bver mcp use).
-  int job_threads = -1;
-  // Worker labels offered besides the detected ones ("k=v,...").
-  std::string worker_labels;
-  // > 0: the lease of a running job (a dead worker's job runs again after it).
-  std::int64_t job_lease_ms = 0;
-  // Run the trigger processor (bver up). Off for bver mcp and the CLI: a
-  // stdio MCP server is one process per client, and two processors on one
-  // store could both start an event's operation.
-  bool run_triggers = false;
-  // Orchestrator worker threads, which advance running runs (resuming those
-  // a dead process left). Negative: 2 when job_threads is negative too (bver
-  // up, bver mcp), else 0 (the job and orch commands choose their own).
-  int orch_threads = -1;
-  // Non-empty: relay the event log to this NATS server's JetStream
-  // (nats://host:port) into `nats_stream` on subjects
-  // "<nats_subject_prefix>.<channel>" (empty: BVER, bver.events).
-  std::string nats_url;
-  std::string nats_stream;
-  std::string nats_subject_prefix;
-};
-
-// Compiles flags.file, opens the store it names and builds the broker with
-// `options`; starts the job engine's workers. The first error, as it is
-// (file:line:column for the domain).
 Result<std::unique_ptr<Runtime>> OpenRuntime(const StoreFlags& flags, runtime::Broker::Options options = {},
                                              RuntimeOptions runtime_options = {});
 

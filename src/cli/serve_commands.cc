@@ -27,24 +27,14 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "src/api/artifacts_http.h"
-#include "src/api/events_http.h"
-#include "src/api/http_common.h"
 #include "src/api/metrics.h"
-#include "src/api/rest.h"
-#include "src/auth/api_keys.h"
-#include "src/auth/authenticator.h"
-#include "src/auth/config.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
+#include "src/server/http_front.h"
 #include "src/events/nats_relay.h"
 #include "src/core/clock.h"
 #include "src/domain/platform.h"
-#include "src/mcp/http.h"
-#include "src/mcp/server.h"
-#include "src/net/server.h"
-#include "src/store/store.h"
 
 namespace bver::cli {
 namespace {
@@ -80,13 +70,6 @@ Status SplitListen(const std::string& text, std::string* host, std::uint16_t* po
   return Status::Ok();
 }
 
-bool IsLoopback(const std::string& host) {
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
-}
 
 // A store URL fit to print: the password of a postgresql:// URL masked.
 std::string Redact(const std::string& url) {
@@ -225,107 +208,24 @@ int Up(const Output& o, const UpFlags& f) {
                      [relay] { return static_cast<double>(relay->Status().failures); });
   }
 
-  // Auth: JWTs when configured, API keys from the store.
-  Result<auth::AuthConfig> config = auth::LoadAuthConfig(rt.location.project_dir);
-  if (!config.ok()) return o.Fail(config.status());
-  std::unique_ptr<auth::JwtVerifier> jwt;
-  if (config->jwt) {
-    Result<std::unique_ptr<auth::JwtVerifier>> v = auth::JwtVerifier::Create(*config->jwt);
-    if (!v.ok()) return o.Fail(v.status());
-    jwt = std::move(v).value();
-  }
-  bool jwt_configured = jwt != nullptr;
-  auth::ApiKeys keys(rt.store->backend());
-  Result<std::vector<auth::ApiKeyInfo>> listed = keys.List();
-  if (!listed.ok()) return o.Fail(listed.status());
-  bool keys_configured = false;
-  for (const auth::ApiKeyInfo& k : *listed) keys_configured = keys_configured || k.active();
-  bool auth_configured = jwt_configured || keys_configured;
-  if (!IsLoopback(host) && !auth_configured) {
-    return o.Fail(FailedPreconditionError(
-        "refusing to listen on " + host +
-        " with auth off: anyone who can reach it would act as admin. Create an API key (bver keys create "
-        "--scopes ...) or configure JWTs (docs/auth.md), or listen on 127.0.0.1"));
-  }
-  auth::Authenticator authenticator(&keys, std::move(jwt));
-  // On loopback with no auth configured, callers are the local operator:
-  // the same trust as running the CLI on this machine (docs/rest.md).
-  bool local_operator = IsLoopback(host) && !auth_configured;
-
-  api::Rest::Options rest_options;
-  rest_options.local_operator = local_operator;
-  rest_options.metrics = &metrics;
-  // Ready while the store answers a point read (a missing head is fine).
-  rest_options.ready = [&rt]() -> Status {
-    Result<std::optional<store::VersionRow>> probe = rt.store->backend().GetHead("_", "_", "_");
-    return probe.ok() ? Status::Ok() : probe.status();
-  };
-  api::Rest rest(*rt.broker, &authenticator, rest_options);
-
-  api::ArtifactsHttp artifacts_http(*rt.broker, rt.artifacts.get(), &authenticator, local_operator);
-  api::EventsHttp events_http(*rt.broker, *rt.subscriptions, &authenticator, local_operator);
-
-  // MCP over Streamable HTTP at /mcp (docs/mcp.md). The endpoint is made
-  // once the port is bound (its Host check names the port), before Run.
-  mcp::Server::Options mcp_options;
-  mcp_options.server_version = rt.platform->version.empty() ? "0.1.0" : rt.platform->version;
-  mcp::Server mcp_server(rt.broker, mcp_options);
-  std::unique_ptr<mcp::HttpEndpoint> mcp_http;
-
-  // Every request comes here: the endpoints that are not operation routes
-  // first, then REST.
-  api::HttpHandler handler = [&](const api::HttpRequest& r) -> api::HttpResponse {
-    std::string_view path = api::TargetPath(r.target);
-    if (path == "/mcp" && mcp_http != nullptr) return mcp_http->Handle(r);  // src/mcp/http.h
-    if (api::ArtifactsHttp::Matches(r.method, r.target)) return artifacts_http.Handle(r);
-    if (api::EventsHttp::Matches(r.method, r.target)) return events_http.Handle(r);  // SSE
-    return rest.Handle(r);
-  };
-
-  net::ServerOptions options;
-  options.address = host;
-  options.port = port;
-  options.threads = f.threads;
-  options.handler_threads = f.handler_threads;
-  options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
-  options.max_connections = f.max_connections;
-  // Uploads to PUT /v1/artifacts are checked before their body is read,
-  // then spooled to a file on the artifacts' filesystem.
-  options.on_header = [&artifacts_http](const api::HttpRequest& head, bool* spool) {
-    return artifacts_http.OnHeader(head, spool);
-  };
-  options.spool_dir = artifacts_http.SpoolDir();
-  // Requests being handled right now (src/net/ keeps no count of its
-  // connections to show); the server, declared below, stops before this goes.
-  std::atomic<int> in_flight{0};
-  metrics.SetGauge("bver_http_requests_in_flight", "HTTP requests being handled right now.",
-                   [&in_flight] { return static_cast<double>(in_flight.load(std::memory_order_relaxed)); });
-  api::HttpHandler counted = [&handler, &metrics, &in_flight](const api::HttpRequest& r) {
-    in_flight.fetch_add(1, std::memory_order_relaxed);
-    auto start = std::chrono::steady_clock::now();
-    api::HttpResponse response = handler(r);
-    metrics.ObserveHttp(r.method, response.status,
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    in_flight.fetch_sub(1, std::memory_order_relaxed);
-    return response;
-  };
-  net::Server server(options, counted);
+  server::HttpFrontOptions front_options;
+  front_options.host = host;
+  front_options.port = port;
+  front_options.threads = f.threads;
+  front_options.handler_threads = f.handler_threads;
+  front_options.request_timeout_ms = f.request_timeout_ms;
+  front_options.max_connections = f.max_connections;
+  Result<std::unique_ptr<server::HttpFront>> front = server::HttpFront::Create(rt, metrics, front_options);
+  if (!front.ok()) return o.Fail(front.status());
+  server::HttpFront& server = **front;
   if (Status s = server.Start(); !s.ok()) return o.Fail(s);
-  std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::string url = "http://" + shown + ":" + std::to_string(server.port());
-  mcp::HttpEndpoint::Options mcp_http_options;
-  mcp_http_options.local_operator = local_operator;
-  if (IsLoopback(host)) {
-    // DNS rebinding: only Host values that name this server on loopback.
-    std::string p = std::to_string(server.port());
-    mcp_http_options.allowed_hosts = {shown + ":" + p, "127.0.0.1:" + p, "localhost:" + p, "[::1]:" + p};
-  }
-  mcp_http = std::make_unique<mcp::HttpEndpoint>(mcp_server, &authenticator, std::move(mcp_http_options));
+  const std::string url = server.url();
+  const bool auth_configured = server.auth_configured();
 
   json status_doc = {{"pid", ::getpid()},
                      {"url", url},
                      {"port", server.port()},
-                     {"store", Redact(rt.location.url)},
+                     {"store", Redact(rt.project.store_url)},
                      {"platform", rt.platform->id},
                      {"auth", auth_configured ? "on" : "off (loopback: callers act as the local operator)"},
                      {"started_at", core::FormatTimestamp(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -334,7 +234,7 @@ int Up(const Output& o, const UpFlags& f) {
   if (Status s = WriteStatusFile(status_path, status_doc); !s.ok()) return o.Fail(s);
 
   o.out << "listening on " << url << std::endl;
-  o.err << "bver up: platform " << rt.platform->id << ", store " << Redact(rt.location.url) << ", auth "
+  o.err << "bver up: platform " << rt.platform->id << ", store " << Redact(rt.project.store_url) << ", auth "
         << (auth_configured ? "on" : "off (loopback only)") << "; stop with `bver down` or Ctrl-C" << std::endl;
   server.Run();
 
@@ -348,7 +248,18 @@ int Up(const Output& o, const UpFlags& f) {
 
 // ---- bver status / bver down ----
 
+// Outside a project there is nothing to ask about: say so, and how to point
+// at one (rather than "not running", which reads as if there were one).
+Status RequireProject(const StoreFlags& f) {
+  std::error_code ec;
+  if (fs::exists(f.file, ec)) return Status::Ok();
+  return FailedPreconditionError("no " + f.file + " in " + fs::current_path(ec).string() +
+                                 ": this is not a BVER project folder; run the command in one, or name it with "
+                                 "`bver -C DIR ...` or `-f FILE`");
+}
+
 int StatusCommand(const Output& o, const StoreFlags& f) {
+  if (Status s = RequireProject(f); !s.ok()) return o.Fail(s);
   Result<StoreLocation> where = LocateStore(f);
   if (!where.ok()) return o.Fail(where.status());
   fs::path path = StatusPath(where->project_dir);
@@ -381,6 +292,7 @@ int StatusCommand(const Output& o, const StoreFlags& f) {
 }
 
 int Down(const Output& o, const StoreFlags& f, int timeout_s) {
+  if (Status s = RequireProject(f); !s.ok()) return o.Fail(s);
   Result<StoreLocation> where = LocateStore(f);
   if (!where.ok()) return o.Fail(where.status());
   fs::path path = StatusPath(where->project_dir);

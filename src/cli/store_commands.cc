@@ -11,6 +11,7 @@
 #include "src/cli/store_command.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
+#include "src/server/runtime.h"
 #include "src/store/filter.h"
 #include "src/store/open.h"
 
@@ -98,10 +99,8 @@ void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
 }
 
 Result<StoreLocation> LocateStore(const StoreFlags& f) {
-  std::string dir = fs::path(f.file).parent_path().string();
-  if (dir.empty()) dir = ".";
-  BVER_ASSIGN_OR_RETURN(std::string url, store::ChooseStoreUrl(f.store, dir));
-  return StoreLocation{url, dir};
+  BVER_ASSIGN_OR_RETURN(server::Project p, server::LocateProject(f.file, f.store));
+  return StoreLocation{p.store_url, p.dir};
 }
 
 void RegisterStoreCommands(CLI::App& app, Context& ctx, int& /*code*/) {

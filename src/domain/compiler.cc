@@ -607,30 +607,38 @@ class Compiler {
                                       std::move(scopes), read_only, destructive, idempotent});
   }
 
+  // "a site", "an asset", "a unit": the article a summary reads right with.
+  static std::string A(const std::string& noun) {
+    const std::string n = noun.substr(0, 3);
+    const bool vowel = !noun.empty() && std::string("aeiouAEIOU").find(noun[0]) != std::string::npos;
+    const bool sounds_like_y = n == "uni" || n == "use" || n == "usu" || n.rfind("eu", 0) == 0 || n == "one";
+    return (vowel && !sounds_like_y ? "an " : "a ") + noun;
+  }
+
   void GenerateOperations() {
     for (const Repo& r : p_.repos) {
       std::string pre = "refs." + r.name + ".";
       std::string t = r.qualified_name();
-      AddOp(pre + "create", OperationKind::kRefCreate, "Create a " + r.name, t, {r.write_scope},
+      AddOp(pre + "create", OperationKind::kRefCreate, "Create " + A(r.name), t, {r.write_scope},
             false, false, false);
-      AddOp(pre + "get", OperationKind::kRefGet, "Get a " + r.name + " (latest or pinned version)",
+      AddOp(pre + "get", OperationKind::kRefGet, "Get " + A(r.name) + " (latest or pinned version)",
             t, {r.read_scope}, true, false, true);
       AddOp(pre + "patch", OperationKind::kRefPatch,
-            "Patch a " + r.name + " (RFC 7386 merge patch or RFC 6902 JSON Patch)", t,
+            "Patch " + A(r.name) + " (RFC 7386 merge patch or RFC 6902 JSON Patch)", t,
             {r.write_scope}, false, false, false);
-      AddOp(pre + "replace", OperationKind::kRefReplace, "Replace the body of a " + r.name, t,
+      AddOp(pre + "replace", OperationKind::kRefReplace, "Replace the body of " + A(r.name), t,
             {r.write_scope}, false, false, true);
       AddOp(pre + "delete", OperationKind::kRefDelete,
-            "Delete a " + r.name + " (a tombstone version; history stays)", t, {r.write_scope},
+            "Delete " + A(r.name) + " (a tombstone version; history stays)", t, {r.write_scope},
             false, true, true);
       AddOp(pre + "list", OperationKind::kRefList, "List " + r.name + " references with filters",
             t, {r.read_scope}, true, false, true);
-      AddOp(pre + "history", OperationKind::kRefHistory, "Version history of a " + r.name, t,
+      AddOp(pre + "history", OperationKind::kRefHistory, "Version history of " + A(r.name), t,
             {r.read_scope}, true, false, true);
-      AddOp(pre + "version", OperationKind::kRefVersion, "Get version N of a " + r.name, t,
+      AddOp(pre + "version", OperationKind::kRefVersion, "Get version N of " + A(r.name), t,
             {r.read_scope}, true, false, true);
       AddOp(pre + "diff", OperationKind::kRefDiff,
-            "RFC 6902 diff between two versions of a " + r.name, t, {r.read_scope}, true, false,
+            "RFC 6902 diff between two versions of " + A(r.name), t, {r.read_scope}, true, false,
             true);
     }
     AddOp("resolve", OperationKind::kResolve,

@@ -83,6 +83,10 @@ TEST(CompilerTest, CompilesTheSubstationExample) {
   }
   EXPECT_TRUE(p->FindOperation("refs.site.delete")->destructive);
   EXPECT_TRUE(p->FindOperation("refs.site.get")->read_only);
+  // Summaries read right: "an asset", "a site".
+  EXPECT_EQ(p->FindOperation("refs.asset.create")->summary, "Create an asset");
+  EXPECT_EQ(p->FindOperation("refs.site.create")->summary, "Create a site");
+  EXPECT_EQ(p->FindOperation("refs.asset.history")->summary, "Version history of an asset");
   // Step dependencies include the ones implied by ${steps.X} references.
   const Orchestrator& o = p->orchestrators.at(0);
   EXPECT_THAT(o.steps.at(2).after, ::testing::ElementsAre("validate"));

@@ -20,7 +20,7 @@
 #include "src/core/uuid.h"
 #include "src/orch/template.h"
 #include "src/runtime/problem.h"
-#include "src/runtime/broker.h"
+#include "src/runtime/dispatcher.h"
 #include "src/schema/validator.h"
 #include "src/store/store.h"
 
@@ -69,7 +69,7 @@ struct Engine::Impl {
   std::map<std::string, std::shared_ptr<const schema::Validator>> validators;      // immutable after ctor
 
   std::mutex mu;
-  std::shared_ptr<const runtime::Broker> broker;  // GUARDED_BY(mu)
+  const runtime::Dispatcher* dispatcher = nullptr;  // GUARDED_BY(mu); set by Start, cleared by Stop
   std::set<std::string> busy;                     // GUARDED_BY(mu): runs a thread is advancing
   bool stopping = false;                          // GUARDED_BY(mu)
   std::atomic<bool> stop_flag{false};
@@ -86,9 +86,9 @@ struct Engine::Impl {
     }
   }
 
-  std::shared_ptr<const runtime::Broker> Broker() {
+  const runtime::Dispatcher* Dispatcher() {
     std::lock_guard<std::mutex> l(mu);
-    return broker;
+    return dispatcher;
   }
 
   // ---- records ----
@@ -313,7 +313,7 @@ struct Engine::Impl {
   }
 
   void CancelJobs(const json& run, const std::vector<std::string>& jobs) {
-    std::shared_ptr<const runtime::Broker> b = Broker();
+    const runtime::Dispatcher* b = Dispatcher();
     if (b == nullptr) return;
     for (const std::string& job : jobs) {
       runtime::Call c;
@@ -356,7 +356,7 @@ struct Engine::Impl {
   // ---- advancing runs ----
 
   Result<bool> Pass() {
-    if (Broker() == nullptr) return false;
+    if (Dispatcher() == nullptr) return false;
     bool any = false;
     std::string after;
     while (!stop_flag.load()) {
@@ -453,11 +453,11 @@ struct Engine::Impl {
     return o;
   }
 
-  // Issues call `call` of `step` (state ready) through the broker.
-  Outcome Issue(const runtime::Broker& b, const json& run, const json& step, const json& call) {
+  // Issues call `call` of `step` (state ready) through the dispatcher.
+  Outcome Issue(const runtime::Dispatcher& b, const json& run, const json& step, const json& call) {
     Outcome o;
     const std::string op = step["op"];
-    const runtime::OperationRow* row = b.table().Find(op);
+    const runtime::OperationRow* row = b.Find(op);
     if (row == nullptr) {
       o.kind = Outcome::kFailed;
       o.error = ErrorJson(FailedPreconditionError("operation " + op + " is not served by this runtime"));
@@ -484,7 +484,7 @@ struct Engine::Impl {
     return o;
   }
 
-  Outcome PollJob(const runtime::Broker& b, const json& run, const json& call) {
+  Outcome PollJob(const runtime::Dispatcher& b, const json& run, const json& call) {
     Result<json> r = b.Invoke(CallFor(run, "jobs.status", {{"job_id", call["job_id"]}}));
     if (!r.ok()) {
       Outcome o;
@@ -624,7 +624,7 @@ struct Engine::Impl {
   // Records at most one transition of the run in `l`; false when none is
   // possible now (or another writer got there first).
   Result<bool> Transition(Loaded& l) {
-    std::shared_ptr<const runtime::Broker> b = Broker();
+    const runtime::Dispatcher* b = Dispatcher();
     if (b == nullptr) return false;
     json& run = l.run;
     std::vector<Pending> events;
@@ -744,14 +744,10 @@ Engine::Engine(store::Store& store, EngineOptions options) : impl_(std::make_uni
 
 Engine::~Engine() { Stop(); }
 
-void Engine::SetBroker(std::shared_ptr<const runtime::Broker> broker) {
+void Engine::Start(const runtime::Dispatcher& dispatcher) {
   std::lock_guard<std::mutex> l(impl_->mu);
-  impl_->broker = std::move(broker);
-}
-
-void Engine::Start() {
-  std::lock_guard<std::mutex> l(impl_->mu);
-  if (impl_->stopping || !impl_->threads.empty()) return;
+  if (impl_->stopping || impl_->dispatcher != nullptr) return;
+  impl_->dispatcher = &dispatcher;
   for (int i = 0; i < impl_->options.threads; ++i) impl_->threads.emplace_back([this] { impl_->Loop(); });
 }
 
@@ -767,7 +763,7 @@ void Engine::Stop() {
   impl_->store.backend().WakeWaiters();
   for (std::thread& t : threads) t.join();
   std::lock_guard<std::mutex> l(impl_->mu);
-  impl_->broker.reset();  // the broker's table points back at this engine
+  impl_->dispatcher = nullptr;  // it may go now
 }
 
 Result<bool> Engine::RunPass() { return impl_->Pass(); }

@@ -16,7 +16,7 @@
 // A step starts once every step it depends on (its `after` list and every
 // step its references name) has ended; a step after a skipped step is
 // skipped; `when` false skips it; `for_each` makes one call per item. Each
-// call goes through the broker (scopes, schemas) as the system principal
+// call goes through the dispatcher, the broker (scopes, schemas), as the system principal
 // "orch", with the run's correlation id and causation id = run id, and
 // carries an idempotency key derived from (run, step, item index, attempt)
 // when its operation takes one (refs.* mutations, jobs.<job>.start,
@@ -42,7 +42,7 @@ namespace bver::store {
 class Store;
 }
 namespace bver::runtime {
-class Broker;
+class Dispatcher;
 }
 
 namespace bver::orch {
@@ -74,17 +74,17 @@ struct EngineOptions {
 
 class Engine final : public runtime::OrchestratorService {
  public:
-  // `store` must outlive the engine. No step runs until SetBroker and Start.
+  // `store` must outlive the engine. No step runs until Start.
   Engine(store::Store& store, EngineOptions options);
   ~Engine() override;  // Stop()
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // The broker the steps call (built after the engine, since its table's
-  // orch.* rows point at the engine). Call before Start.
-  void SetBroker(std::shared_ptr<const runtime::Broker> broker);
-  // Starts options.threads workers; they resume every running run.
-  void Start();
+  // Starts options.threads workers (none with 0: RunPass then advances
+  // runs); they resume every running run. Steps call operations through
+  // `dispatcher` (the broker, whose table's orch.* rows point at this
+  // engine), which must outlive Stop(). A second Start is a no-op.
+  void Start(const runtime::Dispatcher& dispatcher);
   // Stops the workers after the call each is making; runs stay running in
   // the store and resume at the next Start (here or in another process).
   // Idempotent.

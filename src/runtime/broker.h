@@ -34,6 +34,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "bver/status.h"
+#include "src/runtime/dispatcher.h"
 #include "src/runtime/operations.h"
 
 namespace bver::runtime {
@@ -50,7 +51,7 @@ struct CallRecord {
   std::string internal_detail;
 };
 
-class Broker {
+class Broker final : public Dispatcher {
  public:
   struct Options {
     // Show Internal/Unknown/DataLoss/Unavailable messages to the caller as
@@ -64,12 +65,13 @@ class Broker {
 
   explicit Broker(std::shared_ptr<const OperationTable> table);
   Broker(std::shared_ptr<const OperationTable> table, Options options);
-  ~Broker();
+  ~Broker() override;
 
   const OperationTable& table() const { return *table_; }
+  const OperationRow* Find(std::string_view id) const override { return table_->Find(id); }
 
   // Runs the call through the pipeline above; the output object on success.
-  Result<nlohmann::json> Invoke(const Call& call) const;
+  Result<nlohmann::json> Invoke(const Call& call) const override;
 
   // Steps 1-5 alone, for transports that stream (PUT/GET /v1/artifacts):
   // whether `call` may run. `call.input` is validated when given.

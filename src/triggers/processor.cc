@@ -10,6 +10,7 @@
 #include "src/auth/principal.h"
 #include "src/core/clock.h"
 #include "src/triggers/match.h"
+#include "src/runtime/broker.h"
 #include "src/runtime/problem.h"
 
 namespace bver::triggers {
@@ -69,9 +70,8 @@ struct TriggerProcessor::Impl {
   ProcessorOptions options;
   std::vector<Compiled> triggers;
 
-  std::mutex mu;  // guards broker, running, stopping (with cv)
+  std::mutex mu;  // guards running, stopping (with cv)
   std::condition_variable cv;
-  std::shared_ptr<const runtime::Broker> broker;
   bool running = false;
   std::atomic<bool> stopping{false};
   std::thread thread;
@@ -85,11 +85,6 @@ struct TriggerProcessor::Impl {
       }
       triggers.push_back(std::move(c));
     }
-  }
-
-  std::shared_ptr<const runtime::Broker> Broker() {
-    std::lock_guard<std::mutex> l(mu);
-    return broker;
   }
 
   std::string Now() const { return core::FormatTimestamp(store.Now()); }
@@ -123,9 +118,9 @@ struct TriggerProcessor::Impl {
   // steps and the REST bodies take it; plus the idempotency key when the
   // operation takes one.
   Result<json> BuildInput(const Compiled& t, const json& envelope, const std::string& event_id,
-                          const runtime::Broker& b) {
+                          const runtime::Dispatcher& b) {
     BVER_ASSIGN_OR_RETURN(json rendered, RenderInput(t.input, envelope));
-    const runtime::OperationRow* row = b.table().Find(t.start);
+    const runtime::OperationRow* row = b.Find(t.start);
     bool wrap = row != nullptr &&
                 (row->kind == domain::OperationKind::kJobStart || row->kind == domain::OperationKind::kOrchStart);
     json input = wrap ? json{{"input", rendered}} : rendered;
@@ -168,7 +163,7 @@ struct TriggerProcessor::Impl {
 
   // Matches `envelope` against trigger `t` (already matched) and fires it
   // at most once. Errors: the store's only.
-  Status Fire(const Compiled& t, const json& envelope, std::uint64_t offset, const runtime::Broker& b) {
+  Status Fire(const Compiled& t, const json& envelope, std::uint64_t offset, const runtime::Dispatcher& b) {
     std::string event_id = envelope.value("event_id", "");
     if (event_id.empty()) return Status::Ok();  // the log gives every event an id; nothing to key on otherwise
     std::string key = t.name + "/" + event_id;
@@ -241,7 +236,7 @@ struct TriggerProcessor::Impl {
     return Settle(key, record, Invoke(b, record));
   }
 
-  static Result<json> Invoke(const runtime::Broker& b, const json& record) {
+  static Result<json> Invoke(const runtime::Dispatcher& b, const json& record) {
     runtime::Call c;
     c.operation = record.value("operation", "");
     c.input = std::make_shared<const json>(record.value("input", json::object()));
@@ -255,7 +250,7 @@ struct TriggerProcessor::Impl {
   // Entries a crash left "starting": issued again when the operation takes
   // an idempotency key (it answers the first start if there was one),
   // otherwise recorded failed.
-  Status Recover(const runtime::Broker& b) {
+  Status Recover(const runtime::Dispatcher& b) {
     std::string after;
     while (true) {
       BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> pending,
@@ -270,7 +265,7 @@ struct TriggerProcessor::Impl {
               [&](store::Txn& t) { return t.DeleteRecord(kPendingRecord, p.key).status(); }));
           continue;
         }
-        const runtime::OperationRow* row = b.table().Find(record.value("operation", ""));
+        const runtime::OperationRow* row = b.Find(record.value("operation", ""));
         json& input = record["input"];
         if (row != nullptr && TakesIdempotencyKey(*row) && input.is_object()) {
           if (!input.contains("idempotency_key")) {
@@ -319,9 +314,7 @@ struct TriggerProcessor::Impl {
     return out;
   }
 
-  Result<std::size_t> RunOnce() {
-    std::shared_ptr<const runtime::Broker> b = Broker();
-    if (!b) return FailedPreconditionError("the trigger processor has no broker yet (SetBroker)");
+  Result<std::size_t> RunOnce(const runtime::Dispatcher& b) {
     // A read, not a transaction: an idle pass writes nothing (a commit
     // would wake the thread's own WaitForCommit at once).
     BVER_ASSIGN_OR_RETURN(std::optional<std::uint64_t> at, ReadCursor());
@@ -340,7 +333,7 @@ struct TriggerProcessor::Impl {
       if (env.value("event_type", "").rfind("trigger.", 0) != 0) {
         for (const Compiled& t : triggers) {
           if (!Matches(t.on, env)) continue;
-          failed = Fire(t, env, ev.offset, *b);
+          failed = Fire(t, env, ev.offset, b);
           if (!failed.ok()) break;
         }
       }
@@ -352,11 +345,11 @@ struct TriggerProcessor::Impl {
     return events.size();
   }
 
-  void Loop() {
+  void Loop(const runtime::Dispatcher& dispatcher) {
     store::Backend& backend = store.backend();
     while (!stopping.load()) {
       std::uint64_t seen = backend.commit_seq();
-      Result<std::size_t> n = RunOnce();
+      Result<std::size_t> n = RunOnce(dispatcher);
       if (!n.ok()) {
         std::cerr << json{{"component", "triggers"}, {"error", ErrorJson(n.status())}}.dump() << "\n";
         std::unique_lock<std::mutex> l(mu);
@@ -374,28 +367,21 @@ TriggerProcessor::TriggerProcessor(store::Store& store, ProcessorOptions options
 
 TriggerProcessor::~TriggerProcessor() { Stop(); }
 
-void TriggerProcessor::SetBroker(std::shared_ptr<const runtime::Broker> broker) {
-  std::lock_guard<std::mutex> l(impl_->mu);
-  impl_->broker = std::move(broker);
-}
-
-Status TriggerProcessor::Prepare() {
-  std::shared_ptr<const runtime::Broker> b = impl_->Broker();
-  if (!b) return FailedPreconditionError("the trigger processor has no broker yet (SetBroker)");
+Status TriggerProcessor::Prepare(const runtime::Dispatcher& dispatcher) {
   BVER_RETURN_IF_ERROR(impl_->EnsureCursor().status());
-  return impl_->Recover(*b);
+  return impl_->Recover(dispatcher);
 }
 
-Status TriggerProcessor::Start() {
+Status TriggerProcessor::Start(const runtime::Dispatcher& dispatcher) {
   {
     std::lock_guard<std::mutex> l(impl_->mu);
     if (impl_->running) return Status::Ok();
   }
-  BVER_RETURN_IF_ERROR(Prepare());
+  BVER_RETURN_IF_ERROR(Prepare(dispatcher));
   std::lock_guard<std::mutex> l(impl_->mu);
   impl_->stopping = false;
   impl_->running = true;
-  impl_->thread = std::thread([this] { impl_->Loop(); });
+  impl_->thread = std::thread([this, &dispatcher] { impl_->Loop(dispatcher); });
   return Status::Ok();
 }
 
@@ -412,7 +398,9 @@ void TriggerProcessor::Stop() {
   impl_->running = false;
 }
 
-Result<std::size_t> TriggerProcessor::RunOnce() { return impl_->RunOnce(); }
+Result<std::size_t> TriggerProcessor::RunOnce(const runtime::Dispatcher& dispatcher) {
+  return impl_->RunOnce(dispatcher);
+}
 
 Result<std::optional<std::uint64_t>> TriggerProcessor::Cursor() { return impl_->ReadCursor(); }
 

@@ -1,6 +1,6 @@
 // The trigger processor (BVER.md §6, docs/triggers.md): follows the event
 // log from a durable cursor and, for every event that matches a trigger of
-// the platform, starts the trigger's operation through the broker, as the
+// the platform, starts the trigger's operation through the dispatcher (the broker), as the
 // system principal "local:triggers", with causation_id = the event's
 // event_id and correlation_id = the event's correlation_id (its event_id
 // when it has none), so one causal chain shares one correlation id.
@@ -44,7 +44,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "bver/status.h"
-#include "src/runtime/broker.h"
+#include "src/runtime/dispatcher.h"
 #include "src/runtime/trigger_service.h"
 #include "src/store/store.h"
 
@@ -74,22 +74,19 @@ class TriggerProcessor final : public runtime::TriggerService {
   TriggerProcessor(store::Store& store, ProcessorOptions options = {});
   ~TriggerProcessor() override;  // Stop()
 
-  // The broker the operations are started through; set once it is built
-  // (the processor is bound into the broker's operation table first).
-  void SetBroker(std::shared_ptr<const runtime::Broker> broker);
-
   // Creates the cursor at the current end of the log when there is none,
-  // settles entries left "starting" by a crash, and starts the thread.
-  // FailedPrecondition without a broker.
-  Status Start();
+  // settles entries left "starting" by a crash, and starts the thread,
+  // which starts operations through `dispatcher` (the broker, whose table
+  // has this processor's rows) until Stop; it must outlive Stop.
+  Status Start(const runtime::Dispatcher& dispatcher);
   // Finishes the event being processed, then stops the thread. Idempotent.
   void Stop();
 
   // One pass, on the calling thread: the events after the cursor (at most
   // options.batch), each matched and fired. The number of events read.
-  Result<std::size_t> RunOnce();
+  Result<std::size_t> RunOnce(const runtime::Dispatcher& dispatcher);
   // Start's first two steps alone (tests call RunOnce instead of Start).
-  Status Prepare();
+  Status Prepare(const runtime::Dispatcher& dispatcher);
 
   // The offset of the next event to process; nullopt before the first start.
   Result<std::optional<std::uint64_t>> Cursor();

@@ -18,6 +18,7 @@
 #include "src/jobs/engine.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/runner.h"
+#include "src/runtime/broker.h"
 #include "src/runtime/operations.h"
 #include "tests/support/fake_capabilities.h"
 #include "tests/support/store_backends.h"
@@ -79,13 +80,12 @@ class TriggerTest : public ::testing::TestWithParam<BackendCase> {
 
   void NewProcessor() {
     processor_ = std::make_unique<TriggerProcessor>(*store_, options_);
-    processor_->SetBroker(broker_);
   }
 
   // Passes until the processor has read every event.
   void Drain() {
     for (int i = 0; i < 1000; ++i) {
-      Result<std::size_t> n = processor_->RunOnce();
+      Result<std::size_t> n = processor_->RunOnce(*broker_);
       ASSERT_TRUE(n.ok()) << n.status().ToString();
       if (*n == 0) return;
     }
@@ -151,7 +151,7 @@ class TriggerTest : public ::testing::TestWithParam<BackendCase> {
 
 TEST_P(TriggerTest, StartsOncePerMatchingEventWithTheEventsIds) {
   Open(0);
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   store::Reference sub = Create("sites/site", "power.substation", {{"name", "north"}}, "north", "corr-1");
   Create("sites/site", "telecom.node", {{"name", "t1"}}, "t1");  // another kind: no match
   Create("sites/site", "", {{"name", "plain"}}, "plain");         // no kind: no match
@@ -187,14 +187,14 @@ TEST_P(TriggerTest, StartsOncePerMatchingEventWithTheEventsIds) {
   EXPECT_EQ(Counts("on_status"), json({0, 0, 0}));
   // An idle pass writes nothing (a commit would wake the processor's own wait at once).
   std::uint64_t seq = store_->backend().commit_seq();
-  ASSERT_TRUE(processor_->RunOnce().ok());
+  ASSERT_TRUE(processor_->RunOnce(*broker_).ok());
   EXPECT_EQ(store_->backend().commit_seq(), seq);
 }
 
 TEST_P(TriggerTest, TheFirstStartBeginsAtTheEndOfTheLog) {
   Create("sites/site", "power.substation", {{"name", "old"}}, "old");
   Open(0);
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   Result<std::optional<std::uint64_t>> cursor = processor_->Cursor();
   ASSERT_TRUE(cursor.ok() && cursor->has_value());
   EXPECT_EQ(**cursor, 2u);
@@ -217,9 +217,9 @@ TEST_P(TriggerTest, RecreatedMidwayNeitherRepeatsNorMisses) {
   ProcessorOptions o;
   o.batch = 2;
   Open(0, o);
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   for (int i = 0; i < 7; ++i) Create("sites/site", "power.substation", {{"name", "s"}}, "s" + std::to_string(i));
-  Result<std::size_t> n = processor_->RunOnce();
+  Result<std::size_t> n = processor_->RunOnce(*broker_);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 2u);
   EXPECT_EQ(Jobs("note").size(), 2u);
@@ -227,7 +227,7 @@ TEST_P(TriggerTest, RecreatedMidwayNeitherRepeatsNorMisses) {
   processor_.reset();
   for (int i = 7; i < 10; ++i) Create("sites/site", "power.substation", {{"name", "s"}}, "s" + std::to_string(i));
   NewProcessor();
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   Drain();
   std::vector<store::JobRow> jobs = Jobs("note");
   EXPECT_EQ(jobs.size(), 10u);
@@ -236,7 +236,7 @@ TEST_P(TriggerTest, RecreatedMidwayNeitherRepeatsNorMisses) {
   EXPECT_EQ(sites.size(), 10u);
   EXPECT_EQ(Counts("on_substation"), json({10, 0, 0}));
   // The thread does the same as the passes: one more event, one more job.
-  ASSERT_TRUE(processor_->Start().ok());
+  ASSERT_TRUE(processor_->Start(*broker_).ok());
   Create("sites/site", "power.substation", {{"name", "s"}}, "s10");
   for (int i = 0; i < 1000 && Jobs("note").size() < 11; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   processor_->Stop();
@@ -245,7 +245,7 @@ TEST_P(TriggerTest, RecreatedMidwayNeitherRepeatsNorMisses) {
 
 TEST_P(TriggerTest, FailedStartsAreRecordedAndDoNotStopTheProcessor) {
   Open(0);
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   Create("other/thing", "", json::object(), "a");  // on_thing: plugin missing
   Create("sites/site", "power.substation", {{"name", "after"}}, "after");
   store::WriteContext ctx;
@@ -281,7 +281,7 @@ TEST_P(TriggerTest, ALoopIsCutByTheBoundWithTriggerSuppressed) {
   ProcessorOptions o;
   o.idle_wait = std::chrono::milliseconds(50);
   Open(2, o);
-  ASSERT_TRUE(processor_->Start().ok());
+  ASSERT_TRUE(processor_->Start(*broker_).ok());
   Create("sites/site", "", {{"name", "loop"}}, "loop");
   store::WriteContext ctx;
   ctx.actor = "test";
@@ -320,7 +320,7 @@ TEST_P(TriggerTest, TheChainBoundCountsEveryTrigger) {
   ProcessorOptions o;
   o.max_chain_firings = 2;
   Open(0, o);
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   for (int i = 0; i < 4; ++i) {
     Create("sites/site", "power.substation", {{"name", "s"}}, "c" + std::to_string(i), "one-chain");
   }
@@ -335,7 +335,7 @@ TEST_P(TriggerTest, TheChainBoundCountsEveryTrigger) {
 
 TEST_P(TriggerTest, AStartInterruptedByACrashIsSettledOnStart) {
   Open(0);
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   Create("sites/site", "power.substation", {{"name", "crash"}}, "crash", "crash-chain");
   json created = Events("ref.created").back();
   std::string event_id = created["event_id"];
@@ -367,7 +367,7 @@ TEST_P(TriggerTest, AStartInterruptedByACrashIsSettledOnStart) {
                   })
                   .ok());
   NewProcessor();
-  ASSERT_TRUE(processor_->Prepare().ok());
+  ASSERT_TRUE(processor_->Prepare(*broker_).ok());
   Drain();
   std::vector<json> fires = Fires("on_substation");
   ASSERT_EQ(fires.size(), 1u);

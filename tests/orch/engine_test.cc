@@ -103,8 +103,7 @@ class OrchTest : public ::testing::TestWithParam<BackendCase> {
     Result<std::unique_ptr<runtime::OperationTable>> table = runtime::OperationTable::Build(platform_, bindings);
     ASSERT_TRUE(table.ok()) << table.status().ToString();
     broker_ = std::make_shared<const runtime::Broker>(std::shared_ptr<const runtime::OperationTable>(std::move(*table)));
-    orch_->SetBroker(broker_);
-    orch_->Start();
+    orch_->Start(*broker_);
   }
   void StopOrch() {
     if (orch_) orch_->Stop();

@@ -1,0 +1,125 @@
+// The composition root: what a process opens before it serves -- the
+// compiled platform, the store, the artifact folder, the plugin registry,
+// the job engine with its in-process workers, the event gate and consumers,
+// the orchestrator engine, the trigger processor, the operation table and
+// the broker (the dispatcher the engines call). One place, so `bver up`,
+// `bver mcp`, `bver worker`, `bver call` and every CLI command can never
+// disagree about what they serve. The transports (http_front.h, src/mcp/)
+// are built on top of it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "bver/status.h"
+#include "src/runtime/broker.h"
+
+namespace bver::domain {
+struct Platform;
+}
+namespace bver::store {
+class Store;
+class ArtifactStore;
+}  // namespace bver::store
+namespace bver::plugin {
+class RegistryStorage;
+class Registry;
+}  // namespace bver::plugin
+namespace bver::jobs {
+class CapabilityHost;
+class Engine;
+}  // namespace bver::jobs
+namespace bver::events {
+class PayloadRegistry;
+class Gate;
+class Subscriptions;
+class NatsRelay;
+}  // namespace bver::events
+namespace bver::orch {
+class Engine;
+}
+
+namespace bver::triggers {
+class TriggerProcessor;
+}
+
+namespace bver::server {
+
+// Where a project is: its domain file, the folder relative paths are
+// resolved against, and the store URL chosen for it.
+struct Project {
+  std::string domain_file = "bver.yaml";
+  std::string dir;  // the domain file's folder
+  std::string store_url;
+};
+
+// The project of `domain_file`, its store from `store_flag` when given, else
+// $BVER_STORE, bver.config.yaml, or sqlite:.bver/bver.db in its folder.
+Result<Project> LocateProject(const std::string& domain_file, const std::string& store_flag);
+
+struct Runtime {
+  std::shared_ptr<const domain::Platform> platform;
+  std::string fingerprint;  // of the compiled manifest
+  Project project;
+  std::unique_ptr<store::Store> store;
+  // Null when the store has no artifact folder (PostgreSQL without
+  // artifacts_dir): the artifact operations then answer FailedPrecondition.
+  std::unique_ptr<store::ArtifactStore> artifacts;
+  // The plugins installed in the project (records in the store) and the job
+  // engine that runs their capabilities.
+  std::unique_ptr<plugin::RegistryStorage> plugin_storage;
+  std::unique_ptr<plugin::Registry> plugins;
+  std::unique_ptr<jobs::CapabilityHost> capability_host;
+  std::unique_ptr<jobs::Engine> jobs;
+  // The payload schema registry and the ingestion gate (docs/events.md).
+  std::unique_ptr<events::PayloadRegistry> payload_schemas;
+  std::unique_ptr<events::Gate> gate;
+  // Durable consumers of the event log (events.consumers.*, docs/events.md).
+  std::unique_ptr<events::Subscriptions> subscriptions;
+  // The orchestrator engine (docs/orchestrators.md); its steps call the broker.
+  std::unique_ptr<orch::Engine> orchestrators;
+  // The NATS JetStream relay of the event log (docs/events.md), when
+  // RuntimeOptions::nats_url is set. Declared after the store, so it stops
+  // (its destructor joins its thread) before the store closes.
+  std::unique_ptr<events::NatsRelay> nats_relay;
+  std::shared_ptr<const runtime::Broker> broker;
+  // Starts the operations of bver.yaml's triggers from events
+  // (docs/triggers.md); runs only with RuntimeOptions::run_triggers.
+  std::unique_ptr<triggers::TriggerProcessor> triggers;
+
+  ~Runtime();
+};
+
+struct RuntimeOptions {
+  // In-process job workers started with the runtime (0: none; the jobs are
+  // queued for `bver worker` processes). Negative: $BVER_JOB_THREADS when
+  // set, else 2 (what bver up and bver mcp use).
+  int job_threads = -1;
+  // Worker labels offered besides the detected ones ("k=v,...").
+  std::string worker_labels;
+  // > 0: the lease of a running job (a dead worker's job runs again after it).
+  std::int64_t job_lease_ms = 0;
+  // Run the trigger processor (bver up). Off for bver mcp and the CLI: a
+  // stdio MCP server is one process per client, and two processors on one
+  // store could both start an event's operation.
+  bool run_triggers = false;
+  // Orchestrator worker threads, which advance running runs (resuming those
+  // a dead process left). Negative: 2 when job_threads is negative too (bver
+  // up, bver mcp), else 0 (the job and orch commands choose their own).
+  int orch_threads = -1;
+  // Non-empty: relay the event log to this NATS server's JetStream
+  // (nats://host:port) into `nats_stream` on subjects
+  // "<nats_subject_prefix>.<channel>" (empty: BVER, bver.events).
+  std::string nats_url;
+  std::string nats_stream;
+  std::string nats_subject_prefix;
+};
+
+// Compiles the project's domain file, opens its store and builds the broker
+// with `options`; starts the engines' workers as `runtime_options` says. The
+// first error, as it is (file:line:column for the domain).
+Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Broker::Options options = {},
+                                             RuntimeOptions runtime_options = {});
+
+}  // namespace bver::server

@@ -1,0 +1,186 @@
+// bver call: every operation from the command line, the same row REST and
+// MCP serve -- in-process, and against a running `bver up` (--server). The
+// same input gives the same output shape and the same problem through the
+// CLI (local and remote) and REST; a write carries the caller's correlation
+// id into its event; bad input changes nothing. Also the newcomer's paper
+// cuts: an unknown command suggests the nearest, `bver status` outside a
+// project says so.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/http_client.h"
+#include "tests/support/run_command.h"
+#include "tests/support/server_process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+class CallTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("bver_call_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", dir_ / "bver.yaml");
+  }
+  void TearDown() override {
+    if (server_.pid > 0) bver::testing::StopServer(server_);
+    fs::remove_all(dir_);
+  }
+
+  bver::testing::CommandResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"-C", dir_.string()});
+    return bver::testing::RunCommand(BVER_EXE, args, dir_);
+  }
+  // bver call OP --input INPUT --json [extra...]: the exit code and the one JSON line.
+  std::pair<int, json> Call(const std::string& op, const json& input, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"call", op, "--input", input.dump(), "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    bver::testing::CommandResult r = Run(args);
+    return {r.code, json::parse(r.out, nullptr, false)};
+  }
+  std::string Server() const { return "http://127.0.0.1:" + std::to_string(server_.port); }
+
+  fs::path dir_;
+  bver::testing::ServerProcess server_;
+};
+
+const json kNode = {{"id", "t1"}, {"kind", "telecom.node"}, {"body", {{"name", "Tower 1"}, {"operator", "acme"}}}};
+
+TEST_F(CallTest, ListDescribeAndUnknownOperations) {
+  bver::testing::CommandResult list = Run({"call", "--list", "--json"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  std::vector<std::string> ids;
+  const json listed = json::parse(list.out);
+  for (const json& row : listed["operations"]) ids.push_back(row["id"]);
+  for (const char* op : {"refs.site.create", "refs.asset.get", "resolve", "events.read", "ledger.verify",
+                         "jobs.skeleton.start", "jobs.status", "orch.design_site.start", "triggers.list"}) {
+    EXPECT_THAT(ids, ::testing::Contains(std::string(op)));
+  }
+  bver::testing::CommandResult text = Run({"call", "--list"});
+  ASSERT_EQ(text.code, 0);
+  EXPECT_THAT(text.out, HasSubstr("refs.site.create"));
+  EXPECT_THAT(text.out, HasSubstr("[POST /v1/refs/sites/site]"));
+
+  bver::testing::CommandResult d = Run({"call", "refs.asset.create", "--describe"});
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_THAT(d.out, HasSubstr("Create an asset"));
+  EXPECT_THAT(d.out, HasSubstr("assets.asset:write"));
+  EXPECT_THAT(d.out, HasSubstr("\"kind\""));
+
+  bver::testing::CommandResult typo = Run({"call", "refs.site.gte"});
+  EXPECT_EQ(typo.code, 1);
+  EXPECT_THAT(typo.err, HasSubstr("no operation refs.site.gte"));
+  EXPECT_THAT(typo.err, HasSubstr("did you mean: refs.site.get"));
+  EXPECT_EQ(Run({"call"}).code, 1);
+}
+
+TEST_F(CallTest, SameShapesAndProblemsLocallyRemotelyAndOverRest) {
+  // Local: create with a correlation id, read it back.
+  auto [created_code, created] = Call("refs.site.create", kNode, {"--correlation-id", "call-test-1"});
+  ASSERT_EQ(created_code, 0) << created.dump();
+  EXPECT_EQ(created["pointer"], "bver://sites/site/t1~1");
+  EXPECT_EQ(created["ns"], "sites") << "the CLI answers the REST shape (ns, repo, timestamps)";
+  EXPECT_TRUE(created.contains("created_at")) << created.dump();
+  auto [events_code, events] = Call("events.read", json::object());
+  ASSERT_EQ(events_code, 0) << events.dump();
+  ASSERT_EQ(events["events"].size(), 1u) << events.dump();
+  EXPECT_EQ(events["events"][0]["correlation_id"], "call-test-1") << events.dump();
+  auto [get_code, local] = Call("refs.site.get", {{"id", "t1"}});
+  ASSERT_EQ(get_code, 0) << local.dump();
+
+  // Bad input: a problem with the violation's path, exit 1, nothing written.
+  json bad = kNode;
+  bad["id"] = "t2";
+  bad["body"]["name"] = 5;
+  auto [bad_code, bad_local] = Call("refs.site.create", bad);
+  EXPECT_EQ(bad_code, 1);
+  EXPECT_EQ(bad_local["code"], "invalid_argument") << bad_local.dump();
+  EXPECT_EQ(bad_local["status"], 400);
+  ASSERT_FALSE(bad_local["errors"].empty()) << bad_local.dump();
+  bver::testing::CommandResult text = Run({"call", "refs.site.create", "--input", bad.dump()});
+  EXPECT_EQ(text.code, 1);
+  EXPECT_THAT(text.err, HasSubstr("error: Invalid argument (invalid_argument)"));
+  EXPECT_THAT(text.err, HasSubstr("correlation id: "));
+  EXPECT_EQ(Run({"call", "refs.site.get", "--input", "{not json"}).code, 1);
+  EXPECT_EQ(Run({"call", "refs.site.get", "--input", "@/nonexistent/input.json"}).code, 1);
+  EXPECT_EQ(Run({"call", "refs.site.get", "--input", "{}", "--correlation-id", "bad id!"}).code, 1);
+  auto [missing_code, missing] = Call("refs.site.get", {{"id", "nobody"}});
+  EXPECT_EQ(missing_code, 1);
+  EXPECT_EQ(missing["code"], "not_found");
+
+  // The same calls against bver up: REST's generic route and bver call --server.
+  server_ = bver::testing::StartBverUp(BVER_EXE, dir_, {"--listen", "127.0.0.1:0"});
+  ASSERT_GT(server_.port, 0) << bver::testing::ReadFileForTest(server_.stderr_path);
+  bver::testing::HttpReply rest = bver::testing::HttpRequestOnce(server_.port, "POST", "/v1/ops/refs.site.get",
+                                                                 R"({"id":"t1"})", {{"Content-Type", "application/json"}});
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  EXPECT_EQ(rest.Json(), local);
+  auto [remote_code, remote] = Call("refs.site.get", {{"id", "t1"}}, {"--server", Server()});
+  ASSERT_EQ(remote_code, 0) << remote.dump();
+  EXPECT_EQ(remote, local);
+
+  bver::testing::HttpReply rest_bad = bver::testing::HttpRequestOnce(
+      server_.port, "POST", "/v1/ops/refs.site.create", bad.dump(), {{"Content-Type", "application/json"}});
+  EXPECT_EQ(rest_bad.status, 400);
+  EXPECT_EQ(rest_bad.Json()["code"], bad_local["code"]);
+  EXPECT_EQ(rest_bad.Json()["errors"], bad_local["errors"]);
+  auto [remote_bad_code, remote_bad] = Call("refs.site.create", bad, {"--server", Server()});
+  EXPECT_EQ(remote_bad_code, 1);
+  EXPECT_EQ(remote_bad["code"], "invalid_argument");
+  EXPECT_EQ(remote_bad["errors"], bad_local["errors"]);
+
+  // A remote write carries the caller's correlation id too.
+  auto [patched_code, patched] = Call("refs.site.patch", {{"id", "t1"}, {"merge", {{"operator", "beta"}}}},
+                                      {"--server", Server(), "--correlation-id", "call-test-2"});
+  ASSERT_EQ(patched_code, 0) << patched.dump();
+  EXPECT_EQ(patched["version"], 2);
+  auto [tail_code, tail] = Call("events.read", {{"from", 2}}, {"--server", Server()});
+  ASSERT_EQ(tail_code, 0) << tail.dump();
+  ASSERT_GE(tail["events"].size(), 1u) << tail.dump();
+  EXPECT_EQ(tail["events"][0]["correlation_id"], "call-test-2") << tail.dump();
+
+  bver::testing::CommandResult remote_list = Run({"call", "--list", "--server", Server(), "--json"});
+  ASSERT_EQ(remote_list.code, 0) << remote_list.err;
+  bver::testing::CommandResult local_list = Run({"call", "--list", "--json"});
+  EXPECT_EQ(json::parse(remote_list.out)["operations"].size(), json::parse(local_list.out)["operations"].size());
+
+  // Bad servers: a clear error, exit 3 (the environment), not a hang.
+  EXPECT_EQ(bver::testing::StopServer(server_), 0);
+  bver::testing::CommandResult gone = Run({"call", "refs.site.get", "--input", R"({"id":"t1"})", "--server", Server()});
+  EXPECT_EQ(gone.code, 3);
+  EXPECT_THAT(gone.err, HasSubstr("cannot reach"));
+  bver::testing::CommandResult tls = Run({"call", "refs.site.get", "--server", "https://127.0.0.1:1"});
+  EXPECT_EQ(tls.code, 1);
+  EXPECT_THAT(tls.err, HasSubstr("https"));
+}
+
+TEST_F(CallTest, UnknownCommandsAndStatusOutsideAProject) {
+  bver::testing::CommandResult typo = Run({"stauts"});
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_THAT(typo.err, HasSubstr("unknown command 'stauts'"));
+  EXPECT_THAT(typo.err, HasSubstr("did you mean 'status'?"));
+  bver::testing::CommandResult init = Run({"init"});
+  EXPECT_EQ(init.code, 2);
+  EXPECT_THAT(init.err, HasSubstr("unknown command 'init'"));
+
+  fs::path empty = dir_ / "empty";
+  fs::create_directories(empty);
+  bver::testing::CommandResult status = bver::testing::RunCommand(BVER_EXE, {"-C", empty.string(), "status"}, empty);
+  EXPECT_EQ(status.code, 1);
+  EXPECT_THAT(status.err, HasSubstr("no bver.yaml"));
+  EXPECT_THAT(status.err, HasSubstr("not a BVER project"));
+  EXPECT_FALSE(fs::exists(empty / ".bver")) << "status outside a project writes nothing";
+}
+
+}  // namespace
