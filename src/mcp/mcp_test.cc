@@ -13,6 +13,7 @@
 
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
+#include "src/schema/validator.h"
 #include "src/store/open.h"
 
 namespace bver::mcp {
@@ -99,6 +100,45 @@ TEST_F(McpTest, ToolsAreTheRowsWithObjectSchemasAndPage) {
   EXPECT_NE(std::find(names.begin(), names.end(), "resolve"), names.end());
   EXPECT_EQ(One(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"zz"}})")["error"]["code"],
             kInvalidParams);
+}
+
+// tools/list is read into an agent's context: output schemas describe a
+// reference's body once (in the create tool's input), carry no per-kind
+// dispatch and no field prose, yet every output the full schema accepts
+// still passes the lean one.
+TEST_F(McpTest, ToolListIsLeanAndItsOutputSchemasStillHold) {
+  json a = One(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}})");
+  ASSERT_TRUE(a.contains("result")) << a.dump();
+  std::size_t bytes = a.dump().size();
+  json get, create;
+  for (const json& t : a["result"]["tools"]) {
+    if (t["name"] == "refs.site.get") get = t;
+    if (t["name"] == "refs.site.create") create = t;
+  }
+  ASSERT_TRUE(get.is_object() && create.is_object());
+  const std::string out = get["outputSchema"].dump();
+  EXPECT_EQ(out.find("body:power.substation"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"allOf\""), std::string::npos) << out;
+  EXPECT_EQ(get["outputSchema"]["properties"]["body"]["type"], "object");
+  EXPECT_NE(get["outputSchema"]["properties"]["body"]["description"].get<std::string>().find(
+                "the input of tool refs.site.create"),
+            std::string::npos);
+  EXPECT_FALSE(get["outputSchema"]["properties"]["version"].contains("description"));
+  // The input keeps everything an agent needs to write a valid body.
+  EXPECT_NE(create["inputSchema"].dump().find("body:power.substation"), std::string::npos);
+  // The whole list of the example's 50 tools: was 163 KB with full output schemas.
+  EXPECT_LT(bytes, 115u * 1024) << bytes;
+
+  // A reference as refs.site.get answers it passes the lean output schema.
+  Result<std::unique_ptr<schema::Validator>> v = schema::Validator::Compile(get["outputSchema"]);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  json ref = {{"pointer", "bver://sites/site/n1~1"}, {"ns", "sites"}, {"repo", "site"}, {"id", "n1"},
+              {"version", 1}, {"kind", "power.substation"}, {"deleted", false},
+              {"created_at", "2026-12-05T00:00:00Z"}, {"updated_at", "2026-12-05T00:00:00Z"},
+              {"body", {{"name", "North"}, {"bays", 4}}}};
+  EXPECT_TRUE((*v)->Validate(ref).ok()) << (*v)->Validate(ref).ToString();
+  ref["version"] = 0;
+  EXPECT_FALSE((*v)->Validate(ref).ok()) << "the envelope is still checked";
 }
 
 TEST_F(McpTest, UnknownToolIsInvalidParamsAndBadInputIsAnErrorResult) {

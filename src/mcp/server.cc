@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <utility>
 
 #include "bver/pointer.h"
@@ -159,6 +160,103 @@ Server::Answer Server::Initialize(const json& params) const {
                             "pointers, optionally pinned (~N) and with an attribute path (@path)."}});
 }
 
+namespace {
+
+// An output schema lean enough for an agent's context: a reference's body
+// is described once, in the input of the repo's create tool (and validated
+// by the broker before it is answered), so outputs say `body` is an object
+// and where its schema is, and drop the per-kind dispatch (allOf of
+// if kind = K then body = body:K) that only chose among body schemas. The
+// structured content still conforms (the same object, less constrained).
+bool IsBodyRef(const json& s) {
+  return s.is_object() && s.contains("$ref") && s["$ref"].is_string() &&
+         s["$ref"].get<std::string>().rfind("#/$defs/body", 0) == 0;
+}
+
+// An allOf member "if ... then {properties: {body: {$ref: body...}}}".
+bool IsBodyDispatch(const json& member) {
+  if (!member.is_object() || !member.contains("then")) return false;
+  const json& then = member["then"];
+  return then.is_object() && then.size() == 1 && then.contains("properties") && then["properties"].size() == 1 &&
+         then["properties"].contains("body") && IsBodyRef(then["properties"]["body"]);
+}
+
+void DropBodyDispatch(json& s) {
+  if (s.is_array()) {
+    for (json& e : s) DropBodyDispatch(e);
+    return;
+  }
+  if (!s.is_object()) return;
+  if (auto all = s.find("allOf"); all != s.end() && all->is_array() && !all->empty() &&
+                                  std::all_of(all->begin(), all->end(), IsBodyDispatch)) {
+    s.erase(all);
+  }
+  for (auto& [key, value] : s.items()) DropBodyDispatch(value);
+}
+
+json LeanOutputSchema(const json& schema, const runtime::OperationRow& row) {
+  if (!schema.is_object()) return schema;
+  json lean = schema;
+  DropBodyDispatch(lean);
+  const std::string create = row.target.empty() ? "" : "refs." + row.target.substr(row.target.find('/') + 1) + ".create";
+  const std::string where = create.empty() ? "the repo's create tool" : "the input of tool " + create;
+  json defs_none = json::object();
+  json& defs = lean.contains("$defs") && lean["$defs"].is_object() ? lean["$defs"] : defs_none;
+  for (auto it = defs.begin(); it != defs.end();) {
+    const std::string name = it.key();
+    if (name == "body" || name.rfind("body:", 0) == 0) {
+      it = defs.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (lean.contains("$defs") && defs.empty()) lean.erase("$defs");
+  // Whatever still names a body definition (a reference's body property) now
+  // reads as a plain object that says where its schema is.
+  std::function<void(json&)> retarget = [&](json& s) {
+    if (s.is_array()) {
+      for (json& e : s) retarget(e);
+    } else if (s.is_object()) {
+      if (IsBodyRef(s)) {
+        s = {{"type", "object"}, {"description", "The reference's body; its schema is in " + where + "."}};
+        return;
+      }
+      if (s.contains("properties") && s["properties"].is_object() && s["properties"].contains("body") &&
+          s["properties"]["body"].is_object() && s["properties"]["body"].value("type", "") == "object" &&
+          s.contains("required")) {
+        json& body = s["properties"]["body"];
+        if (!body.contains("$ref")) body["description"] = "The reference's body; its schema is in " + where + ".";
+      }
+      for (auto& [key, value] : s.items()) retarget(value);
+    }
+  };
+  retarget(lean);
+  // The fields' descriptions are the output's documentation for people
+  // (OpenAPI keeps them); an agent reads the answer itself.
+  std::function<void(json&)> undescribe = [&](json& schema) {
+    if (schema.is_array()) {
+      for (json& e : schema) undescribe(e);
+      return;
+    }
+    if (!schema.is_object()) return;
+    if (schema.contains("description") && schema["description"].is_string() &&
+        schema["description"].get<std::string>().find("its schema is in") == std::string::npos) {
+      schema.erase("description");
+    }
+    for (auto& [key, value] : schema.items()) {
+      if ((key == "properties" || key == "$defs") && value.is_object()) {
+        for (auto& [name, sub] : value.items()) undescribe(sub);  // a field named "description" stays
+      } else if (value.is_object() || value.is_array()) {
+        undescribe(value);
+      }
+    }
+  };
+  undescribe(lean);
+  return lean;
+}
+
+}  // namespace
+
 std::vector<const runtime::OperationRow*> Server::ToolRows() const {
   std::vector<const runtime::OperationRow*> rows;
   for (const runtime::OperationRow& row : broker_->table().rows()) {
@@ -190,7 +288,7 @@ Server::Answer Server::ListTools(const json& params) const {
                    {"destructiveHint", row.destructive},
                    {"idempotentHint", row.idempotent},
                    {"openWorldHint", false}}}};
-    if (row.output_schema) tool["outputSchema"] = *row.output_schema;
+    if (row.output_schema) tool["outputSchema"] = LeanOutputSchema(*row.output_schema, row);
     tools.push_back(std::move(tool));
   }
   json result = {{"tools", std::move(tools)}};
