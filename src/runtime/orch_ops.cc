@@ -214,14 +214,41 @@ Handler MakeOrchHandler(const domain::Operation& op, OperationTable::Bindings bi
   };
 }
 
+// A run as a list shows it: its state, each step's, and where the whole
+// run is (the list would otherwise carry every step's inputs and outputs).
+json RunSummarySchema() {
+  json ts = {{"type", "string"}, {"format", "date-time"}};
+  json step = {{"type", "object"},
+               {"required", {"id", "state", "attempts"}},
+               {"properties",
+                {{"id", {{"type", "string"}}},
+                 {"state", {{"enum", {"pending", "running", "succeeded", "failed", "skipped", "cancelled"}}}},
+                 {"attempts", {{"type", "integer"}, {"minimum", 0}}},
+                 {"job_ids", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}};
+  return {{"type", "object"},
+          {"required", {"run_id", "orchestrator", "state", "steps", "created_at", "updated_at", "href"}},
+          {"properties",
+           {{"run_id", RunIdSchema()},
+            {"orchestrator", {{"type", "string"}}},
+            {"state", {{"enum", {"running", "succeeded", "failed", "cancelled"}}}},
+            {"steps", {{"type", "array"}, {"items", step}}},
+            {"error", ErrorSchema()},
+            {"actor", {{"type", "string"}}},
+            {"correlation_id", {{"type", "string"}}},
+            {"created_at", ts},
+            {"updated_at", ts},
+            {"ended_at", ts},
+            {"href", {{"type", "string"}, {"description", "GET it for the whole run: inputs, calls, outputs."}}}}}};
+}
+
 Result<std::vector<OperationRow>> OrchListRows(OrchestratorService& orchestrators) {
   OrchestratorService* svc = &orchestrators;
   OperationRow r;
   r.id = "orch.runs.list";
   r.kind = domain::OperationKind::kOrchGet;  // runtime-only rows have no kind of their own; transports ignore it
   r.summary = "List orchestrator runs";
-  r.description = "Runs of every orchestrator (or of one), in start order, optionally only those in one state; "
-                  "follow next_cursor.";
+  r.description = "Runs of every orchestrator (or of one), in start order, optionally only those in one state, "
+                  "each as a summary (state, each step's state, href to the whole run); follow next_cursor.";
   r.scopes = {kOrchReadScope};
   r.read_only = true;
   r.idempotent = true;
@@ -230,7 +257,7 @@ Result<std::vector<OperationRow>> OrchListRows(OrchestratorService& orchestrator
             {"state", {{"enum", {"running", "succeeded", "failed", "cancelled"}}}},
             {"cursor", {{"type", "string"}, {"description", "next_cursor of the previous page."}}},
             {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}, {"default", 100}}}}));
-  json out = Root({{"runs", {{"type", "array"}, {"items", RunSchema()}}}, {"next_cursor", {{"type", {"string", "null"}}}}},
+  json out = Root({{"runs", {{"type", "array"}, {"items", RunSummarySchema()}}}, {"next_cursor", {{"type", {"string", "null"}}}}},
                   {"runs", "next_cursor"});
   r.output_schema = std::make_shared<const json>(std::move(out));
   auto query = [](std::string f) { return HttpParam{f, HttpSource::kQuery, f, HttpForm::kValue, {}}; };

@@ -51,8 +51,9 @@ class OrchestratorService {
   // jobs are cancelled). An ended run is answered as it is. NotFound: no such run.
   virtual Result<nlohmann::json> CancelRun(const std::string& orchestrator, const std::string& run_id,
                                            const std::string& actor, const std::string& correlation_id) = 0;
-  // {"runs": [status objects in start order], "next_cursor": run id or
-  // absent}: runs of `orchestrator` ("" any) in `state` ("" any) started
+  // {"runs": [summaries in start order: run_id, orchestrator, state, each
+  // step's id/state/attempts/job_ids, error, timestamps, href to the whole
+  // run], "next_cursor": run id or absent}: runs of `orchestrator` ("" any) in `state` ("" any) started
   // after run `after` ("" from the first), at most `limit`.
   virtual Result<nlohmann::json> ListRuns(const std::string& orchestrator, const std::string& state,
                                           const std::string& after, std::size_t limit) = 0;

@@ -496,6 +496,15 @@ TEST_P(OrchTest, RunsAreListedAndServedByTheBroker) {
   Result<json> next = orch_->ListRuns("", "", (*page)["next_cursor"], 1);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ((*next)["runs"][0]["run_id"], b["run_id"]);
+  // A list entry is a summary: each step's state, no inputs or calls, and
+  // where the whole run is.
+  const json& summary = (*all)["runs"][0];
+  EXPECT_FALSE(summary.contains("input")) << summary.dump();
+  ASSERT_FALSE(summary["steps"].empty());
+  EXPECT_FALSE(summary["steps"][0].contains("calls")) << summary.dump();
+  EXPECT_TRUE(summary["steps"][0].contains("state"));
+  EXPECT_EQ(summary["href"], "/v1/orchestrators/design/runs/" + a["run_id"].get<std::string>());
+  EXPECT_EQ(summary["state"], a["state"]);
   // The rows validate the real outputs against their schemas.
   for (auto [op, input] : {std::pair<std::string, json>{"orch.runs.list", json::object()},
                            std::pair<std::string, json>{"orch.design.get", {{"run_id", a["run_id"]}}},

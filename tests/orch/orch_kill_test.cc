@@ -117,7 +117,10 @@ TEST_P(OrchCli, KilledMidRunTheRunResumesAndEveryStepCommitsOnce) {
   json run;
   for (int i = 0; i < 600 && run_id.empty(); ++i) {
     json list = p.BverJson({"orch", "list"});
-    for (const json& r : list.value("runs", json::array())) {
+    for (const json& summary : list.value("runs", json::array())) {
+      // The list has each step's state; the run itself has its calls.
+      if (Step(summary, "slow").value("state", "") != "running") continue;
+      json r = p.BverJson({"orch", "status", summary["run_id"]});
       const json& slow = Step(r, "slow");
       if (slow.contains("calls") && slow["calls"][0]["state"] == "waiting_job") {
         run_id = r["run_id"];
@@ -299,6 +302,11 @@ TEST(OrchEndToEnd, SubstationDesignSiteThroughRest) {
   bver::testing::HttpReply list = bver::testing::HttpRequestOnce(s.port, "GET", "/v1/orchestrators/runs?state=succeeded");
   ASSERT_EQ(list.status, 200) << list.body;
   EXPECT_EQ(list.Json()["runs"].size(), 1u);
+  // The whole run is one link away.
+  const std::string href = list.Json()["runs"][0].value("href", "");
+  bver::testing::HttpReply whole = bver::testing::HttpRequestOnce(s.port, "GET", href);
+  ASSERT_EQ(whole.status, 200) << href << ": " << whole.body;
+  EXPECT_TRUE(whole.Json()["steps"][0].contains("calls")) << whole.body.substr(0, 500);
   bver::testing::HttpReply bad =
       bver::testing::HttpRequestOnce(s.port, "POST", "/v1/orchestrators/design_site/runs", R"({"site":7})");
   EXPECT_EQ(bad.status, 400) << bad.body;
