@@ -80,7 +80,7 @@ TEST_F(CallTest, ListDescribeAndUnknownOperations) {
 
   bver::testing::CommandResult typo = Run({"call", "refs.site.gte"});
   EXPECT_EQ(typo.code, 1);
-  EXPECT_THAT(typo.err, HasSubstr("no operation refs.site.gte"));
+  EXPECT_THAT(typo.err, HasSubstr("no operation \"refs.site.gte\""));
   EXPECT_THAT(typo.err, HasSubstr("did you mean: refs.site.get"));
   EXPECT_EQ(Run({"call"}).code, 1);
 }
@@ -96,6 +96,16 @@ TEST_F(CallTest, SameShapesAndProblemsLocallyRemotelyAndOverRest) {
   ASSERT_EQ(events_code, 0) << events.dump();
   ASSERT_EQ(events["events"].size(), 1u) << events.dump();
   EXPECT_EQ(events["events"][0]["correlation_id"], "call-test-1") << events.dump();
+  // The older subcommands are aliases of the same rows: REST's shape, and
+  // the caller's correlation id on the write.
+  bver::testing::CommandResult alias = Run({"ref", "create", "site", "--kind", "telecom.node", "--id", "t0", "--data",
+                                            R"({"name":"Tower 0"})", "--correlation-id", "call-test-0", "--json"});
+  ASSERT_EQ(alias.code, 0) << alias.err << alias.out;
+  EXPECT_EQ(json::parse(alias.out)["ns"], "sites");
+  auto [events0_code, events0] = Call("events.read", {{"from", 2}});
+  ASSERT_EQ(events0_code, 0) << events0.dump();
+  ASSERT_EQ(events0["events"].size(), 1u) << events0.dump();
+  EXPECT_EQ(events0["events"][0]["correlation_id"], "call-test-0");
   auto [get_code, local] = Call("refs.site.get", {{"id", "t1"}});
   ASSERT_EQ(get_code, 0) << local.dump();
 
@@ -129,6 +139,9 @@ TEST_F(CallTest, SameShapesAndProblemsLocallyRemotelyAndOverRest) {
   auto [remote_code, remote] = Call("refs.site.get", {{"id", "t1"}}, {"--server", Server()});
   ASSERT_EQ(remote_code, 0) << remote.dump();
   EXPECT_EQ(remote, local);
+  bver::testing::CommandResult alias_remote = Run({"ref", "get", "bver://sites/site/t1", "--server", Server(), "--json"});
+  ASSERT_EQ(alias_remote.code, 0) << alias_remote.err;
+  EXPECT_EQ(json::parse(alias_remote.out), local);
 
   bver::testing::HttpReply rest_bad = bver::testing::HttpRequestOnce(
       server_.port, "POST", "/v1/ops/refs.site.create", bad.dump(), {{"Content-Type", "application/json"}});
@@ -145,7 +158,7 @@ TEST_F(CallTest, SameShapesAndProblemsLocallyRemotelyAndOverRest) {
                                       {"--server", Server(), "--correlation-id", "call-test-2"});
   ASSERT_EQ(patched_code, 0) << patched.dump();
   EXPECT_EQ(patched["version"], 2);
-  auto [tail_code, tail] = Call("events.read", {{"from", 2}}, {"--server", Server()});
+  auto [tail_code, tail] = Call("events.read", {{"from", 3}}, {"--server", Server()});
   ASSERT_EQ(tail_code, 0) << tail.dump();
   ASSERT_GE(tail["events"].size(), 1u) << tail.dump();
   EXPECT_EQ(tail["events"][0]["correlation_id"], "call-test-2") << tail.dump();

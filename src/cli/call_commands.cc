@@ -14,8 +14,6 @@
 // `bver up` instead (POST /v1/ops/OP, the key in $BVER_API_KEY as a bearer
 // token), and answers the same way.
 #include <algorithm>
-#include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -24,13 +22,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "src/auth/principal.h"
 #include "src/cli/commands.h"
+#include "src/cli/invoke.h"
 #include "src/cli/output.h"
-#include "src/cli/runtime.h"
-#include "src/core/status_map.h"
-#include "src/net/client.h"
-#include "src/runtime/problem.h"
 
 namespace bver::cli {
 namespace {
@@ -38,12 +32,9 @@ namespace {
 using nlohmann::json;
 
 struct CallFlags {
-  StoreFlags store;
+  CallOptions call;
   std::string operation;
   std::string input;
-  std::string correlation_id;
-  std::string server;
-  double timeout_seconds = 600;
   bool list = false;
   bool describe = false;
 };
@@ -85,10 +76,16 @@ std::size_t Distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// The operations whose id is nearest `id` (at most three).
-std::vector<std::string> Nearest(const runtime::OperationTable& table, const std::string& id) {
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
+// The rows whose id is nearest `id` (at most three).
+std::vector<std::string> Nearest(const std::vector<json>& rows, const std::string& id) {
   std::vector<std::pair<std::size_t, std::string>> scored;
-  for (const runtime::OperationRow& row : table.rows()) scored.emplace_back(Distance(id, row.id), row.id);
+  for (const json& row : rows) scored.emplace_back(Distance(id, row["id"].get<std::string>()), row["id"]);
   std::sort(scored.begin(), scored.end());
   std::vector<std::string> out;
   for (const auto& [d, name] : scored) {
@@ -98,237 +95,76 @@ std::vector<std::string> Nearest(const runtime::OperationTable& table, const std
   return out;
 }
 
-std::string Binding(const runtime::OperationRow& row) {
-  if (row.http.method.empty()) return "";
-  return row.http.method + " " + row.http.path;
-}
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const std::string& x : v) s += (s.empty() ? "" : ",") + x;
-  return s;
-}
-
-int List(const Output& o, const runtime::OperationTable& table) {
+int List(const Output& o, const std::vector<json>& rows, const std::string& where) {
   if (o.json) {
-    json rows = json::array();
-    for (const runtime::OperationRow& row : table.rows()) {
-      rows.push_back({{"id", row.id}, {"summary", row.summary}, {"http", Binding(row)}, {"scopes", row.scopes},
-                      {"read_only", row.read_only}});
-    }
     o.Json({{"operations", rows}});
     return 0;
   }
   std::size_t width = 0;
-  for (const runtime::OperationRow& row : table.rows()) width = std::max(width, row.id.size());
-  for (const runtime::OperationRow& row : table.rows()) {
-    o.out << row.id << std::string(width + 2 - row.id.size(), ' ') << row.summary;
-    const std::string http = Binding(row);
-    if (!http.empty()) o.out << "  [" << http << "]";
+  for (const json& row : rows) width = std::max(width, row["id"].get<std::string>().size());
+  for (const json& row : rows) {
+    const std::string id = row["id"];
+    o.out << id << std::string(width + 2 - id.size(), ' ') << row.value("summary", "");
+    if (row.contains("http")) o.out << "  [" << row["http"].get<std::string>() << "]";
     o.out << "\n";
   }
-  o.out << table.rows().size() << " operations; bver call OP --describe for one\n";
+  o.out << rows.size() << " operations of " << where << "; bver call OP --describe for one\n";
   return 0;
 }
 
-int Describe(const Output& o, const runtime::OperationRow& row) {
-  json d = {{"id", row.id},           {"summary", row.summary}, {"description", row.description},
-            {"scopes", row.scopes},   {"http", Binding(row)},   {"read_only", row.read_only},
-            {"destructive", row.destructive}, {"idempotent", row.idempotent}};
-  if (row.input_schema) d["input_schema"] = *row.input_schema;
-  if (row.output_schema) d["output_schema"] = *row.output_schema;
+int Describe(const Output& o, const json& row) {
   if (o.json) {
-    o.Json(d);
+    o.Json(row);
     return 0;
   }
-  o.out << row.id << ": " << row.summary << "\n";
-  if (!row.description.empty() && row.description != row.summary) o.out << "\n" << row.description << "\n";
-  o.out << "\nscopes: " << Joined(row.scopes) << (row.read_only ? "  (read only)" : "")
-        << (row.destructive ? "  (destructive)" : "") << "\n";
-  if (!Binding(row).empty()) o.out << "REST:   " << Binding(row) << "\n";
-  o.out << "MCP:    tool " << row.id << "\n";
-  if (row.input_schema) o.out << "\ninput (JSON Schema):\n" << row.input_schema->dump(2) << "\n";
-  return 0;
-}
-
-// A problem for a terminal: "error: Not found (not_found): detail", the
-// violations one per line, the correlation id last.
-int Problem(const Output& o, const Status& status, const std::string& correlation_id,
-            const std::vector<std::string>& suggestions = {}) {
-  if (o.json) {
-    o.Json(runtime::ProblemJson(status, correlation_id));
-    return core::ExitCodeFor(status.code());
+  const std::string id = row["id"];
+  o.out << id << ": " << row.value("summary", "") << "\n";
+  const std::string description = row.value("description", "");
+  if (!description.empty() && description != row.value("summary", "")) o.out << "\n" << description << "\n";
+  if (row.contains("scopes")) {
+    o.out << "\nscopes: " << Joined(row["scopes"].get<std::vector<std::string>>())
+          << (row.value("read_only", false) ? "  (read only)" : "") << (row.value("destructive", false) ? "  (destructive)" : "")
+          << "\n";
   }
-  o.err << "error: " << runtime::ProblemTitle(status.code()) << " (" << StatusCodeName(status.code())
-        << "): " << status.message() << "\n";
-  for (const Violation& v : status.violations()) {
-    o.err << "  " << (v.path.empty() ? std::string("(input)") : v.path) << ": " << v.message;
-    if (!v.rule.empty()) o.err << " [" << v.rule << "]";
-    o.err << "\n";
-  }
-  if (!suggestions.empty()) o.err << "did you mean: " << Joined(suggestions) << "?  (bver call --list)\n";
-  if (!correlation_id.empty()) o.err << "correlation id: " << correlation_id << "\n";
-  return core::ExitCodeFor(status.code());
-}
-
-StatusCode CodeNamed(const std::string& name) {
-  for (int c = 0; c <= static_cast<int>(StatusCode::kUnauthenticated); ++c) {
-    if (StatusCodeName(static_cast<StatusCode>(c)) == name) return static_cast<StatusCode>(c);
-  }
-  return StatusCode::kUnknown;
-}
-
-// A problem document from a server, back into a Status (its code, detail and
-// errors), so it renders and exits as a local one does.
-Status FromProblem(const api::HttpResponse& r, const std::string& server) {
-  json p = json::parse(r.body, nullptr, false);
-  if (!p.is_object() || !p["detail"].is_string()) {
-    return Status(StatusCode::kUnavailable,
-                  server + " answered HTTP " + std::to_string(r.status) + " without a problem document (is it bver up?)");
-  }
-  StatusCode code = CodeNamed(p.value("code", ""));
-  if (code == StatusCode::kUnknown) {
-    // Codes of the protocol itself (405, 415): the nearest meaning.
-    code = r.status == 404 ? StatusCode::kNotFound : r.status >= 500 ? StatusCode::kUnavailable
-                                                                     : StatusCode::kInvalidArgument;
-  }
-  std::vector<Violation> violations;
-  if (p["errors"].is_array()) {
-    for (const json& e : p["errors"]) {
-      violations.push_back({e.value("path", ""), e.value("rule", ""), e.value("message", "")});
-    }
-  }
-  return Status(code, p["detail"].get<std::string>(), std::move(violations));
-}
-
-struct Remote {
-  net::ClientTarget target;
-  std::string server;
-  std::string key;
-  std::chrono::milliseconds timeout;
-
-  Result<api::HttpResponse> Send(const std::string& method, const std::string& path, const std::string& body,
-                                 const std::string& correlation_id) const {
-    api::HttpRequest req;
-    req.method = method;
-    req.target = path;
-    if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-    if (!key.empty()) req.headers.emplace_back("Authorization", "Bearer " + key);
-    if (!correlation_id.empty()) req.headers.emplace_back("X-Correlation-ID", correlation_id);
-    req.body = body;
-    return net::SendRequest(target, req, timeout);
-  }
-};
-
-// The operations a server serves: its OpenAPI document's POST /v1/ops/{id}.
-Result<std::vector<json>> RemoteRows(const Remote& r) {
-  BVER_ASSIGN_OR_RETURN(api::HttpResponse res, r.Send("GET", "/v1/openapi.json", "", ""));
-  if (res.status != 200) return FromProblem(res, r.server);
-  json doc = json::parse(res.body, nullptr, false);
-  if (!doc.is_object() || !doc["paths"].is_object()) {
-    return Status(StatusCode::kUnavailable, r.server + "/v1/openapi.json is not an OpenAPI document");
-  }
-  std::vector<json> rows;
-  const std::string prefix = "/v1/ops/";
-  for (const auto& [path, item] : doc["paths"].items()) {
-    if (path.rfind(prefix, 0) != 0 || !item.contains("post")) continue;
-    const json& op = item["post"];
-    json row = {{"id", path.substr(prefix.size())}, {"summary", op.value("summary", "")}};
-    if (op.contains("description")) row["description"] = op["description"];
-    const json* schema = op.contains("requestBody") ? &op["requestBody"]["content"]["application/json"]["schema"] : nullptr;
-    if (schema != nullptr && !schema->is_null()) row["input_schema"] = *schema;
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-int CallRemote(const Output& o, const CallFlags& f, const std::string& server, const json& input) {
-  Result<net::ClientTarget> target = net::ParseServerUrl(server);
-  if (!target.ok()) return Problem(o, target.status().WithPrefix("--server"), "");
-  const char* key = std::getenv("BVER_API_KEY");
-  Remote r{*target, server, key == nullptr ? "" : key,
-           std::chrono::milliseconds(static_cast<long long>(f.timeout_seconds * 1000))};
-  if (f.list || f.describe) {
-    Result<std::vector<json>> rows = RemoteRows(r);
-    if (!rows.ok()) return Problem(o, rows.status(), "");
-    if (f.list) {
-      if (o.json) {
-        o.Json({{"operations", *rows}});
-        return 0;
-      }
-      for (const json& row : *rows) o.out << row["id"].get<std::string>() << "  " << row.value("summary", "") << "\n";
-      o.out << rows->size() << " operations at " << server << "\n";
-      return 0;
-    }
-    for (const json& row : *rows) {
-      if (row["id"] != f.operation) continue;
-      if (o.json) {
-        o.Json(row);
-      } else {
-        o.out << f.operation << ": " << row.value("summary", "") << "\n";
-        if (row.contains("input_schema")) o.out << "\ninput (JSON Schema):\n" << row["input_schema"].dump(2) << "\n";
-      }
-      return 0;
-    }
-    return Problem(o, NotFoundError("no operation " + f.operation + " at " + server), "");
-  }
-  const std::string corr = f.correlation_id.empty() ? runtime::Broker::NewCorrelationId() : f.correlation_id;
-  Result<api::HttpResponse> res = r.Send("POST", "/v1/ops/" + f.operation, input.dump(), corr);
-  if (!res.ok()) return Problem(o, res.status(), corr);
-  if (res->status < 200 || res->status > 299) return Problem(o, FromProblem(*res, server), corr);
-  json out = json::parse(res->body, nullptr, false);
-  if (out.is_discarded()) return Problem(o, Status(StatusCode::kUnavailable, server + " answered a body that is not JSON"), corr);
-  if (o.json) {
-    o.Json(out);
-  } else {
-    o.out << out.dump(2) << "\n";
-  }
+  if (row.contains("http")) o.out << "REST:   " << row["http"].get<std::string>() << "\n";
+  o.out << "REST:   POST /v1/ops/" << id << " (any operation, its input as the body)\n";
+  o.out << "MCP:    tool " << id << "\n";
+  if (row.contains("input_schema")) o.out << "\ninput (JSON Schema):\n" << row["input_schema"].dump(2) << "\n";
   return 0;
 }
 
 int Call(Context& ctx, const CallFlags& f) {
-  Output o{ctx.out, ctx.err, f.store.json};
+  Output o{ctx.out, ctx.err, f.call.store.json};
   if (!f.list && f.operation.empty()) {
-    return o.Fail(InvalidArgumentError("name an operation (bver call OP), or --list them"));
+    return PrintProblem(o, InvalidArgumentError("name an operation (bver call OP), or --list them"), "");
   }
   Result<json> input = ReadInput(f.input);
-  if (!input.ok()) return Problem(o, input.status(), "");
-  if (!f.correlation_id.empty()) {
-    if (Status s = runtime::Broker::CheckCorrelationId(f.correlation_id); !s.ok()) {
-      return Problem(o, s.WithPrefix("--correlation-id"), "");
-    }
-  }
-  std::string server = f.server;
-  if (const char* env = std::getenv("BVER_SERVER"); server.empty() && env != nullptr) server = env;
-  if (!server.empty()) return CallRemote(o, f, server, *input);
+  if (!input.ok()) return PrintProblem(o, input.status(), "");
   // Workers only where the operation may wait on them: a job waits on job
   // workers, a run on the orchestrator's (which run its jobs too).
-  const bool job = f.operation.rfind("jobs.", 0) == 0;
-  const bool orch = f.operation.rfind("orch.", 0) == 0;
-  RuntimeOptions ro;
-  ro.job_threads = job || orch ? -1 : 0;
-  ro.orch_threads = orch ? 2 : 0;
-  runtime::Broker::Options bo;
-  bo.expose_internal_errors = true;  // the caller is the operator
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, bo, ro);
-  if (!rt.ok()) return o.Fail(rt.status());
-  const runtime::OperationTable& table = (*rt)->broker->table();
-  if (f.list) return List(o, table);
-  const runtime::OperationRow* row = table.Find(f.operation);
-  if (row == nullptr) {
-    return Problem(o, NotFoundError("no operation " + f.operation + " in platform " + (*rt)->platform->id), "",
-                   Nearest(table, f.operation));
+  CallOptions options = f.call;
+  options.job_workers = f.operation.rfind("jobs.", 0) == 0;
+  options.orch_workers = f.operation.rfind("orch.", 0) == 0;
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(options);
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  if (f.list || f.describe) {
+    Result<std::vector<json>> rows = (*inv)->Rows(f.describe);
+    if (!rows.ok()) return PrintProblem(o, rows.status(), "");
+    if (f.list) return List(o, *rows, (*inv)->where());
+    for (const json& row : *rows) {
+      if (row["id"] == f.operation) return Describe(o, row);
+    }
+    return PrintProblem(o, NotFoundError("no operation " + f.operation + " in " + (*inv)->where()), "",
+                        Nearest(*rows, f.operation));
   }
-  if (f.describe) return Describe(o, *row);
-
-  runtime::Call call;
-  call.operation = f.operation;
-  call.input = std::make_shared<const json>(std::move(*input));
-  call.principal = auth::Principal::Local("cli");
-  call.correlation_id = f.correlation_id.empty() ? runtime::Broker::NewCorrelationId() : f.correlation_id;
-  call.transport = "cli";
-  Result<json> out = (*rt)->broker->Invoke(call);
-  if (!out.ok()) return Problem(o, out.status(), call.correlation_id);
+  Result<json> out = (*inv)->Call(f.operation, std::move(*input));
+  if (!out.ok()) {
+    std::vector<std::string> near;
+    if (out.status().code() == StatusCode::kNotFound && out.status().message().rfind("no operation", 0) == 0) {
+      if (Result<std::vector<json>> rows = (*inv)->Rows(false); rows.ok()) near = Nearest(*rows, f.operation);
+    }
+    return PrintProblem(o, out.status(), (*inv)->correlation_id(), near);
+  }
   if (o.json) {
     o.Json(*out);
   } else {
@@ -354,20 +190,14 @@ void RegisterCallCommands(CLI::App& app, Context& ctx, int& /*code*/) {
       "3 the environment failed. Errors are RFC 9457 problems (--json prints the problem).");
   cmd->add_option("operation", f->operation, "The operation id (refs.site.create, jobs.import.start, ...)");
   cmd->add_option("-i,--input", f->input, "The input: a JSON object, @FILE, or - for standard input (default {})");
-  cmd->add_option("--correlation-id", f->correlation_id,
-                  "Carry this id into the events, ledger entries and logs of the call (default: a new UUIDv7)");
-  cmd->add_option("--server", f->server,
-                  "Send the call to a running bver up at this URL (http://HOST:PORT; default $BVER_SERVER; "
-                  "the API key in $BVER_API_KEY)");
-  cmd->add_option("--timeout", f->timeout_seconds, "With --server: seconds to wait for the answer")
-      ->capture_default_str();
+  AddCallFlags(cmd, f->call);
   cmd->add_flag("-l,--list", f->list, "List the operations");
   cmd->add_flag("--describe", f->describe, "Show the operation: summary, scopes, REST binding, input schema");
-  cmd->add_option("-f,--file", f->store.file, "The domain definition")->capture_default_str();
-  cmd->add_option("--store", f->store.store,
+  cmd->add_option("-f,--file", f->call.store.file, "The domain definition")->capture_default_str();
+  cmd->add_option("--store", f->call.store.store,
                   "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, bver.config.yaml, "
                   "sqlite:.bver/bver.db)");
-  cmd->add_flag("--json", f->store.json, "Print the output (or the problem) as one line of JSON");
+  cmd->add_flag("--json", f->call.store.json, "Print the output (or the problem) as one line of JSON");
   cmd->callback([&ctx, f] { ctx.action = [&ctx, f] { return Call(ctx, *f); }; });
 }
 

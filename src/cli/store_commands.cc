@@ -1,32 +1,26 @@
-// bver ref ... | resolve | events tail | ledger verify
-#include <filesystem>
+// bver ref ... | resolve | ledger verify: aliases of the reference
+// operations. Each builds the input of its row (refs.<repo>.create, .get,
+// .patch, .replace, .delete, .list, .history, .diff; resolve; ledger.verify)
+// and runs it through the invoker (src/cli/invoke.h) -- in-process as the
+// local operator, or against a server with --server -- so the JSON is REST's,
+// the errors are its problems, and every write carries a correlation id.
+// Without --json the answer is printed for a person.
 #include <fstream>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bver/pointer.h"
 #include "src/cli/commands.h"
+#include "src/cli/invoke.h"
 #include "src/cli/output.h"
-#include "src/cli/store_command.h"
-#include "src/domain/compiler.h"
-#include "src/domain/manifest.h"
 #include "src/server/runtime.h"
-#include "src/store/filter.h"
-#include "src/store/open.h"
 
 namespace bver::cli {
 namespace {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
-
-Result<std::unique_ptr<store::Store>> Open(const StoreFlags& f) {
-  BVER_ASSIGN_OR_RETURN(domain::Platform p, domain::CompileFile(f.file));
-  BVER_ASSIGN_OR_RETURN(std::string fp, domain::ManifestFingerprint(domain::ToManifest(p)));
-  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(f));
-  return store::OpenStore(at.url, at.project_dir, std::make_shared<domain::Platform>(std::move(p)), fp);
-}
 
 // JSON text, or @FILE for a file's content.
 Result<json> ParseJsonArg(const std::string& arg, const char* what) {
@@ -39,280 +33,296 @@ Result<json> ParseJsonArg(const std::string& arg, const char* what) {
     text = s.str();
   }
   json v = json::parse(text, nullptr, false);
-  if (v.is_discarded()) {
-    return InvalidArgumentError(std::string(what) + " is not valid JSON (use @FILE to read a file)");
-  }
+  if (v.is_discarded()) return InvalidArgumentError(std::string(what) + " is not valid JSON (use @FILE to read a file)");
   return v;
 }
 
-Result<Pointer> ParsePointerArg(const std::string& text) {
-  Result<Pointer> p = Pointer::Parse(text);
-  if (!p.ok()) return p.status();
-  return p;
+// "site" or "sites/site" -> "site", the name operations carry.
+std::string RepoName(const std::string& repo) {
+  const std::size_t slash = repo.rfind('/');
+  return slash == std::string::npos ? repo : repo.substr(slash + 1);
 }
 
-json RefJson(const store::Reference& r) {
-  json j = {{"pointer", r.pointer().ToString()},
-            {"id", r.id},
-            {"version", r.version},
-            {"kind", r.kind.empty() ? json(nullptr) : json(r.kind)},
-            {"deleted", r.deleted},
-            {"body", *r.body}};
-  if (r.provenance) j["provenance"] = *r.provenance;
-  return j;
+// The operation `refs.<repo>.<verb>` for a pointer's repo.
+Result<std::string> RefOp(const std::string& pointer, const char* verb) {
+  BVER_ASSIGN_OR_RETURN(Pointer p, Pointer::Parse(pointer));
+  return "refs." + p.repo() + "." + verb;
 }
 
-void PrintRef(const Output& o, const store::Reference& r) {
-  if (o.json) {
-    o.Json(RefJson(r));
-    return;
-  }
-  o.out << r.pointer().ToString() << (r.kind.empty() ? "" : "  kind " + r.kind) << "  version " << r.version
-        << (r.deleted ? "  (deleted)" : "") << "\n"
-        << r.body->dump(2) << "\n";
+int PrintRef(const Output& o, const json& r) {
+  o.out << r.value("pointer", "") << (r["kind"].is_string() ? "  kind " + r["kind"].get<std::string>() : "")
+        << "  version " << r.value("version", 0) << (r.value("deleted", false) ? "  (deleted)" : "") << "\n";
+  if (r.contains("body")) o.out << r["body"].dump(2) << "\n";
+  return 0;
 }
 
+// A subcommand that runs one operation: the store flags, the call flags,
+// and `build` (the operation and its input from the arguments, or an error
+// printed as a problem).
+struct Alias {
+  CallOptions call;
+};
 
-store::WriteContext Ctx(const std::string& idem, long long expect) {
-  store::WriteContext c;
-  c.actor = "cli";
-  c.idempotency_key = idem;
-  if (expect > 0) c.expected_version = static_cast<std::uint64_t>(expect);
-  return c;
-}
-
-// Registers a subcommand whose action opens the store and runs `body`.
-template <typename Fn>
-CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
-                  std::shared_ptr<StoreFlags> flags, Fn body) {
-  return AddStoreCommand(parent, ctx, name, help, flags, Open,
-                         [body](const Output& o, std::unique_ptr<store::Store>& s) { return body(o, *s); });
+template <typename Build, typename Text>
+CLI::App* AddAlias(CLI::App* parent, Context& ctx, const char* name, const char* help, Build build, Text text,
+                   std::function<int(const json&)> exit_code = nullptr) {
+  auto a = std::make_shared<Alias>();
+  CLI::App* cmd = parent->add_subcommand(name, help);
+  AddStoreFlags(cmd, a->call.store);
+  AddCallFlags(cmd, a->call);
+  cmd->callback([&ctx, a, build, text, exit_code] {
+    ctx.action = [&ctx, a, build, text, exit_code] {
+      std::string op;
+      json input = json::object();
+      if (Status s = build(&op, &input); !s.ok()) return PrintProblem(Output{ctx.out, ctx.err, a->call.store.json}, s, "");
+      return RunOperation(ctx, a->call, op, std::move(input), text, exit_code);
+    };
+  });
+  return cmd;
 }
 
 }  // namespace
-
-void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
-  cmd->add_option("-f,--file", f.file, "The domain definition")->capture_default_str();
-  cmd->add_option("--store", f.store, "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, "
-                                      "bver.config.yaml, sqlite:.bver/bver.db)");
-  cmd->add_flag("--json", f.json, "Print JSON (one object per line for lists)");
-}
 
 Result<StoreLocation> LocateStore(const StoreFlags& f) {
   BVER_ASSIGN_OR_RETURN(server::Project p, server::LocateProject(f.file, f.store));
   return StoreLocation{p.store_url, p.dir};
 }
 
+void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
+  cmd->add_option("-f,--file", f.file, "The domain definition")->capture_default_str();
+  cmd->add_option("--store", f.store, "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, "
+                                      "bver.config.yaml, sqlite:.bver/bver.db)");
+  cmd->add_flag("--json", f.json, "Print JSON (the operation's output, as REST answers it)");
+}
+
 void RegisterStoreCommands(CLI::App& app, Context& ctx, int& /*code*/) {
-  CLI::App* ref = app.add_subcommand("ref", "Create, read, change and list references");
+  CLI::App* ref = app.add_subcommand("ref", "Create, read, change and list references (aliases of refs.<repo>.*)");
   ref->require_subcommand(1);
   {
-    auto f = std::make_shared<StoreFlags>();
-    auto a = std::make_shared<std::tuple<std::string, std::string, std::string, std::string, std::string>>();
-    CLI::App* c = Command(ref, ctx, "create", "Create a reference", f, [a](const Output& o, store::Store& s) {
-      auto& [repo, kind, data, id, idem] = *a;
-      Result<json> body = ParseJsonArg(data, "--data");
-      if (!body.ok()) return o.Fail(body.status());
-      Result<store::Reference> r = s.Create(repo, kind, *body, Ctx(idem, 0), id);
-      if (!r.ok()) return o.Fail(r.status());
-      PrintRef(o, *r);
-      return 0;
-    });
-    c->add_option("REPO", std::get<0>(*a), "repo or ns/repo")->required();
-    c->add_option("--kind", std::get<1>(*a), "kind of the reference");
-    c->add_option("--data", std::get<2>(*a), "the body: JSON, or @FILE")->required();
-    c->add_option("--id", std::get<3>(*a), "id (default: a new UUIDv7)");
-    c->add_option("--idempotency-key", std::get<4>(*a), "repeat-safe key");
+    struct A { std::string repo, kind, data, id, idem; };
+    auto a = std::make_shared<A>();
+    CLI::App* c = AddAlias(
+        ref, ctx, "create", "Create a reference (refs.<repo>.create)",
+        [a](std::string* op, json* in) -> Status {
+          BVER_ASSIGN_OR_RETURN(json body, ParseJsonArg(a->data, "--data"));
+          *op = "refs." + RepoName(a->repo) + ".create";
+          (*in)["body"] = std::move(body);
+          if (!a->kind.empty()) (*in)["kind"] = a->kind;
+          if (!a->id.empty()) (*in)["id"] = a->id;
+          if (!a->idem.empty()) (*in)["idempotency_key"] = a->idem;
+          return Status::Ok();
+        },
+        PrintRef);
+    c->add_option("REPO", a->repo, "repo or ns/repo")->required();
+    c->add_option("--kind", a->kind, "kind of the reference");
+    c->add_option("--data", a->data, "the body: JSON, or @FILE")->required();
+    c->add_option("--id", a->id, "id (default: a new UUIDv7)");
+    c->add_option("--idempotency-key", a->idem, "repeat-safe key");
   }
   {
-    auto f = std::make_shared<StoreFlags>();
     auto ptr = std::make_shared<std::string>();
-    CLI::App* c = Command(ref, ctx, "get", "Get a reference (latest, or ~N)", f, [ptr](const Output& o, store::Store& s) {
-      Result<Pointer> p = ParsePointerArg(*ptr);
-      if (!p.ok()) return o.Fail(p.status());
-      Result<store::Reference> r = s.Get(*p);
-      if (!r.ok()) return o.Fail(r.status());
-      PrintRef(o, *r);
-      return 0;
-    });
+    CLI::App* c = AddAlias(
+        ref, ctx, "get", "Get a reference, latest or ~N (refs.<repo>.get)",
+        [ptr](std::string* op, json* in) -> Status {
+          BVER_ASSIGN_OR_RETURN(*op, RefOp(*ptr, "get"));
+          (*in)["pointer"] = *ptr;
+          return Status::Ok();
+        },
+        PrintRef);
     c->add_option("POINTER", *ptr, "bver://ns/repo/id[~N]")->required();
   }
   {
-    auto f = std::make_shared<StoreFlags>();
-    auto a = std::make_shared<std::tuple<std::string, std::string, std::string, long long, std::string>>("", "", "", 0, "");
-    CLI::App* c = Command(ref, ctx, "patch", "Patch a reference (merge patch or JSON Patch)", f,
-                          [a](const Output& o, store::Store& s) {
-                            auto& [ptr, merge, jp, expect, idem] = *a;
-                            if (merge.empty() == jp.empty()) {
-                              return o.Fail(InvalidArgumentError("give exactly one of --merge and --json-patch"));
-                            }
-                            Result<Pointer> p = ParsePointerArg(ptr);
-                            if (!p.ok()) return o.Fail(p.status());
-                            Result<json> doc = ParseJsonArg(merge.empty() ? jp : merge, merge.empty() ? "--json-patch" : "--merge");
-                            if (!doc.ok()) return o.Fail(doc.status());
-                            Result<store::Reference> r =
-                                s.Patch(*p, merge.empty() ? store::PatchFormat::kJsonPatch : store::PatchFormat::kMergePatch,
-                                        *doc, Ctx(idem, expect));
-                            if (!r.ok()) return o.Fail(r.status());
-                            PrintRef(o, *r);
-                            return 0;
-                          });
-    c->add_option("POINTER", std::get<0>(*a), "bver://ns/repo/id")->required();
-    c->add_option("--merge", std::get<1>(*a), "RFC 7386 merge patch (JSON or @FILE)");
-    c->add_option("--json-patch", std::get<2>(*a), "RFC 6902 JSON Patch (JSON or @FILE)");
-    c->add_option("--expect-version", std::get<3>(*a), "fail unless the head is at this version");
-    c->add_option("--idempotency-key", std::get<4>(*a), "repeat-safe key");
+    struct A { std::string ptr, merge, json_patch, idem; long long expect = 0; };
+    auto a = std::make_shared<A>();
+    CLI::App* c = AddAlias(
+        ref, ctx, "patch", "Patch a reference with a merge patch or a JSON Patch (refs.<repo>.patch)",
+        [a](std::string* op, json* in) -> Status {
+          if (a->merge.empty() == a->json_patch.empty()) {
+            return InvalidArgumentError("give exactly one of --merge and --json-patch");
+          }
+          BVER_ASSIGN_OR_RETURN(*op, RefOp(a->ptr, "patch"));
+          const bool merge = !a->merge.empty();
+          BVER_ASSIGN_OR_RETURN(json doc, ParseJsonArg(merge ? a->merge : a->json_patch, merge ? "--merge" : "--json-patch"));
+          (*in)["pointer"] = a->ptr;
+          (*in)[merge ? "merge" : "json_patch"] = std::move(doc);
+          if (a->expect > 0) (*in)["expected_version"] = a->expect;
+          if (!a->idem.empty()) (*in)["idempotency_key"] = a->idem;
+          return Status::Ok();
+        },
+        PrintRef);
+    c->add_option("POINTER", a->ptr, "bver://ns/repo/id")->required();
+    c->add_option("--merge", a->merge, "RFC 7386 merge patch (JSON or @FILE)");
+    c->add_option("--json-patch", a->json_patch, "RFC 6902 JSON Patch (JSON or @FILE)");
+    c->add_option("--expect-version", a->expect, "fail unless the head is at this version");
+    c->add_option("--idempotency-key", a->idem, "repeat-safe key");
   }
   {
-    auto f = std::make_shared<StoreFlags>();
-    auto a = std::make_shared<std::tuple<std::string, std::string, long long>>("", "", 0);
-    CLI::App* c = Command(ref, ctx, "replace", "Replace the body of a reference", f, [a](const Output& o, store::Store& s) {
-      auto& [ptr, data, expect] = *a;
-      Result<Pointer> p = ParsePointerArg(ptr);
-      if (!p.ok()) return o.Fail(p.status());
-      Result<json> body = ParseJsonArg(data, "--data");
-      if (!body.ok()) return o.Fail(body.status());
-      Result<store::Reference> r = s.Replace(*p, *body, Ctx("", expect));
-      if (!r.ok()) return o.Fail(r.status());
-      PrintRef(o, *r);
-      return 0;
-    });
-    c->add_option("POINTER", std::get<0>(*a), "bver://ns/repo/id")->required();
-    c->add_option("--data", std::get<1>(*a), "the new body: JSON, or @FILE")->required();
-    c->add_option("--expect-version", std::get<2>(*a), "fail unless the head is at this version");
+    struct A { std::string ptr, data, idem; long long expect = 0; };
+    auto a = std::make_shared<A>();
+    CLI::App* c = AddAlias(
+        ref, ctx, "replace", "Replace the body of a reference (refs.<repo>.replace)",
+        [a](std::string* op, json* in) -> Status {
+          BVER_ASSIGN_OR_RETURN(*op, RefOp(a->ptr, "replace"));
+          BVER_ASSIGN_OR_RETURN(json body, ParseJsonArg(a->data, "--data"));
+          (*in)["pointer"] = a->ptr;
+          (*in)["body"] = std::move(body);
+          if (a->expect > 0) (*in)["expected_version"] = a->expect;
+          if (!a->idem.empty()) (*in)["idempotency_key"] = a->idem;
+          return Status::Ok();
+        },
+        PrintRef);
+    c->add_option("POINTER", a->ptr, "bver://ns/repo/id")->required();
+    c->add_option("--data", a->data, "the new body: JSON, or @FILE")->required();
+    c->add_option("--expect-version", a->expect, "fail unless the head is at this version");
+    c->add_option("--idempotency-key", a->idem, "repeat-safe key");
   }
   {
-    auto f = std::make_shared<StoreFlags>();
-    auto a = std::make_shared<std::tuple<std::string, long long>>("", 0);
-    CLI::App* c = Command(ref, ctx, "delete", "Delete a reference (a tombstone version; history stays)", f,
-                          [a](const Output& o, store::Store& s) {
-                            Result<Pointer> p = ParsePointerArg(std::get<0>(*a));
-                            if (!p.ok()) return o.Fail(p.status());
-                            Result<store::Reference> r = s.Delete(*p, Ctx("", std::get<1>(*a)));
-                            if (!r.ok()) return o.Fail(r.status());
-                            PrintRef(o, *r);
-                            return 0;
-                          });
-    c->add_option("POINTER", std::get<0>(*a), "bver://ns/repo/id")->required();
-    c->add_option("--expect-version", std::get<1>(*a), "fail unless the head is at this version");
+    struct A { std::string ptr, idem; long long expect = 0; };
+    auto a = std::make_shared<A>();
+    CLI::App* c = AddAlias(
+        ref, ctx, "delete", "Delete a reference: a tombstone version, history stays (refs.<repo>.delete)",
+        [a](std::string* op, json* in) -> Status {
+          BVER_ASSIGN_OR_RETURN(*op, RefOp(a->ptr, "delete"));
+          (*in)["pointer"] = a->ptr;
+          if (a->expect > 0) (*in)["expected_version"] = a->expect;
+          if (!a->idem.empty()) (*in)["idempotency_key"] = a->idem;
+          return Status::Ok();
+        },
+        PrintRef);
+    c->add_option("POINTER", a->ptr, "bver://ns/repo/id")->required();
+    c->add_option("--expect-version", a->expect, "fail unless the head is at this version");
+    c->add_option("--idempotency-key", a->idem, "repeat-safe key");
   }
   {
-    auto f = std::make_shared<StoreFlags>();
-    auto q = std::make_shared<store::ListQuery>();
-    auto wheres = std::make_shared<std::vector<std::string>>();
-    auto all = std::make_shared<bool>(false);
-    CLI::App* c = Command(ref, ctx, "list", "List references of a repo, with filters", f,
-                          [q, wheres, all](const Output& o, store::Store& s) {
-                            store::ListQuery query = *q;
-                            for (const std::string& w : *wheres) {
-                              Result<store::Filter> filter = store::ParseFilter(w);
-                              if (!filter.ok()) return o.Fail(filter.status());
-                              query.filters.push_back(*filter);
-                            }
-                            std::size_t n = 0;
-                            while (true) {
-                              Result<store::ListPage> page = s.List(query);
-                              if (!page.ok()) return o.Fail(page.status());
-                              for (const store::Reference& r : page->items) {
-                                ++n;
-                                if (o.json) {
-                                  o.Json(RefJson(r));
-                                } else {
-                                  o.out << r.pointer().ToString() << (r.kind.empty() ? "" : "  " + r.kind) << "  "
-                                        << r.body->dump() << "\n";
-                                }
-                              }
-                              if (page->next_cursor.empty()) break;
-                              if (!*all) {
-                                if (!o.json) o.out << "(more: --cursor " << page->next_cursor << ")\n";
-                                break;
-                              }
-                              query.cursor = page->next_cursor;
-                            }
-                            if (!o.json) o.out << n << " reference(s)\n";
-                            return 0;
-                          });
-    c->add_option("REPO", q->repo, "repo or ns/repo")->required();
-    c->add_option("--where", *wheres, "filter PATH=V, PATH!=V, PATH<V, PATH<=V, PATH>V, PATH>=V, PATH (exists), !PATH");
-    c->add_option("--kind", q->kind, "only this kind");
-    c->add_option("--limit", q->limit, "page size (1-1000)")->capture_default_str();
-    c->add_option("--cursor", q->cursor, "continue after this cursor");
-    c->add_flag("--all", *all, "follow cursors to the end");
-  }
-  {
-    auto f = std::make_shared<StoreFlags>();
-    auto ptr = std::make_shared<std::string>();
-    CLI::App* c = Command(ref, ctx, "history", "Versions of a reference", f, [ptr](const Output& o, store::Store& s) {
-      Result<Pointer> p = ParsePointerArg(*ptr);
-      if (!p.ok()) return o.Fail(p.status());
-      Result<std::vector<store::VersionInfo>> h = s.History(*p);
-      if (!h.ok()) return o.Fail(h.status());
-      for (const store::VersionInfo& v : *h) {
-        json j = {{"version", v.version},
-                  {"change", store::ChangeTypeName(v.change)},
-                  {"committed_at_us", v.committed_at_us},
-                  {"actor", v.actor},
-                  {"correlation_id", v.correlation_id},
-                  {"event_offset", v.event_offset}};
-        if (v.provenance) j["provenance"] = *v.provenance;
-        if (o.json) {
-          o.Json(j);
-        } else {
-          o.out << "v" << v.version << "  " << store::ChangeTypeName(v.change) << "  by " << v.actor << "  event "
-                << v.event_offset << (v.provenance ? "  provenance " + v.provenance->dump() : "") << "\n";
+    // One page per call; --all follows the cursors (one call each) and
+    // prints every item, as one list with --json.
+    struct A {
+      CallOptions call;
+      std::string repo, kind, cursor;
+      std::vector<std::string> where;
+      int limit = 100;
+      bool all = false, deleted = false;
+    };
+    auto a = std::make_shared<A>();
+    CLI::App* c = ref->add_subcommand("list", "List references of a repo, with filters (refs.<repo>.list)");
+    AddStoreFlags(c, a->call.store);
+    AddCallFlags(c, a->call);
+    c->add_option("REPO", a->repo, "repo or ns/repo")->required();
+    c->add_option("--where", a->where, "filter PATH=V, PATH!=V, PATH<V, PATH<=V, PATH>V, PATH>=V, PATH (exists), !PATH");
+    c->add_option("--kind", a->kind, "only this kind");
+    c->add_option("--limit", a->limit, "page size (1-1000)")->capture_default_str();
+    c->add_option("--cursor", a->cursor, "continue after this cursor");
+    c->add_flag("--all", a->all, "follow cursors to the end");
+    c->add_flag("--include-deleted", a->deleted, "include deleted references (their tombstones)");
+    c->callback([&ctx, a] {
+      ctx.action = [&ctx, a] {
+        Output o{ctx.out, ctx.err, a->call.store.json};
+        Result<std::unique_ptr<Invoker>> inv = Invoker::Open(a->call);
+        if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+        json input = {{"limit", a->limit}};
+        if (!a->where.empty()) input["where"] = a->where;
+        if (!a->kind.empty()) input["kind"] = a->kind;
+        if (!a->cursor.empty()) input["cursor"] = a->cursor;
+        if (a->deleted) input["include_deleted"] = true;
+        const std::string op = "refs." + RepoName(a->repo) + ".list";
+        json items = json::array();
+        json next = nullptr;
+        while (true) {
+          Result<json> page = (*inv)->Call(op, input);
+          if (!page.ok()) return PrintProblem(o, page.status(), (*inv)->correlation_id());
+          for (json& r : (*page)["items"]) {
+            if (!o.json) {
+              o.out << r.value("pointer", "") << (r["kind"].is_string() ? "  " + r["kind"].get<std::string>() : "")
+                    << "  " << r["body"].dump() << "\n";
+            }
+            items.push_back(std::move(r));
+          }
+          next = page->value("next_cursor", json(nullptr));
+          if (next.is_null() || !a->all) break;
+          input["cursor"] = next;
         }
-      }
-      return 0;
+        if (o.json) {
+          json out = {{"items", std::move(items)}};
+          if (!next.is_null()) out["next_cursor"] = next;
+          o.Json(out);
+          return 0;
+        }
+        if (!next.is_null()) o.out << "(more: --cursor " << next.get<std::string>() << ")\n";
+        o.out << items.size() << " reference(s)\n";
+        return 0;
+      };
     });
+  }
+  {
+    auto ptr = std::make_shared<std::string>();
+    CLI::App* c = AddAlias(
+        ref, ctx, "history", "Versions of a reference (refs.<repo>.history)",
+        [ptr](std::string* op, json* in) -> Status {
+          BVER_ASSIGN_OR_RETURN(*op, RefOp(*ptr, "history"));
+          (*in)["pointer"] = *ptr;
+          return Status::Ok();
+        },
+        [](const Output& o, const json& h) {
+          for (const json& v : h["versions"]) {
+            o.out << "v" << v.value("version", 0) << "  " << v.value("change", "") << "  " << v.value("committed_at", "")
+                  << "  by " << v.value("actor", "") << "  event " << v.value("event_offset", 0)
+                  << (v.contains("provenance") ? "  provenance " + v["provenance"].dump() : "") << "\n";
+          }
+          return 0;
+        });
     c->add_option("POINTER", *ptr, "bver://ns/repo/id")->required();
   }
   {
-    auto f = std::make_shared<StoreFlags>();
-    auto a = std::make_shared<std::tuple<std::string, std::uint64_t, std::uint64_t>>("", 0, 0);
-    CLI::App* c = Command(ref, ctx, "diff", "RFC 6902 diff between two versions", f, [a](const Output& o, store::Store& s) {
-      Result<Pointer> p = ParsePointerArg(std::get<0>(*a));
-      if (!p.ok()) return o.Fail(p.status());
-      Result<json> d = s.Diff(*p, std::get<1>(*a), std::get<2>(*a));
-      if (!d.ok()) return o.Fail(d.status());
-      o.out << (o.json ? d->dump() : d->dump(2)) << "\n";
-      return 0;
-    });
-    c->add_option("POINTER", std::get<0>(*a), "bver://ns/repo/id")->required();
-    c->add_option("--from", std::get<1>(*a), "version")->required();
-    c->add_option("--to", std::get<2>(*a), "version")->required();
+    struct A { std::string ptr; std::uint64_t from = 0, to = 0; };
+    auto a = std::make_shared<A>();
+    CLI::App* c = AddAlias(
+        ref, ctx, "diff", "RFC 6902 diff between two versions (refs.<repo>.diff)",
+        [a](std::string* op, json* in) -> Status {
+          BVER_ASSIGN_OR_RETURN(*op, RefOp(a->ptr, "diff"));
+          *in = {{"pointer", a->ptr}, {"from", a->from}, {"to", a->to}};
+          return Status::Ok();
+        },
+        [](const Output& o, const json& d) {
+          o.out << d["patch"].dump(2) << "\n";
+          return 0;
+        });
+    c->add_option("POINTER", a->ptr, "bver://ns/repo/id")->required();
+    c->add_option("--from", a->from, "version")->required();
+    c->add_option("--to", a->to, "version")->required();
   }
   {
-    auto f = std::make_shared<StoreFlags>();
     auto ptr = std::make_shared<std::string>();
-    CLI::App* c = Command(&app, ctx, "resolve", "Resolve a pointer to its value (any attribute of any version)", f,
-                          [ptr](const Output& o, store::Store& s) {
-                            Result<Pointer> p = ParsePointerArg(*ptr);
-                            if (!p.ok()) return o.Fail(p.status());
-                            Result<store::JsonPtr> v = s.Resolve(*p);
-                            if (!v.ok()) return o.Fail(v.status());
-                            o.out << (o.json ? json{{"pointer", p->ToString()}, {"value", **v}}.dump() : (*v)->dump(2))
-                                  << "\n";
-                            return 0;
-                          });
+    CLI::App* c = AddAlias(
+        &app, ctx, "resolve", "Resolve a pointer to its value, any attribute of any version (resolve)",
+        [ptr](std::string* op, json* in) -> Status {
+          *op = "resolve";
+          (*in)["pointer"] = *ptr;
+          return Status::Ok();
+        },
+        [](const Output& o, const json& r) {
+          o.out << r["value"].dump(2) << "\n";
+          return 0;
+        });
     c->add_option("POINTER", *ptr, "bver://ns/repo/id[~N][@path]")->required();
   }
   {
     CLI::App* led = app.add_subcommand("ledger", "The tamper-evident ledger");
     led->require_subcommand(1);
-    auto f = std::make_shared<StoreFlags>();
-    Command(led, ctx, "verify", "Walk the hash chain and name the first broken link", f,
-            [](const Output& o, store::Store& s) {
-              Result<store::LedgerVerification> v = s.VerifyLedger();
-              if (!v.ok()) return o.Fail(v.status());
-              if (o.json) {
-                o.Json({{"ok", v->ok}, {"entries", v->entries}, {"first_broken", v->first_broken}, {"problem", v->problem}});
-              } else if (v->ok) {
-                o.out << "ledger ok: " << v->entries << " entries verified\n";
-              } else {
-                o.err << "ledger BROKEN at entry " << v->first_broken << ": " << v->problem << "\n";
-              }
-              return v->ok ? 0 : 1;
-            });
+    AddAlias(
+        led, ctx, "verify", "Walk the hash chain and name the first broken link (ledger.verify)",
+        [](std::string* op, json*) -> Status {
+          *op = "ledger.verify";
+          return Status::Ok();
+        },
+        [](const Output& o, const json& v) {
+          if (v.value("ok", false)) {
+            o.out << "ledger ok: " << v.value("entries", 0) << " entries verified\n";
+            return 0;
+          }
+          o.err << "ledger BROKEN at entry " << v.value("first_broken", 0) << ": " << v.value("problem", "") << "\n";
+          return 1;
+        },
+        [](const json& v) { return v.value("ok", false) ? 0 : 1; });
   }
 }
 

@@ -44,14 +44,10 @@ struct Project {
   // How many references of a grid repo are stored (`ref list --json`
   // prints one reference per line).
   int Count(const std::string& repo) const {
-    bver::testing::CommandResult r = Bver({"ref", "list", "grid/" + repo, "--limit", "1000", "--json"});
+    bver::testing::CommandResult r = Bver({"ref", "list", "grid/" + repo, "--all", "--limit", "1000", "--json"});
     EXPECT_EQ(r.code, 0) << r.err;
-    int n = 0;
-    std::istringstream lines(r.out);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.find("\"pointer\":\"bver://grid/" + repo + "/") != std::string::npos) ++n;
-    }
-    return n;
+    nlohmann::json page = nlohmann::json::parse(r.out, nullptr, false);
+    return page.is_object() ? static_cast<int>(page["items"].size()) : -1;
   }
 };
 
