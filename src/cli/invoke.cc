@@ -1,6 +1,8 @@
 #include "src/cli/invoke.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
@@ -175,7 +177,8 @@ Result<std::unique_ptr<Invoker>> Invoker::Open(const CallOptions& o) {
                                                       std::move(corr)));
   }
   RuntimeOptions ro;
-  ro.job_threads = o.job_workers || o.orch_workers ? -1 : 0;
+  ro.job_threads = o.job_workers || o.orch_workers ? o.job_threads : 0;
+  ro.worker_labels = o.worker_labels;
   ro.orch_threads = o.orch_workers ? 2 : 0;
   runtime::Broker::Options bo;
   bo.expose_internal_errors = true;  // the caller is the operator
@@ -201,6 +204,28 @@ int PrintProblem(const Output& o, const Status& status, const std::string& corre
   if (!suggestions.empty()) o.err << "did you mean: " << Joined(suggestions) << "?  (bver call --list)\n";
   if (!correlation_id.empty()) o.err << "correlation id: " << correlation_id << "\n";
   return core::ExitCodeFor(status.code());
+}
+
+Result<json> WaitUntilEnded(Invoker& invoker, const std::string& status_op, const std::string& id_field, json current,
+                            double timeout_seconds, double max_wait) {
+  auto ended = [](const json& j) {
+    const std::string s = j.value("state", "");
+    return s == "succeeded" || s == "failed" || s == "cancelled" || s == "timed_out";
+  };
+  const auto start = std::chrono::steady_clock::now();
+  while (!ended(current)) {
+    double wait = max_wait;
+    if (timeout_seconds > 0) {
+      const double left =
+          timeout_seconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (left <= 0) break;
+      wait = std::min(wait, left);
+    }
+    // Whole seconds, as the status operations take them.
+    const int seconds = static_cast<int>(std::max(1.0, std::ceil(wait)));
+    BVER_ASSIGN_OR_RETURN(current, invoker.Call(status_op, {{id_field, current[id_field]}, {"wait", seconds}}));
+  }
+  return current;
 }
 
 int RunOperation(Context& ctx, const CallOptions& options, const std::string& op, json input,

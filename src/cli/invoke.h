@@ -33,6 +33,8 @@ struct CallOptions {
   // In-process: start job workers (a job's wait) and orchestrator workers.
   bool job_workers = false;
   bool orch_workers = false;
+  int job_threads = -1;       // with job_workers: threads (-1: $BVER_JOB_THREADS, else 2)
+  std::string worker_labels;  // with job_workers: labels besides the detected ones
 };
 
 // --server, --correlation-id and --timeout on `cmd`.
@@ -69,6 +71,12 @@ int PrintProblem(const Output& o, const Status& status, const std::string& corre
 // terminal; the JSON itself with --json) or the problem. The exit code is
 // `text`'s, or with --json `exit_code`'s (1 for a ledger that does not
 // verify), else 0.
+// Calls `status_op` ({id_field: id, wait}) until the answer's state has
+// ended or `timeout_seconds` have passed (0: no limit), each call waiting at
+// most `max_wait` seconds: how --wait goes past REST's per-call cap.
+Result<nlohmann::json> WaitUntilEnded(Invoker& invoker, const std::string& status_op, const std::string& id_field,
+                                      nlohmann::json current, double timeout_seconds, double max_wait);
+
 int RunOperation(Context& ctx, const CallOptions& options, const std::string& op, nlohmann::json input,
                  const std::function<int(const Output&, const nlohmann::json&)>& text,
                  const std::function<int(const nlohmann::json&)>& exit_code = nullptr);

@@ -14,9 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/commands.h"
+#include "src/cli/invoke.h"
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
-#include "src/core/uuid.h"
 #include "src/jobs/engine.h"
 
 namespace bver::cli {
@@ -26,6 +26,7 @@ using nlohmann::json;
 
 struct JobFlags {
   StoreFlags store;
+  CallOptions call;  // --server, --correlation-id (start, status, cancel)
   std::string job;
   std::string input = "{}";
   std::string handle;
@@ -71,55 +72,69 @@ bool Ended(const json& j) {
 // when it ended otherwise.
 int JobExit(const json& j) { return Ended(j) && j.value("state", "") != "succeeded" ? 1 : 0; }
 
+// The longest wait one jobs.status call accepts (its input schema's maximum).
+constexpr double kMaxWaitPerCall = 60;
+
+// The call options of a job command: its store flags, --server.
+CallOptions Options(const JobFlags& f) {
+  CallOptions o = f.call;
+  o.store = f.store;
+  return o;
+}
+
+// The broker's "no operation jobs.X.start" as the user meant it.
+Status JobProblem(const Status& s, const std::string& job) {
+  if (s.code() == StatusCode::kNotFound && s.message().rfind("no operation", 0) == 0) {
+    return NotFoundError("no job \"" + job + "\" in bver.yaml (`bver plan` lists the jobs; a job names its capability)");
+  }
+  return s;
+}
+
+// bver job start: jobs.<job>.start, then (--wait) jobs.status until it has
+// ended -- in-process workers run it, or the server's.
 int Start(Context& ctx, const JobFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
   json input = json::parse(f.input, nullptr, false);
   if (input.is_discarded() || !input.is_object()) {
-    return o.Fail(InvalidArgumentError("--input must be a JSON object", {{"--input", "json", "expected {...}"}}));
+    return PrintProblem(o, InvalidArgumentError("--input must be a JSON object", {{"--input", "json", "expected {...}"}}), "");
   }
-  RuntimeOptions ro;
-  ro.job_threads = f.wait ? f.threads : 0;
-  ro.worker_labels = f.labels;
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
-  if (!rt.ok()) return o.Fail(rt.status());
-  runtime::JobStartRequest r;
-  r.job = f.job;
-  r.input = std::make_shared<const json>(std::move(input));
-  r.no_cache = f.no_cache;
-  r.actor = "cli";
-  r.correlation_id = core::NewUuidV7();
-  Result<json> started = (*rt)->jobs->StartJob(r);
-  if (!started.ok()) return o.Fail(started.status());
-  json j = *started;
-  if (f.wait && !Ended(j)) {
-    Result<json> ended = (*rt)->jobs->JobStatus(j["job_id"], f.wait_seconds > 0 ? f.wait_seconds : 1e9);
-    if (!ended.ok()) return o.Fail(ended.status());
-    j = *ended;
+  CallOptions co = Options(f);
+  co.job_workers = f.wait;
+  co.job_threads = f.threads;
+  co.worker_labels = f.labels;
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(co);
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  json in = {{"input", std::move(input)}};
+  if (f.no_cache) in["no_cache"] = true;
+  Result<json> j = (*inv)->Call("jobs." + f.job + ".start", std::move(in));
+  if (!j.ok()) return PrintProblem(o, JobProblem(j.status(), f.job), (*inv)->correlation_id());
+  if (f.wait) {
+    j = WaitUntilEnded(**inv, "jobs.status", "job_id", *j, f.wait_seconds, kMaxWaitPerCall);
+    if (!j.ok()) return PrintProblem(o, j.status(), (*inv)->correlation_id());
   }
-  PrintJob(o, j);
-  return JobExit(j);
+  PrintJob(o, *j);
+  return JobExit(*j);
 }
 
 int Status(Context& ctx, const JobFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  RuntimeOptions ro;
-  ro.job_threads = 0;
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
-  if (!rt.ok()) return o.Fail(rt.status());
-  Result<json> j = (*rt)->jobs->JobStatus(f.handle, f.wait_seconds);
-  if (!j.ok()) return o.Fail(j.status());
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(Options(f));
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  Result<json> j = (*inv)->Call("jobs.status", {{"job_id", f.handle}});
+  if (j.ok() && f.wait_seconds > 0) {
+    j = WaitUntilEnded(**inv, "jobs.status", "job_id", *j, f.wait_seconds, kMaxWaitPerCall);
+  }
+  if (!j.ok()) return PrintProblem(o, j.status(), (*inv)->correlation_id());
   PrintJob(o, *j);
   return JobExit(*j);
 }
 
 int Cancel(Context& ctx, const JobFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  RuntimeOptions ro;
-  ro.job_threads = 0;
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
-  if (!rt.ok()) return o.Fail(rt.status());
-  Result<json> j = (*rt)->jobs->CancelJob(f.handle, "cli", core::NewUuidV7());
-  if (!j.ok()) return o.Fail(j.status());
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(Options(f));
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  Result<json> j = (*inv)->Call("jobs.cancel", {{"job_id", f.handle}});
+  if (!j.ok()) return PrintProblem(o, j.status(), (*inv)->correlation_id());
   PrintJob(o, *j);
   return 0;
 }
@@ -194,17 +209,21 @@ void RegisterJobCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   start->add_option("--threads", f->threads, "With --wait: in-process worker threads")->capture_default_str();
   start->add_option("--labels", f->labels, "With --wait: extra worker labels, k=v,...");
   AddCommon(start, *f);
+  start->add_option("--server", f->call.server, "Start it on a running bver up (http://HOST:PORT; $BVER_SERVER)");
+  start->add_option("--correlation-id", f->call.correlation_id, "Carry this id into the job's events and ledger entries");
   start->callback([&ctx, f] { ctx.action = [&ctx, f] { return Start(ctx, *f); }; });
 
   CLI::App* status = job->add_subcommand("status", "Show a job by handle");
   status->add_option("handle", f->handle, "The job handle (job_id)")->required();
   status->add_option("--wait", f->wait_seconds, "Wait up to this many seconds for the job to end");
   AddCommon(status, *f);
+  status->add_option("--server", f->call.server, "Ask a running bver up (http://HOST:PORT; $BVER_SERVER)");
   status->callback([&ctx, f] { ctx.action = [&ctx, f] { return Status(ctx, *f); }; });
 
   CLI::App* cancel = job->add_subcommand("cancel", "Cancel a job by handle");
   cancel->add_option("handle", f->handle, "The job handle (job_id)")->required();
   AddCommon(cancel, *f);
+  cancel->add_option("--server", f->call.server, "Cancel it on a running bver up (http://HOST:PORT; $BVER_SERVER)");
   cancel->callback([&ctx, f] { ctx.action = [&ctx, f] { return Cancel(ctx, *f); }; });
 
   CLI::App* list = job->add_subcommand("list", "List jobs in submission order");
