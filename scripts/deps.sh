@@ -16,6 +16,7 @@ PACKAGES=(
   libsuitesparse-dev  # KLU (sparse LU) for the electrical pack's power flow (packs/electrical)
   curl  # the serve tests and `make run` talk HTTP with it
   nodejs  # the MCP SDK client tests (tests/mcp); npm below when node does not bring it
+  python3  # the substation-checks exec plugin and the Python SDK's test (tests/sdk), Debian's 3.11 at /usr/bin
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 

@@ -92,6 +92,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterOrchCommands(app, ctx, code);
   RegisterEventCommands(app, ctx, code);
   RegisterCallCommands(app, ctx, code);
+  RegisterSdkCommands(app, ctx, code);
 
   if (UnknownCommand(app, CommandWord(argc, argv), err)) return core::kExitUsage;
   try {

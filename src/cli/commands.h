@@ -35,6 +35,7 @@ void RegisterTriggerCommands(CLI::App& app, Context& ctx, int& code);  // bver t
 void RegisterOrchCommands(CLI::App& app, Context& ctx, int& code);    // bver orch ...
 void RegisterEventCommands(CLI::App& app, Context& ctx, int& code);   // bver events ...
 void RegisterCallCommands(CLI::App& app, Context& ctx, int& code);    // bver call OP
+void RegisterSdkCommands(CLI::App& app, Context& ctx, int& code);     // bver sdk typescript|python
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {
