@@ -179,7 +179,8 @@ Result<std::unique_ptr<Invoker>> Invoker::Open(const CallOptions& o) {
   RuntimeOptions ro;
   ro.job_threads = o.job_workers || o.orch_workers ? o.job_threads : 0;
   ro.worker_labels = o.worker_labels;
-  ro.orch_threads = o.orch_workers ? 2 : 0;
+  ro.orch_threads = o.orch_workers ? o.orch_threads : 0;
+  ro.job_lease_ms = o.job_lease_ms;
   runtime::Broker::Options bo;
   bo.expose_internal_errors = true;  // the caller is the operator
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> rt, OpenRuntime(o.store, std::move(bo), ro));

@@ -7,6 +7,7 @@
 // aliases of it (bver ref ..., resolve, ledger verify) share this.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +35,8 @@ struct CallOptions {
   bool job_workers = false;
   bool orch_workers = false;
   int job_threads = -1;       // with job_workers: threads (-1: $BVER_JOB_THREADS, else 2)
+  int orch_threads = 2;       // with orch_workers
+  std::int64_t job_lease_ms = 0;  // > 0: the lease of a running job
   std::string worker_labels;  // with job_workers: labels besides the detected ones
 };
 

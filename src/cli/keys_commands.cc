@@ -45,6 +45,7 @@ Status CheckScopes(const std::vector<std::string>& scopes, const std::string& do
   std::vector<std::string> known = p.AllScopes();
   known.push_back(runtime::kIngestScope);  // the ingestion gate's rows are the runtime's own
   known.push_back(runtime::kOrchReadScope);  // so is orch.runs.list
+  known.push_back(runtime::kOrchCancelScope);  // orch.runs.cancel
   std::vector<Violation> unknown;
   for (const std::string& s : auth::SplitScopes(auth::JoinScopes(scopes))) {
     if (std::find(known.begin(), known.end(), s) == known.end()) {

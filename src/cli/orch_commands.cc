@@ -14,10 +14,7 @@
 
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
-#include "src/cli/runtime.h"
-#include "src/core/status_map.h"
-#include "src/core/uuid.h"
-#include "src/orch/engine.h"
+#include "src/cli/invoke.h"
 
 namespace bver::cli {
 namespace {
@@ -26,6 +23,7 @@ using nlohmann::json;
 
 struct OrchFlags {
   StoreFlags store;
+  CallOptions call;  // --server, --correlation-id
   std::string name;
   std::string input = "{}";
   std::string run_id;
@@ -47,6 +45,8 @@ void AddCommon(CLI::App* cmd, OrchFlags& f) {
                   "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, bver.config.yaml, "
                   "sqlite:.bver/bver.db)");
   cmd->add_flag("--json", f.store.json, "Print JSON");
+  cmd->add_option("--server", f.call.server, "Send the call to a running bver up (http://HOST:PORT; $BVER_SERVER)");
+  cmd->add_option("--correlation-id", f.call.correlation_id, "Carry this id into the run's events and ledger entries");
 }
 
 void PrintRun(const Output& o, const json& r) {
@@ -93,75 +93,76 @@ Result<json> ReadInput(const std::string& text) {
   return input;
 }
 
-// The runtime a command needs: with `engine`, in-process job workers and one
-// orchestrator worker that advance runs (start --wait, resume); without,
-// none (the command reads or records only).
-Result<std::unique_ptr<Runtime>> OpenFor(const OrchFlags& f, bool engine) {
-  RuntimeOptions ro;
-  ro.job_threads = engine ? f.threads : 0;
-  ro.orch_threads = engine ? 1 : 0;
-  ro.job_lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
-  return OpenRuntime(f.store, {}, ro);
+// How a command calls: with `engine`, in-process job workers and one
+// orchestrator worker advance runs (start --wait, resume); without, none (the
+// command reads or records only). --server sends the calls to a bver up.
+CallOptions Options(const OrchFlags& f, bool engine) {
+  CallOptions o = f.call;
+  o.store = f.store;
+  o.orch_workers = engine;
+  o.orch_threads = engine ? 1 : 0;
+  o.job_threads = f.threads;
+  o.job_lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
+  return o;
+}
+
+// The longest wait one orch.runs.get call accepts (its input schema's maximum).
+constexpr double kMaxWaitPerCall = 60;
+
+// The broker's "no operation orch.X.start" as the user meant it.
+Status OrchProblem(const Status& s, const std::string& name) {
+  if (s.code() == StatusCode::kNotFound && s.message().rfind("no operation", 0) == 0) {
+    return NotFoundError("no orchestrator \"" + name + "\" in bver.yaml (see `bver plan`)");
+  }
+  return s;
 }
 
 int Start(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
   Result<json> input = ReadInput(f.input);
-  if (!input.ok()) return o.Fail(input.status());
+  if (!input.ok()) return PrintProblem(o, input.status(), "");
   bool wait = f.wait_option != nullptr && f.wait_option->count() > 0;
-  double wait_seconds = 1e9;
+  double wait_seconds = 0;  // no limit
   if (wait && !f.wait.empty()) {
     char* end = nullptr;
     wait_seconds = std::strtod(f.wait.c_str(), &end);
     if (*end != '\0' || wait_seconds <= 0) {
-      return o.Fail(InvalidArgumentError("--wait takes a number of seconds > 0", {{"--wait", "number", f.wait}}));
+      return PrintProblem(o, InvalidArgumentError("--wait takes a number of seconds > 0", {{"--wait", "number", f.wait}}), "");
     }
   }
-  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, wait);
-  if (!rt.ok()) return o.Fail(rt.status());
-  runtime::OrchStartRequest r;
-  r.orchestrator = f.name;
-  r.input = std::make_shared<const json>(std::move(input).value());
-  if (!f.idempotency_key.empty()) r.idempotency_key = "cli " + f.idempotency_key;
-  r.actor = "cli";
-  r.correlation_id = core::NewUuidV7();
-  Result<json> started = (*rt)->orchestrators->StartRun(r);
-  if (!started.ok()) return o.Fail(started.status());
-  json run = *started;
-  if (wait && run.value("state", "") == "running") {
-    Result<json> ended = (*rt)->orchestrators->GetRun("", run["run_id"], wait_seconds);
-    if (!ended.ok()) return o.Fail(ended.status());
-    run = *ended;
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(Options(f, wait));
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  json in = {{"input", std::move(*input)}};
+  if (!f.idempotency_key.empty()) in["idempotency_key"] = f.idempotency_key;
+  Result<json> run = (*inv)->Call("orch." + f.name + ".start", std::move(in));
+  if (!run.ok()) return PrintProblem(o, OrchProblem(run.status(), f.name), (*inv)->correlation_id());
+  if (wait) {
+    run = WaitUntilEnded(**inv, "orch.runs.get", "run_id", *run, wait_seconds, kMaxWaitPerCall);
+    if (!run.ok()) return PrintProblem(o, run.status(), (*inv)->correlation_id());
   }
-  PrintRun(o, run);
-  if (wait && run.value("state", "") == "running") {
-    ctx.err << "run " << run["run_id"].get<std::string>() << " is still running after " << f.wait
+  PrintRun(o, *run);
+  if (wait && run->value("state", "") == "running") {
+    ctx.err << "run " << (*run)["run_id"].get<std::string>() << " is still running after " << f.wait
             << " s; it goes on when a server or another --wait runs the engine\n";
     return 1;
   }
-  return RunExit(run);
+  return RunExit(*run);
 }
 
-int Status(Context& ctx, const OrchFlags& f) {
+// Status, and resume: the run by id, waited for (resume runs the engine in
+// the process meanwhile: how a run left by a dead `--wait` goes on without a
+// server).
+int Get(Context& ctx, const OrchFlags& f, bool engine) {
   Output o{ctx.out, ctx.err, f.store.json};
-  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, false);
-  if (!rt.ok()) return o.Fail(rt.status());
-  Result<json> r = (*rt)->orchestrators->GetRun("", f.run_id, f.status_wait);
-  if (!r.ok()) return o.Fail(r.status());
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(Options(f, engine));
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  Result<json> r = (*inv)->Call("orch.runs.get", {{"run_id", f.run_id}});
+  if (r.ok() && (engine || f.status_wait > 0)) {
+    r = WaitUntilEnded(**inv, "orch.runs.get", "run_id", *r, f.status_wait, kMaxWaitPerCall);
+  }
+  if (!r.ok()) return PrintProblem(o, r.status(), (*inv)->correlation_id());
   PrintRun(o, *r);
-  return RunExit(*r);
-}
-
-// Runs the engine in-process until run `run_id` has ended: how a run left
-// by a dead `--wait` goes on without a server.
-int Resume(Context& ctx, const OrchFlags& f) {
-  Output o{ctx.out, ctx.err, f.store.json};
-  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, true);
-  if (!rt.ok()) return o.Fail(rt.status());
-  Result<json> r = (*rt)->orchestrators->GetRun("", f.run_id, f.status_wait > 0 ? f.status_wait : 1e9);
-  if (!r.ok()) return o.Fail(r.status());
-  PrintRun(o, *r);
-  if ((*r).value("state", "") == "running") {
+  if (engine && r->value("state", "") == "running") {
     ctx.err << "run " << f.run_id << " is still running after " << f.status_wait << " s\n";
     return 1;
   }
@@ -170,20 +171,24 @@ int Resume(Context& ctx, const OrchFlags& f) {
 
 int Cancel(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, false);
-  if (!rt.ok()) return o.Fail(rt.status());
-  Result<json> r = (*rt)->orchestrators->CancelRun("", f.run_id, "cli", core::NewUuidV7());
-  if (!r.ok()) return o.Fail(r.status());
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(Options(f, false));
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  Result<json> r = (*inv)->Call("orch.runs.cancel", {{"run_id", f.run_id}});
+  if (!r.ok()) return PrintProblem(o, r.status(), (*inv)->correlation_id());
   PrintRun(o, *r);
   return 0;
 }
 
 int List(Context& ctx, const OrchFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  Result<std::unique_ptr<Runtime>> rt = OpenFor(f, false);
-  if (!rt.ok()) return o.Fail(rt.status());
-  Result<json> runs = (*rt)->orchestrators->ListRuns(f.orchestrator, f.state, f.cursor, f.limit);
-  if (!runs.ok()) return o.Fail(runs.status());
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(Options(f, false));
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  json in = {{"limit", f.limit}};
+  if (!f.orchestrator.empty()) in["orchestrator"] = f.orchestrator;
+  if (!f.state.empty()) in["state"] = f.state;
+  if (!f.cursor.empty()) in["cursor"] = f.cursor;
+  Result<json> runs = (*inv)->Call("orch.runs.list", std::move(in));
+  if (!runs.ok()) return PrintProblem(o, runs.status(), (*inv)->correlation_id());
   if (o.json) {
     o.Json(*runs);
     return 0;
@@ -221,7 +226,7 @@ void RegisterOrchCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   status->add_option("run_id", f->run_id, "The run id")->required();
   status->add_option("--wait", f->status_wait, "Wait up to this many seconds for the run to end");
   AddCommon(status, *f);
-  status->callback([&ctx, f] { ctx.action = [&ctx, f] { return Status(ctx, *f); }; });
+  status->callback([&ctx, f] { ctx.action = [&ctx, f] { return Get(ctx, *f, false); }; });
 
   CLI::App* resume = orch->add_subcommand(
       "resume", "Run the engine in-process until a run has ended (a run left by a dead process goes on)");
@@ -230,7 +235,7 @@ void RegisterOrchCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   resume->add_option("--threads", f->threads, "In-process job worker threads")->capture_default_str();
   resume->add_option("--lease-seconds", f->lease_seconds, "Lease of a running job (default 15)");
   AddCommon(resume, *f);
-  resume->callback([&ctx, f] { ctx.action = [&ctx, f] { return Resume(ctx, *f); }; });
+  resume->callback([&ctx, f] { ctx.action = [&ctx, f] { return Get(ctx, *f, true); }; });
 
   CLI::App* cancel = orch->add_subcommand("cancel", "Cancel a run: no further step starts, its jobs are cancelled");
   cancel->add_option("run_id", f->run_id, "The run id")->required();

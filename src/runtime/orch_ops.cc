@@ -275,7 +275,48 @@ Result<std::vector<OperationRow>> OrchListRows(OrchestratorService& orchestrator
                          in.value("limit", std::size_t{100}));
   };
   BVER_ASSIGN_OR_RETURN(OperationRow done, Finish(std::move(r)));
-  return std::vector<OperationRow>{std::move(done)};
+  std::vector<OperationRow> rows;
+  rows.push_back(std::move(done));
+
+  // A run by id alone, whatever its orchestrator: what the CLI's `bver orch
+  // status|cancel RUN_ID` and a list's run_id lead to. No HTTP path of their
+  // own (the list's href is the orchestrator's route); POST /v1/ops and MCP.
+  OperationRow get;
+  get.id = "orch.runs.get";
+  get.kind = domain::OperationKind::kOrchGet;
+  get.summary = "Get an orchestrator run by id";
+  get.description = "A run of any orchestrator by its id: state, each step with its calls and outputs; with wait, "
+                    "answers once the run has ended or after that many seconds.";
+  get.scopes = {kOrchReadScope};
+  get.read_only = true;
+  get.idempotent = true;
+  get.input_schema = std::make_shared<const json>(Root({{"run_id", RunIdSchema()}, {"wait", WaitSchema()}}, {"run_id"}));
+  get.output_schema = std::make_shared<const json>(OrchOutputSchema(domain::Operation{}));
+  get.handler = [svc](const Call& call) -> Result<json> {
+    const json& in = call.input ? *call.input : json::object();
+    return svc->GetRun("", in.value("run_id", ""), std::min(in.value("wait", 0.0), kMaxOrchWaitSeconds));
+  };
+  BVER_ASSIGN_OR_RETURN(OperationRow get_done, Finish(std::move(get)));
+  rows.push_back(std::move(get_done));
+
+  OperationRow cancel;
+  cancel.id = "orch.runs.cancel";
+  cancel.kind = domain::OperationKind::kOrchCancel;
+  cancel.summary = "Cancel an orchestrator run by id";
+  cancel.description = "Cancels a running run of any orchestrator: no further step starts and its jobs are "
+                       "cancelled; an ended run is answered as it is.";
+  cancel.scopes = {kOrchCancelScope};
+  cancel.idempotent = true;
+  cancel.destructive = true;
+  cancel.input_schema = std::make_shared<const json>(Root({{"run_id", RunIdSchema()}}, {"run_id"}));
+  cancel.output_schema = std::make_shared<const json>(OrchOutputSchema(domain::Operation{}));
+  cancel.handler = [svc](const Call& call) -> Result<json> {
+    const json& in = call.input ? *call.input : json::object();
+    return svc->CancelRun("", in.value("run_id", ""), call.principal.subject, call.correlation_id);
+  };
+  BVER_ASSIGN_OR_RETURN(OperationRow cancel_done, Finish(std::move(cancel)));
+  rows.push_back(std::move(cancel_done));
+  return rows;
 }
 
 }  // namespace bver::runtime::internal

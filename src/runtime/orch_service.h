@@ -21,6 +21,8 @@ namespace bver::runtime {
 // platform's scopes. Reading or cancelling one run needs the orchestrator's
 // own scope (orch.<name>:run by default).
 inline constexpr const char* kOrchReadScope = "orch:read";
+// orch.runs.cancel: cancel a run of any orchestrator by id.
+inline constexpr const char* kOrchCancelScope = "orch:cancel";
 
 struct OrchStartRequest {
   std::string orchestrator;                     // a name under orchestrators: in bver.yaml
