@@ -508,6 +508,8 @@ TEST_P(OrchTest, RunsAreListedAndServedByTheBroker) {
   // The rows validate the real outputs against their schemas.
   for (auto [op, input] : {std::pair<std::string, json>{"orch.runs.list", json::object()},
                            std::pair<std::string, json>{"orch.design.get", {{"run_id", a["run_id"]}}},
+                           std::pair<std::string, json>{"orch.runs.get", {{"run_id", b["run_id"]}}},
+                           std::pair<std::string, json>{"orch.runs.cancel", {{"run_id", b["run_id"]}}},
                            std::pair<std::string, json>{"orch.chain.start", {{"input", {{"name", "gamma"}}}, {"wait", 30}}}}) {
     runtime::Call call;
     call.operation = op;
