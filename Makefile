@@ -16,6 +16,7 @@ all: build
 
 deps:
 	@bash scripts/deps.sh
+	@bash scripts/web_deps.sh
 
 $(BUILD_DIR)/build.ninja:
 	@cmake --preset default >/dev/null

@@ -17,6 +17,7 @@ RUNS=${RUNS:-5}
 HITS=${HITS:-200}
 
 bash scripts/deps.sh
+bash scripts/web_deps.sh
 [ -f "$BUILD_DIR/build.ninja" ] || cmake --preset default >/dev/null
 cmake --build "$BUILD_DIR" -j1 --target powerflow_bench grid_jobs_bench electrical_plugin >&2
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/api/docs_assets.h"
 #include "src/api/docs_page.h"
 #include "src/api/metrics.h"
 #include "src/api/http_common.h"
@@ -100,6 +101,24 @@ Result<json> Convert(const std::string& text, const json& schema, const std::str
 HttpResponse Problem(const Status& s, const std::string& correlation_id, std::string_view instance,
                      int http_status = 0) {
   return ProblemResponse(s, correlation_id, instance, http_status);
+}
+
+// The reference page as the caller can paste its examples: this server's
+// host and port (the request's Host, when it is a plain host[:port]) instead
+// of 127.0.0.1:8080, and no Authorization header when callers need none
+// (loopback with auth off: the local operator).
+std::string PasteableReference(std::string page, std::string_view host, bool local_operator) {
+  auto replace_all = [&page](std::string_view from, std::string_view to) {
+    for (std::size_t at = page.find(from); at != std::string::npos; at = page.find(from, at + to.size())) {
+      page.replace(at, from.size(), to);
+    }
+  };
+  const bool plain = !host.empty() && host.size() < 256 &&
+                     host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+                         std::string_view::npos;
+  if (plain && host != "127.0.0.1:8080") replace_all("http://127.0.0.1:8080", "http://" + std::string(host));
+  if (local_operator) replace_all(" \\\n  -H 'Authorization: Bearer '\"$BVER_API_KEY\"", "");
+  return page;
 }
 
 HttpResponse JsonResponse(int status, const json& body, const std::string& correlation_id) {
@@ -222,11 +241,32 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
     return r;
   }
   if (request.method == "GET" && path == "/v1/openapi.json") return text(kJson, openapi_);
-  if (request.method == "GET" && path == "/docs") return text("text/html; charset=utf-8", docs_);
+  if (request.method == "GET" && (path == "/docs" || path.rfind("/docs/", 0) == 0)) {
+    // Swagger UI (embedded, docs_assets.h), its files, and the page without
+    // script at /docs/reference. Scripts and styles from this server only.
+    constexpr const char* kCsp =
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    HttpResponse r;
+    if (path == "/docs" || path == "/docs/") {
+      r = text("text/html; charset=utf-8", std::string(SwaggerUiPage()));
+    } else if (path == "/docs/reference") {
+      r = text("text/html; charset=utf-8", PasteableReference(docs_, request.Header("Host"), options_.local_operator));
+    } else if (const DocsAsset* a = FindDocsAsset(path.substr(6)); a != nullptr) {
+      r = text(a->content_type, std::string(a->bytes));
+      r.headers.emplace_back("Cache-Control", "public, max-age=3600");
+    } else {
+      return Problem(NotFoundError("no documentation page " + std::string(path) + " (see /docs)"), corr, path);
+    }
+    r.headers.emplace_back("Content-Security-Policy", kCsp);
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
+  }
   if (request.method == "GET" && path == "/metrics" && options_.metrics != nullptr) {
     return text("text/plain; version=0.0.4; charset=utf-8", options_.metrics->Render());
   }
   if (path == "/healthz" || path == "/readyz" || path == "/v1/openapi.json" || path == "/docs" ||
+      path.rfind("/docs/", 0) == 0 ||
       (path == "/metrics" && options_.metrics != nullptr)) {
     HttpResponse r = Problem(InvalidArgumentError(request.method + " is not allowed on " + path), corr, path, 405);
     r.headers.emplace_back("Allow", "GET");

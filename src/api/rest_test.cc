@@ -177,9 +177,51 @@ TEST_F(RestUnitTest, OpenApiDocumentListsEveryRouteAndScope) {
   check(doc);
 }
 
+TEST_F(RestUnitTest, DocsIsSwaggerUiServedFromThisServer) {
+  Rest rest(*broker_, nullptr, {});
+  HttpResponse page = Call(rest, "GET", "/docs");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(Header(page, "Content-Type"), "text/html; charset=utf-8");
+  EXPECT_THAT(page.body, HasSubstr("<script src=\"/docs/swagger-ui-bundle.js\"></script>"));
+  EXPECT_THAT(page.body, HasSubstr("<script src=\"/docs/bver-docs.js\"></script>"));
+  EXPECT_THAT(page.body, Not(HasSubstr("src=\"http")));  // nothing from a CDN
+  EXPECT_THAT(page.body, Not(HasSubstr("href=\"http")));
+  EXPECT_THAT(Header(page, "Content-Security-Policy"), HasSubstr("script-src 'self'"));
+  HttpResponse bundle = Call(rest, "GET", "/docs/swagger-ui-bundle.js");
+  ASSERT_EQ(bundle.status, 200);
+  EXPECT_EQ(Header(bundle, "Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_GT(bundle.body.size(), 500000u);
+  EXPECT_THAT(bundle.body, HasSubstr("SwaggerUIBundle"));
+  HttpResponse css = Call(rest, "GET", "/docs/swagger-ui.css");
+  ASSERT_EQ(css.status, 200);
+  EXPECT_EQ(Header(css, "Content-Type"), "text/css; charset=utf-8");
+  HttpResponse start = Call(rest, "GET", "/docs/bver-docs.js");
+  EXPECT_THAT(start.body, HasSubstr("url: \"/v1/openapi.json\""));
+  EXPECT_EQ(Call(rest, "GET", "/docs/LICENSE").status, 404);
+  EXPECT_EQ(Call(rest, "GET", "/docs/swagger-ui-LICENSE.txt").status, 200);
+  EXPECT_EQ(Call(rest, "GET", "/docs/../v1/openapi.json").status, 404);
+  EXPECT_EQ(Call(rest, "DELETE", "/docs/swagger-ui.css").status, 405);
+}
+
+TEST_F(RestUnitTest, ReferenceExamplesNameThisServerAndNoKeyWhenNoneIsNeeded) {
+  Rest local(*broker_, nullptr, {.local_operator = true});
+  HttpResponse r = Call(local, "GET", "/docs/reference", "", {{"Host", "127.0.0.1:40123"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("curl -sS -X POST 'http://127.0.0.1:40123/v1/refs/sites/site'"));
+  EXPECT_THAT(r.body, Not(HasSubstr("127.0.0.1:8080")));
+  EXPECT_THAT(r.body, Not(HasSubstr("-H 'Authorization: Bearer '")));
+  Rest authed(*broker_, nullptr, {});
+  HttpResponse k = Call(authed, "GET", "/docs/reference", "", {{"Host", "bver.example:9000"}});
+  EXPECT_THAT(k.body, HasSubstr("'http://bver.example:9000/v1/refs/sites/site'"));
+  EXPECT_THAT(k.body, HasSubstr("-H 'Authorization: Bearer '"));
+  // A Host that is not a plain host:port is not pasted into the page.
+  HttpResponse odd = Call(authed, "GET", "/docs/reference", "", {{"Host", "x'><script>"}});
+  EXPECT_THAT(odd.body, Not(HasSubstr("x'><script>")));
+}
+
 TEST_F(RestUnitTest, DocsPageShowsEveryOperationWithoutCredentials) {
   Rest rest(*broker_, nullptr, {});
-  HttpResponse r = Call(rest, "GET", "/docs");
+  HttpResponse r = Call(rest, "GET", "/docs/reference");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(Header(r, "Content-Type"), "text/html; charset=utf-8");
   EXPECT_EQ(r.body.rfind("<!DOCTYPE html>", 0), 0u);
