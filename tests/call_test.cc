@@ -178,6 +178,53 @@ TEST_F(CallTest, SameShapesAndProblemsLocallyRemotelyAndOverRest) {
   EXPECT_THAT(tls.err, HasSubstr("https"));
 }
 
+// bver login keeps a server's key (mode 0600) for --server calls; a wrong
+// key is refused and nothing is kept; logout forgets it.
+TEST_F(CallTest, LoginKeepsAKeyForTheServer) {
+  bver::testing::CommandResult made = Run({"keys", "create", "--scopes", "admin", "--name", "login-test"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  std::string key = made.out.substr(0, made.out.find('\n'));
+  ASSERT_EQ(key.rfind("bver_", 0), 0u) << made.out;
+  server_ = bver::testing::StartBverUp(BVER_EXE, dir_, {"--listen", "127.0.0.1:0"});
+  ASSERT_GT(server_.port, 0) << bver::testing::ReadFileForTest(server_.stderr_path);
+
+  const fs::path home = dir_ / "home";
+  fs::create_directories(home);
+  bver::testing::CommandOptions env;
+  env.env = {{"HOME", home.string()}, {"XDG_CONFIG_HOME", ""}, {"BVER_API_KEY", ""}, {"BVER_SERVER", ""}};
+  auto as_user = [&](std::vector<std::string> args, const std::string& stdin_text = "") {
+    bver::testing::CommandOptions o = env;
+    if (!stdin_text.empty()) {
+      o.stdin_file = (dir_ / "stdin.txt").string();
+      std::ofstream(o.stdin_file) << stdin_text;
+    }
+    args.insert(args.begin(), {"-C", dir_.string()});
+    return bver::testing::RunCommand(BVER_EXE, args, dir_, o);
+  };
+  const std::vector<std::string> list = {"call", "refs.site.list", "--server", Server(), "--json"};
+  bver::testing::CommandResult anonymous = as_user(list);
+  EXPECT_EQ(anonymous.code, 1);
+  EXPECT_EQ(json::parse(anonymous.out, nullptr, false)["code"], "unauthenticated") << anonymous.out;
+
+  bver::testing::CommandResult wrong = as_user({"login", "--server", Server()}, "bver_not_a_key\n");
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_THAT(wrong.err, HasSubstr("does not accept this key"));
+  const fs::path file = home / ".config" / "bver" / "credentials.json";
+  EXPECT_FALSE(fs::exists(file)) << "a refused key is not kept";
+
+  bver::testing::CommandResult login = as_user({"login", "--server", Server() + "/"}, key + "\n");
+  ASSERT_EQ(login.code, 0) << login.err;
+  ASSERT_TRUE(fs::exists(file));
+  EXPECT_EQ(fs::status(file).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  bver::testing::CommandResult listed = as_user(list);
+  EXPECT_EQ(listed.code, 0) << listed.out << listed.err;
+  bver::testing::CommandResult alias = as_user({"ref", "list", "site", "--server", Server(), "--json"});
+  EXPECT_EQ(alias.code, 0) << alias.out << alias.err;
+
+  EXPECT_EQ(as_user({"logout", "--server", Server()}).code, 0);
+  EXPECT_EQ(as_user(list).code, 1);
+}
+
 TEST_F(CallTest, UnknownCommandsAndStatusOutsideAProject) {
   bver::testing::CommandResult typo = Run({"stauts"});
   EXPECT_EQ(typo.code, 2);

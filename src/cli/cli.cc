@@ -93,6 +93,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterEventCommands(app, ctx, code);
   RegisterCallCommands(app, ctx, code);
   RegisterSdkCommands(app, ctx, code);
+  RegisterLoginCommands(app, ctx, code);
 
   if (UnknownCommand(app, CommandWord(argc, argv), err)) return core::kExitUsage;
   try {

@@ -36,6 +36,7 @@ void RegisterOrchCommands(CLI::App& app, Context& ctx, int& code);    // bver or
 void RegisterEventCommands(CLI::App& app, Context& ctx, int& code);   // bver events ...
 void RegisterCallCommands(CLI::App& app, Context& ctx, int& code);    // bver call OP
 void RegisterSdkCommands(CLI::App& app, Context& ctx, int& code);     // bver sdk typescript|python
+void RegisterLoginCommands(CLI::App& app, Context& ctx, int& code);   // bver login|logout
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "src/auth/principal.h"
+#include "src/cli/credentials.h"
 #include "src/cli/runtime.h"
 #include "src/core/status_map.h"
 #include "src/net/client.h"
@@ -171,8 +172,14 @@ Result<std::unique_ptr<Invoker>> Invoker::Open(const CallOptions& o) {
   if (!server.empty()) {
     Result<net::ClientTarget> target = net::ParseServerUrl(server);
     if (!target.ok()) return target.status().WithPrefix("--server");
-    const char* key = std::getenv("BVER_API_KEY");
-    return std::unique_ptr<Invoker>(new RemoteInvoker(*target, server, key == nullptr ? "" : key,
+    // $BVER_API_KEY, else what `bver login` stored for this server.
+    std::string key;
+    if (const char* env = std::getenv("BVER_API_KEY"); env != nullptr && *env != '\0') {
+      key = env;
+    } else {
+      BVER_ASSIGN_OR_RETURN(key, StoredKey(server));
+    }
+    return std::unique_ptr<Invoker>(new RemoteInvoker(*target, server, key,
                                                       std::chrono::milliseconds(static_cast<long long>(o.timeout_seconds * 1000)),
                                                       std::move(corr)));
   }

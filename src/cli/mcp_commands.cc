@@ -6,13 +6,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "src/auth/api_keys.h"
-#include "src/auth/authenticator.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
 #include "src/domain/platform.h"
-#include "src/store/store.h"
 #include "src/mcp/server.h"
 #include "src/mcp/stdio.h"
 
@@ -27,21 +24,16 @@ int Serve(Context& ctx, const StoreFlags& flags) {
 
   // Who is calling: the key in $BVER_API_KEY when set (refused when it is
   // not valid), else the local operator (the user who started the process).
-  auth::ApiKeys keys(rt.store->backend());
-  auth::Principal who = auth::Principal::Local("mcp");
-  if (const char* key = std::getenv("BVER_API_KEY"); key != nullptr && *key != '\0') {
-    auth::Authenticator authenticator(&keys, nullptr);
-    Result<auth::Principal> p = authenticator.Authenticate({"", key});
-    if (!p.ok()) return o.Fail(p.status().WithPrefix("BVER_API_KEY"));
-    who = *p;
-  }
+  const char* key = std::getenv("BVER_API_KEY");
+  Result<auth::Principal> who = server::PrincipalFor(rt, key == nullptr ? "" : key, "mcp");
+  if (!who.ok()) return o.Fail(who.status().WithPrefix("BVER_API_KEY"));
 
   mcp::Server::Options options;
   options.server_version = rt.platform->version.empty() ? "0.1.0" : rt.platform->version;
   mcp::Server server(rt.broker, options);
-  ctx.err << "bver mcp: serving platform " << rt.platform->id << " over stdio as " << who.subject << "\n";
+  ctx.err << "bver mcp: serving platform " << rt.platform->id << " over stdio as " << who->subject << "\n";
   ctx.err.flush();
-  mcp::ServeStdio(server, who, std::cin, ctx.out);
+  mcp::ServeStdio(server, *who, std::cin, ctx.out);
   return 0;
 }
 

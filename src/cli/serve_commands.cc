@@ -32,7 +32,6 @@
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
 #include "src/server/http_front.h"
-#include "src/events/nats_relay.h"
 #include "src/core/clock.h"
 #include "src/domain/platform.h"
 
@@ -197,16 +196,6 @@ int Up(const Output& o, const UpFlags& f) {
   Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store, std::move(broker_options), runtime_options);
   if (!opened.ok()) return o.Fail(opened.status());
   Runtime& rt = **opened;
-  if (const events::NatsRelay* relay = rt.nats_relay.get(); relay != nullptr) {
-    metrics.SetGauge("bver_nats_relay_connected", "1 while the JetStream relay is connected and its stream checked",
-                     [relay] { return relay->Status().connected ? 1.0 : 0.0; });
-    metrics.SetGauge("bver_nats_relay_cursor", "The last event offset JetStream acknowledged",
-                     [relay] { return static_cast<double>(relay->Status().cursor); });
-    metrics.SetGauge("bver_nats_relay_published", "Events the relay published since bver up started",
-                     [relay] { return static_cast<double>(relay->Status().published); });
-    metrics.SetGauge("bver_nats_relay_failures", "Relay rounds that failed (NATS unreachable, stream refused)",
-                     [relay] { return static_cast<double>(relay->Status().failures); });
-  }
 
   server::HttpFrontOptions front_options;
   front_options.host = host;

@@ -17,6 +17,7 @@
 #include "src/auth/authenticator.h"
 #include "src/auth/config.h"
 #include "src/domain/platform.h"
+#include "src/events/nats_relay.h"
 #include "src/mcp/http.h"
 #include "src/mcp/server.h"
 #include "src/net/server.h"
@@ -130,6 +131,16 @@ Result<std::unique_ptr<HttpFront>> HttpFront::Create(Runtime& rt, api::Metrics& 
   mcp_options.server_version = rt.platform->version.empty() ? "0.1.0" : rt.platform->version;
   m.mcp_server = std::make_unique<mcp::Server>(rt.broker, mcp_options);
 
+  if (const events::NatsRelay* relay = rt.nats_relay.get(); relay != nullptr) {
+    metrics.SetGauge("bver_nats_relay_connected", "1 while the JetStream relay is connected and its stream checked",
+                     [relay] { return relay->Status().connected ? 1.0 : 0.0; });
+    metrics.SetGauge("bver_nats_relay_cursor", "The last event offset JetStream acknowledged",
+                     [relay] { return static_cast<double>(relay->Status().cursor); });
+    metrics.SetGauge("bver_nats_relay_published", "Events the relay published since bver up started",
+                     [relay] { return static_cast<double>(relay->Status().published); });
+    metrics.SetGauge("bver_nats_relay_failures", "Relay rounds that failed (NATS unreachable, stream refused)",
+                     [relay] { return static_cast<double>(relay->Status().failures); });
+  }
   metrics.SetGauge("bver_http_requests_in_flight", "HTTP requests being handled right now.",
                    [impl = impl.get()] { return static_cast<double>(impl->in_flight.load(std::memory_order_relaxed)); });
 

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/auth/api_keys.h"
+#include "src/auth/authenticator.h"
 #include "src/events/gate.h"
 #include "src/events/nats_relay.h"
 #include "src/events/registry.h"
@@ -115,6 +117,13 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   rt->orchestrators->Start(*rt->broker);
   if (runtime_options.run_triggers) BVER_RETURN_IF_ERROR(rt->triggers->Start(*rt->broker));
   return rt;
+}
+
+Result<auth::Principal> PrincipalFor(Runtime& rt, const std::string& key, const std::string& local_name) {
+  if (key.empty()) return auth::Principal::Local(local_name);
+  auth::ApiKeys keys(rt.store->backend());
+  auth::Authenticator authenticator(&keys, nullptr);
+  return authenticator.Authenticate({"", key});
 }
 
 }  // namespace bver::server

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "bver/status.h"
+#include "src/auth/principal.h"
 #include "src/runtime/broker.h"
 
 namespace bver::domain {
@@ -121,5 +122,10 @@ struct RuntimeOptions {
 // first error, as it is (file:line:column for the domain).
 Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Broker::Options options = {},
                                              RuntimeOptions runtime_options = {});
+
+// Who a process-level caller is (bver mcp on stdio): the principal of API
+// key `key` in the store (Unauthenticated when it is not a valid key), or
+// the local operator named `local_name` when `key` is empty.
+Result<auth::Principal> PrincipalFor(Runtime& rt, const std::string& key, const std::string& local_name);
 
 }  // namespace bver::server
