@@ -91,20 +91,6 @@ store::WriteContext Context(const Call& call, const json& in) {
   return c;
 }
 
-// The store answers every conflict of a mutation (stale expected version,
-// another's lease, a reused idempotency key) as Aborted. A stale
-// expected_version is a failed precondition (HTTP 412 for If-Match): when
-// the head is not at the expected version, say so with that code.
-template <typename T>
-Result<T> PreconditionFirst(Result<T> r, store::Store& s, const Pointer& p, const store::WriteContext& ctx) {
-  if (r.ok() || r.status().code() != StatusCode::kAborted || !ctx.expected_version) return r;
-  Result<store::Reference> head = s.Get(p.Reference());
-  if (head.ok() && head->version != *ctx.expected_version) {
-    return FailedPreconditionError(r.status().message());
-  }
-  return r;
-}
-
 Result<json> Mutation(const Call& call, store::Store& s, const domain::Repo& r, OperationKind kind) {
   const json& in = *call.input;
   BVER_ASSIGN_OR_RETURN(Pointer p, TargetOf(in, r, false));
@@ -124,7 +110,10 @@ Result<json> Mutation(const Call& call, store::Store& s, const domain::Repo& r, 
     default:
       break;
   }
-  BVER_ASSIGN_OR_RETURN(store::Reference ref, PreconditionFirst(std::move(out), s, p, ctx));
+  // The store's own answer is the precise one: a stale expected version is a
+  // failed precondition (412), a lease or a reused idempotency key a conflict
+  // (409).
+  BVER_ASSIGN_OR_RETURN(store::Reference ref, std::move(out));
   return RefJson(ref, kind != OperationKind::kRefDelete);
 }
 

@@ -220,8 +220,12 @@ TEST_P(StoreConformance, OptimisticConcurrency) {
   c.expected_version = 1;
   ASSERT_TRUE(store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "b"}}, c).ok());
   Result<Reference> stale = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch, json{{"name", "c"}}, c);
-  ASSERT_EQ(stale.status().code(), StatusCode::kAborted);
+  // A stale expected version is a failed precondition (412), named as such.
+  ASSERT_EQ(stale.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(stale.status().message(), HasSubstr("expected version 1, but the head is at version 2"));
+  ASSERT_EQ(stale.status().violations().size(), 1u);
+  EXPECT_EQ(stale.status().violations()[0].path, "expected_version");
+  EXPECT_EQ(stale.status().violations()[0].rule, "stale");
 }
 
 TEST_P(StoreConformance, IdempotencyKeys) {
@@ -558,7 +562,7 @@ TEST_P(StoreConformance, ConcurrentWritersNeverLoseUpdates) {
           Result<Reference> r = store_->Patch(P("bver://sites/site/s1"), PatchFormat::kMergePatch,
                                               json{{"bays", bays + 1}}, c);
           if (r.ok()) break;
-          ASSERT_EQ(r.status().code(), StatusCode::kAborted) << r.status().ToString();
+          ASSERT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
           ++conflicts;
         }
       }

@@ -389,9 +389,12 @@ struct Store::Impl {
     }
     std::uint64_t current = head ? head->version : 0;
     if (ctx.expected_version && *ctx.expected_version != current) {
-      return AbortedError("version conflict on bver://" + target + ": expected version " +
-                          std::to_string(*ctx.expected_version) + ", but the head is at version " +
-                          std::to_string(current));
+      // A stale precondition (HTTP 412 for If-Match), not a race to retry:
+      // the caller must read the new head first.
+      return Status(StatusCode::kFailedPrecondition,
+                    "version conflict on bver://" + target + ": expected version " +
+                        std::to_string(*ctx.expected_version) + ", but the head is at version " + std::to_string(current),
+                    {{"expected_version", "stale", "the head is at version " + std::to_string(current)}});
     }
     if (change != ChangeType::kCreated) {
       BVER_ASSIGN_OR_RETURN(std::optional<Lease> lease, t.GetLease(target));

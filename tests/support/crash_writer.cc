@@ -103,7 +103,7 @@ void SitesLoop(store::Store& s, const std::string& prefix, int thread) {
         continue;
       }
       Err(r.status());
-      if (r.status().code() == StatusCode::kAborted) ++v;  // an earlier attempt did commit
+      if (r.status().code() == StatusCode::kFailedPrecondition) ++v;  // stale: an earlier attempt did commit
     }
   }
 }
@@ -126,7 +126,7 @@ void CounterLoop(store::Store& s, const Pointer& target, int thread, int count,
       Ack(*r);
       ++acks;
       ++done;
-    } else if (r.status().code() == StatusCode::kAborted) {
+    } else if (r.status().code() == StatusCode::kFailedPrecondition) {  // stale expected version
       ++conflicts;
     } else {
       Err(r.status());
