@@ -67,6 +67,15 @@ TEST_F(CallTest, ListDescribeAndUnknownOperations) {
                          "jobs.skeleton.start", "jobs.status", "orch.design_site.start", "triggers.list"}) {
     EXPECT_THAT(ids, ::testing::Contains(std::string(op)));
   }
+  // Every row is in bver.manifest.json: the domain's operations and the
+  // kernel modules' own (kernel_operations).
+  ASSERT_EQ(Run({"compile"}).code, 0);
+  const json manifest = json::parse(bver::testing::ReadFileForTest(dir_ / ".bver" / "build" / "bver.manifest.json"));
+  std::vector<std::string> in_manifest;
+  for (const char* section : {"operations", "kernel_operations"}) {
+    for (const json& op : manifest[section]) in_manifest.push_back(op["id"]);
+  }
+  EXPECT_THAT(in_manifest, ::testing::UnorderedElementsAreArray(ids));
   bver::testing::CommandResult text = Run({"call", "--list"});
   ASSERT_EQ(text.code, 0);
   EXPECT_THAT(text.out, HasSubstr("refs.site.create"));

@@ -1,5 +1,8 @@
 // bver compile | plan
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <iomanip>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +14,7 @@
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
 #include "src/domain/migration.h"
+#include "src/runtime/operations.h"
 
 namespace bver::cli {
 namespace {
@@ -156,6 +160,36 @@ void PrintMigrationPlan(std::ostream& out, const domain::MigrationPlan& plan,
       << plan.Count(domain::ChangeClass::kDestructive) << " destructive\n";
 }
 
+// bver.manifest.json lists every operation a runtime of this platform
+// serves: the domain's (`operations`, which the fingerprint covers: it
+// identifies what bver.yaml declares) and the kernel modules' own rows
+// (`kernel_operations`: ingestion, consumers, runs by id, triggers), taken
+// from the same registry the servers build. The count of the latter.
+Result<std::size_t> AddKernelOperations(const domain::Platform& p, const std::string& manifest_path) {
+  runtime::OperationTable::Bindings declare;
+  declare.declare_every_row = true;
+  BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
+                        runtime::OperationTable::Build(std::make_shared<const domain::Platform>(p), declare));
+  std::set<std::string> declared;
+  for (const domain::Operation& op : p.operations) declared.insert(op.id);
+  json kernel = json::array();
+  for (const runtime::OperationRow& row : table->rows()) {
+    if (declared.count(row.id) != 0) continue;
+    json r = {{"id", row.id},           {"summary", row.summary},       {"scopes", row.scopes},
+              {"read_only", row.read_only}, {"destructive", row.destructive}, {"idempotent", row.idempotent}};
+    if (!row.http.method.empty()) r["http"] = row.http.method + " " + row.http.path;
+    kernel.push_back(std::move(r));
+  }
+  std::ifstream in(manifest_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  json manifest = json::parse(text.str(), nullptr, false);
+  if (!manifest.is_object()) return InternalError(manifest_path + " was just written but does not read back as JSON");
+  manifest["kernel_operations"] = kernel;
+  BVER_RETURN_IF_ERROR(domain::WriteFileAtomic(manifest_path, manifest.dump(2) + "\n"));
+  return kernel.size();
+}
+
 }  // namespace
 
 void RegisterDomainCommands(CLI::App& app, Context& ctx, int& /*code*/) {
@@ -174,6 +208,8 @@ void RegisterDomainCommands(CLI::App& app, Context& ctx, int& /*code*/) {
         std::string out_dir = f->out_dir.empty() ? DefaultOutDir(f->file) : f->out_dir;
         Result<domain::CompileOutputs> w = domain::WriteCompiled(*p, f->file, out_dir);
         if (!w.ok()) return o.Fail(w.status());
+        Result<std::size_t> kernel = AddKernelOperations(*p, w->manifest_path);
+        if (!kernel.ok()) return o.Fail(kernel.status());
         if (o.json) {
           o.Json({{"platform", p->id},
                   {"version", p->version},
@@ -182,7 +218,8 @@ void RegisterDomainCommands(CLI::App& app, Context& ctx, int& /*code*/) {
                   {"manifest_fingerprint", w->fingerprint}});
         } else {
           ctx.out << "compiled " << p->id << " " << p->version << ": " << p->repos.size()
-                  << " repos, " << p->operations.size() << " operations, "
+                  << " repos, " << p->operations.size() << " operations (and " << *kernel
+                  << " of the kernel's modules), "
                   << p->capabilities.size() << " capabilities\n"
                   << "wrote " << w->manifest_path << "\n"
                   << "wrote " << w->platform_path << "\n"

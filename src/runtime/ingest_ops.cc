@@ -67,9 +67,9 @@ Result<OperationRow> CompileRow(OperationRow row) {
 }
 
 
-Result<std::vector<OperationRow>> IngestRows(IngestService& ingest) {
+Result<std::vector<OperationRow>> IngestRows(IngestService* ingest) {
   std::vector<OperationRow> rows;
-  IngestService* svc = &ingest;
+  IngestService* svc = ingest;
   {
     OperationRow r;
     r.id = "events.ingest";

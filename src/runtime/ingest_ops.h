@@ -15,7 +15,7 @@
 namespace bver::runtime::internal {
 
 // The rows, schemas compiled, handlers calling `ingest`.
-Result<std::vector<OperationRow>> IngestRows(IngestService& ingest);
+Result<std::vector<OperationRow>> IngestRows(IngestService* ingest);
 
 // For every runtime-only row (ingest, subscriptions, orchestrators): an
 // object schema root (draft 2020-12, no additional properties), and the

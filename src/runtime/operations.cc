@@ -206,36 +206,38 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
     t->index_.emplace(row.id, t->rows_.size());
     t->rows_.push_back(std::move(row));
   }
-  if (bindings.ingest != nullptr) {
-    Result<std::vector<OperationRow>> rows = internal::IngestRows(*bindings.ingest);
+  // The kernel modules' own rows (runtime-only: no bver.yaml declares them).
+  // Without its service a family is left out, unless the table only
+  // declares (bver compile, the manifest): then its rows answer
+  // FailedPrecondition.
+  auto add_family = [&](bool bound, const char* module, Result<std::vector<OperationRow>> rows) -> Status {
     if (!rows.ok()) return rows.status();
     for (OperationRow& row : *rows) {
+      if (!bound) {
+        row.handler = [module](const Call&) -> Result<json> {
+          return FailedPreconditionError(std::string("this runtime runs no ") + module);
+        };
+      }
       t->index_.emplace(row.id, t->rows_.size());
       t->rows_.push_back(std::move(row));
     }
+    return Status::Ok();
+  };
+  const bool all = bindings.declare_every_row;
+  if (bindings.ingest != nullptr || all) {
+    BVER_RETURN_IF_ERROR(add_family(bindings.ingest != nullptr, "ingestion gate", internal::IngestRows(bindings.ingest)));
   }
-  if (bindings.subscriptions != nullptr) {
-    BVER_ASSIGN_OR_RETURN(std::vector<OperationRow> rows, internal::SubscriptionRows(*bindings.subscriptions));
-    for (OperationRow& row : rows) {
-      t->index_.emplace(row.id, t->rows_.size());
-      t->rows_.push_back(std::move(row));
-    }
+  if (bindings.subscriptions != nullptr || all) {
+    BVER_RETURN_IF_ERROR(add_family(bindings.subscriptions != nullptr, "event consumers",
+                                    internal::SubscriptionRows(bindings.subscriptions)));
   }
-  if (bindings.orchestrators != nullptr) {
-    Result<std::vector<OperationRow>> rows = internal::OrchListRows(*bindings.orchestrators);
-    if (!rows.ok()) return rows.status();
-    for (OperationRow& row : *rows) {
-      t->index_.emplace(row.id, t->rows_.size());
-      t->rows_.push_back(std::move(row));
-    }
+  if (bindings.orchestrators != nullptr || all) {
+    BVER_RETURN_IF_ERROR(add_family(bindings.orchestrators != nullptr, "orchestrator engine",
+                                    internal::OrchListRows(bindings.orchestrators)));
   }
-  if (bindings.triggers != nullptr) {
-    Result<std::vector<OperationRow>> rows = internal::TriggerRows(*bindings.triggers);
-    if (!rows.ok()) return rows.status();
-    for (OperationRow& row : *rows) {
-      t->index_.emplace(row.id, t->rows_.size());
-      t->rows_.push_back(std::move(row));
-    }
+  if (bindings.triggers != nullptr || all) {
+    BVER_RETURN_IF_ERROR(
+        add_family(bindings.triggers != nullptr, "trigger processor", internal::TriggerRows(bindings.triggers)));
   }
   t->platform_ = std::move(platform);
   return t;

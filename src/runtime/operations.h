@@ -141,6 +141,9 @@ class OperationTable {
     OrchestratorService* orchestrators = nullptr;
     // Durable consumers; null: no events.consumers.* rows.
     SubscriptionService* subscriptions = nullptr;
+    // Declare every kernel row even without its service (the manifest, the
+    // documentation): those rows answer FailedPrecondition when called.
+    bool declare_every_row = false;
   };
 
   // Builds every row and compiles every schema. Internal when a generated

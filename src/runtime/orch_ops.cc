@@ -241,8 +241,8 @@ json RunSummarySchema() {
             {"href", {{"type", "string"}, {"description", "GET it for the whole run: inputs, calls, outputs."}}}}}};
 }
 
-Result<std::vector<OperationRow>> OrchListRows(OrchestratorService& orchestrators) {
-  OrchestratorService* svc = &orchestrators;
+Result<std::vector<OperationRow>> OrchListRows(OrchestratorService* orchestrators) {
+  OrchestratorService* svc = orchestrators;
   OperationRow r;
   r.id = "orch.runs.list";
   r.kind = domain::OperationKind::kOrchGet;  // runtime-only rows have no kind of their own; transports ignore it

@@ -23,7 +23,7 @@ std::string OrchDescription(const domain::Operation& op, const domain::Platform&
 Handler MakeOrchHandler(const domain::Operation& op, OperationTable::Bindings bindings);
 
 // orch.runs.list (GET /v1/orchestrators/runs), schemas compiled.
-Result<std::vector<OperationRow>> OrchListRows(OrchestratorService& orchestrators);
+Result<std::vector<OperationRow>> OrchListRows(OrchestratorService* orchestrators);
 
 // The longest wait a start or get call may ask for.
 inline constexpr double kMaxOrchWaitSeconds = 60;

@@ -90,8 +90,8 @@ const json& In(const Call& call) {
 
 }  // namespace
 
-Result<std::vector<OperationRow>> SubscriptionRows(SubscriptionService& subscriptions) {
-  SubscriptionService* svc = &subscriptions;
+Result<std::vector<OperationRow>> SubscriptionRows(SubscriptionService* subscriptions) {
+  SubscriptionService* svc = subscriptions;
   std::vector<OperationRow> rows;
   const std::string base = "/v1/events/consumers";
   const std::string item = base + "/{name}";

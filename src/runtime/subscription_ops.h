@@ -15,6 +15,6 @@ class SubscriptionService;
 namespace bver::runtime::internal {
 
 // The rows, schemas compiled, handlers calling `subscriptions`.
-Result<std::vector<OperationRow>> SubscriptionRows(SubscriptionService& subscriptions);
+Result<std::vector<OperationRow>> SubscriptionRows(SubscriptionService* subscriptions);
 
 }  // namespace bver::runtime::internal

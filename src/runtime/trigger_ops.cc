@@ -33,9 +33,9 @@ json TriggerSchema() {
 
 }  // namespace
 
-Result<std::vector<OperationRow>> TriggerRows(TriggerService& triggers) {
+Result<std::vector<OperationRow>> TriggerRows(TriggerService* triggers) {
   std::vector<OperationRow> rows;
-  TriggerService* svc = &triggers;
+  TriggerService* svc = triggers;
   {
     OperationRow r;
     r.id = "triggers.list";

@@ -11,6 +11,6 @@
 namespace bver::runtime::internal {
 
 // The rows, schemas compiled, handlers calling `triggers`.
-Result<std::vector<OperationRow>> TriggerRows(TriggerService& triggers);
+Result<std::vector<OperationRow>> TriggerRows(TriggerService* triggers);
 
 }  // namespace bver::runtime::internal
