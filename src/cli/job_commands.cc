@@ -141,17 +141,17 @@ int Cancel(Context& ctx, const JobFlags& f) {
 
 int List(Context& ctx, const JobFlags& f) {
   Output o{ctx.out, ctx.err, f.store.json};
-  RuntimeOptions ro;
-  ro.job_threads = 0;
-  Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
-  if (!rt.ok()) return o.Fail(rt.status());
-  Result<std::vector<json>> jobs = (*rt)->jobs->List(f.state, "", f.limit);
-  if (!jobs.ok()) return o.Fail(jobs.status());
+  Result<std::unique_ptr<Invoker>> inv = Invoker::Open(Options(f));
+  if (!inv.ok()) return PrintProblem(o, inv.status(), "");
+  json in = {{"limit", f.limit}};
+  if (!f.state.empty()) in["state"] = f.state;
+  Result<json> page = (*inv)->Call("jobs.list", std::move(in));
+  if (!page.ok()) return PrintProblem(o, page.status(), (*inv)->correlation_id());
   if (o.json) {
-    o.Json({{"jobs", *jobs}});
+    o.Json(*page);
     return 0;
   }
-  for (const json& j : *jobs) {
+  for (const json& j : (*page)["jobs"]) {
     o.out << j.value("job_id", "") << "  " << j.value("state", "") << "  " << j.value("job", "") << "  "
           << j.value("created_at", "") << (j.value("cache_hit", false) ? "  (cache hit)" : "") << "\n";
   }
@@ -231,6 +231,7 @@ void RegisterJobCommands(CLI::App& app, Context& ctx, int& /*code*/) {
       ->check(CLI::IsMember({"queued", "running", "succeeded", "failed", "cancelled", "timed_out"}));
   list->add_option("--limit", f->limit, "At most this many")->capture_default_str();
   AddCommon(list, *f);
+  list->add_option("--server", f->call.server, "List them on a running bver up (http://HOST:PORT; $BVER_SERVER)");
   list->callback([&ctx, f] { ctx.action = [&ctx, f] { return List(ctx, *f); }; });
 
   CLI::App* worker = app.add_subcommand(

@@ -1294,6 +1294,18 @@ Result<std::vector<nlohmann::json>> Engine::List(const std::string& state, const
   return out;
 }
 
+Result<nlohmann::json> Engine::ListJobs(const std::string& state, const std::string& after, std::size_t limit) {
+  limit = std::clamp<std::size_t>(limit, 1, 1000);
+  // One more than asked: whether a next page exists.
+  BVER_ASSIGN_OR_RETURN(std::vector<nlohmann::json> jobs, List(state, after, limit + 1));
+  nlohmann::json next = nullptr;
+  if (jobs.size() > limit) {
+    jobs.resize(limit);
+    next = jobs.back()["job_id"];
+  }
+  return nlohmann::json{{"jobs", std::move(jobs)}, {"next_cursor", std::move(next)}};
+}
+
 Result<bool> Engine::RunOne(const std::string& worker) { return impl_->RunOne(worker); }
 
 Result<std::string> Engine::CacheKeyForTest(const std::string& job_or_capability, const nlohmann::json& input) {

@@ -156,6 +156,7 @@ class Engine final : public runtime::JobService {
                                    const std::string& correlation_id) override;
 
   // Jobs in submission order after `after_id`, in `state` ("" any).
+  Result<nlohmann::json> ListJobs(const std::string& state, const std::string& after, std::size_t limit) override;
   Result<std::vector<nlohmann::json>> List(const std::string& state, const std::string& after_id,
                                            std::size_t limit);
 

@@ -1,5 +1,6 @@
 #include "src/runtime/job_ops.h"
 
+#include "src/runtime/ingest_ops.h"
 #include "src/runtime/job_service.h"
 #include "src/runtime/op_schemas.h"
 
@@ -182,6 +183,35 @@ Handler MakeJobHandler(const domain::Operation& op, OperationTable::Bindings bin
         return InternalError("not a job operation");
     }
   };
+}
+
+Result<std::vector<OperationRow>> JobListRows(JobService* jobs) {
+  OperationRow r;
+  r.id = "jobs.list";
+  r.kind = domain::OperationKind::kJobStatus;
+  r.summary = "List jobs";
+  r.description = "Jobs in submission order, optionally only those in one state; follow next_cursor.";
+  r.scopes = {"jobs:read"};
+  r.read_only = true;
+  r.idempotent = true;
+  r.input_schema = std::make_shared<const json>(
+      Root({{"state", {{"enum", {"queued", "running", "succeeded", "failed", "cancelled", "timed_out"}}}},
+            {"cursor", {{"type", "string"}, {"description", "next_cursor of the previous page."}}},
+            {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}, {"default", 100}}}}));
+  json status = JobOutputSchema(domain::Operation{});
+  status.erase("$schema");
+  r.output_schema = std::make_shared<const json>(
+      Root({{"jobs", {{"type", "array"}, {"items", status}}}, {"next_cursor", {{"type", {"string", "null"}}}}},
+           {"jobs", "next_cursor"}));
+  auto query = [](std::string f) { return HttpParam{f, HttpSource::kQuery, f, HttpForm::kValue, {}}; };
+  r.http = {"GET", "/v1/jobs", {query("state"), query("cursor"), query("limit")}, 200, "", "", false, false};
+  r.handler = [jobs](const Call& call) -> Result<json> {
+    if (jobs == nullptr) return NoJobs();
+    const json& in = call.input ? *call.input : json::object();
+    return jobs->ListJobs(in.value("state", ""), in.value("cursor", ""), in.value("limit", std::size_t{100}));
+  };
+  BVER_ASSIGN_OR_RETURN(OperationRow done, CompileRow(std::move(r)));
+  return std::vector<OperationRow>{std::move(done)};
 }
 
 }  // namespace bver::runtime::internal

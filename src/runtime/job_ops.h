@@ -19,6 +19,10 @@ std::string JobDescription(const domain::Operation& op, const domain::Platform& 
 // Answers FailedPrecondition when bindings.jobs is null.
 Handler MakeJobHandler(const domain::Operation& op, OperationTable::Bindings bindings);
 
+// The job module's own row: jobs.list (GET /v1/jobs). `jobs` may be null
+// (declared only; the table's Build then answers FailedPrecondition).
+Result<std::vector<OperationRow>> JobListRows(JobService* jobs);
+
 // The longest wait a start or status call may ask for.
 inline constexpr double kMaxJobWaitSeconds = 60;
 

@@ -45,6 +45,10 @@ class JobService {
   // an ended job is answered as it is. NotFound: no such job.
   virtual Result<nlohmann::json> CancelJob(const std::string& job_id, const std::string& actor,
                                            const std::string& correlation_id) = 0;
+  // {"jobs": [status objects in submission order], "next_cursor": job id or
+  // null}: jobs in `state` ("" any) submitted after job `after` ("" from the
+  // first), at most `limit`.
+  virtual Result<nlohmann::json> ListJobs(const std::string& state, const std::string& after, std::size_t limit) = 0;
 };
 
 }  // namespace bver::runtime

@@ -224,6 +224,9 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
     return Status::Ok();
   };
   const bool all = bindings.declare_every_row;
+  if (bindings.jobs != nullptr || all) {
+    BVER_RETURN_IF_ERROR(add_family(bindings.jobs != nullptr, "job engine", internal::JobListRows(bindings.jobs)));
+  }
   if (bindings.ingest != nullptr || all) {
     BVER_RETURN_IF_ERROR(add_family(bindings.ingest != nullptr, "ingestion gate", internal::IngestRows(bindings.ingest)));
   }

@@ -231,6 +231,15 @@ TEST(JobsEndToEnd, SubstationSkeletonAndSanityThroughCliAndRest) {
 
   json list = p.BverJson({"job", "list"});
   EXPECT_GE(list["jobs"].size(), 5u);
+  // jobs.list pages: one job, then the next one after its cursor.
+  json first = p.BverJson({"call", "jobs.list", "--input", R"({"limit":1})"});
+  ASSERT_EQ(first["jobs"].size(), 1u) << first.dump();
+  ASSERT_TRUE(first["next_cursor"].is_string()) << first.dump();
+  json second = p.BverJson({"call", "jobs.list", "--input",
+                            json{{"limit", 1}, {"cursor", first["next_cursor"]}}.dump()});
+  ASSERT_EQ(second["jobs"].size(), 1u) << second.dump();
+  EXPECT_NE(second["jobs"][0]["job_id"], first["jobs"][0]["job_id"]);
+  EXPECT_EQ(first["jobs"][0]["job_id"], list["jobs"][0]["job_id"]);
   fs::remove_all(p.dir);
 }
 
