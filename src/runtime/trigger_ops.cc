@@ -89,6 +89,27 @@ Result<std::vector<OperationRow>> TriggerRows(TriggerService* triggers) {
     BVER_ASSIGN_OR_RETURN(OperationRow done, Finish(std::move(r)));
     rows.push_back(std::move(done));
   }
+  {
+    OperationRow r;
+    r.id = "triggers.reset";
+    r.kind = domain::OperationKind::kEventsRead;
+    r.summary = "Move the trigger processor's cursor";
+    r.description =
+        "The processor reads event `from` next: an earlier offset replays (firings already recorded are not "
+        "repeated), 0 skips to the end of the log. An operator's tool: best while no processor runs.";
+    r.scopes = {"admin"};
+    r.destructive = true;
+    r.idempotent = true;
+    r.input_schema = std::make_shared<const json>(
+        Root({{"from", {{"type", "integer"}, {"minimum", 0}, {"description", "The event offset to process next (0: the end)."}}}},
+             {"from"}));
+    r.output_schema = std::make_shared<const json>(Root({{"cursor", {{"type", "integer"}, {"minimum", 0}}}}, {"cursor"}));
+    r.handler = [svc](const Call& call) -> Result<json> {
+      return svc->MoveCursor(call.input ? call.input->value("from", std::uint64_t{0}) : 0);
+    };
+    BVER_ASSIGN_OR_RETURN(OperationRow done, Finish(std::move(r)));
+    rows.push_back(std::move(done));
+  }
   return rows;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -26,6 +27,9 @@ class TriggerService {
   // NotFound when `trigger` names no trigger of the platform.
   virtual Result<nlohmann::json> ListFires(const std::string& trigger, const std::string& after,
                                            std::size_t limit) = 0;
+  // {"cursor": N}: the processor reads event N next (0: the end of the
+  // log). Firings already recorded are not repeated.
+  virtual Result<nlohmann::json> MoveCursor(std::uint64_t offset) = 0;
 };
 
 }  // namespace bver::runtime

@@ -442,6 +442,11 @@ Result<json> TriggerProcessor::ListTriggers() {
   return out;
 }
 
+Result<json> TriggerProcessor::MoveCursor(std::uint64_t offset) {
+  BVER_ASSIGN_OR_RETURN(std::uint64_t at, ResetCursor(offset));
+  return json{{"cursor", at}};
+}
+
 Result<json> TriggerProcessor::ListFires(const std::string& trigger, const std::string& after, std::size_t limit) {
   if (!trigger.empty()) {
     bool known = false;

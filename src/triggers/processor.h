@@ -99,6 +99,7 @@ class TriggerProcessor final : public runtime::TriggerService {
   Result<nlohmann::json> ListTriggers() override;
   Result<nlohmann::json> ListFires(const std::string& trigger, const std::string& after,
                                    std::size_t limit) override;
+  Result<nlohmann::json> MoveCursor(std::uint64_t offset) override;
 
  private:
   struct Impl;
