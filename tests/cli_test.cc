@@ -281,7 +281,8 @@ TEST_F(CliTest, ReferenceLifecycleOverTheEmbeddedStore) {
   // Bad input: exit 1 with the reason, the consumer unchanged; usage is 2.
   RunResult bad_name = Run({"-C", d, "events", "consumers", "create", "Bad Name", "--json"});
   EXPECT_EQ(bad_name.code, 1);
-  EXPECT_EQ(json::parse(bad_name.out)["error"]["violations"][0]["path"], "name");
+  // The operation's problem: the violation's path in its input, as REST names it.
+  EXPECT_EQ(json::parse(bad_name.out)["errors"][0]["path"], "consumer.name");
   RunResult other = Run({"-C", d, "events", "consumers", "create", "sites", "--channel", "control"});
   EXPECT_EQ(other.code, 1);
   EXPECT_THAT(other.err, HasSubstr("exists"));

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/commands.h"
+#include "src/cli/invoke.h"
 #include "src/cli/output.h"
 #include "src/cli/store_command.h"
 #include "src/events/subscriptions.h"
@@ -32,7 +33,23 @@ struct FilterArgs {
   std::vector<std::string> channels, types;
   std::string prefix;
   events::EventFilter Filter() const { return {channels, types, prefix}; }
+  // As the consumer operations take it.
+  json ToJson() const { return {{"channels", channels}, {"event_types", types}, {"pointer_prefix", prefix}}; }
 };
+
+// A consumer subcommand: one events.consumers.* operation (in-process or --server).
+template <typename Input, typename Text>
+CLI::App* ConsumerAlias(CLI::App* parent, Context& ctx, const char* name, const char* help, const char* op,
+                        Input input, Text text) {
+  auto call = std::make_shared<CallOptions>();
+  CLI::App* cmd = parent->add_subcommand(name, help);
+  AddStoreFlags(cmd, call->store);
+  AddCallFlags(cmd, *call);
+  cmd->callback([&ctx, call, op, input, text] {
+    ctx.action = [&ctx, call, op, input, text] { return RunOperation(ctx, *call, op, input(), text); };
+  });
+  return cmd;
+}
 
 void AddFilterFlags(CLI::App* c, FilterArgs& f) {
   c->add_option("--channel", f.channels, "only this channel (traffic, control, audit, or an ingested one); repeatable");
@@ -47,7 +64,6 @@ void PrintEvent(const Output& o, const json& e) {
 }
 
 void PrintConsumer(const Output& o, const json& c) {
-  if (o.json) return o.Json(c);
   o.out << c["name"].get<std::string>() << "  next " << c["next_offset"] << "  ack floor " << c["ack_floor"]
         << "  pending " << c["pending"] << "  lag " << c["lag"] << "  delivered " << c["delivered"] << "  redelivered "
         << c["redelivered"] << "  filter " << c["filter"].dump() << "\n";
@@ -110,21 +126,20 @@ void RegisterEventCommands(CLI::App& app, Context& ctx, int& /*code*/) {
     c->add_flag("--follow,-F", a->follow, "wait for new events until interrupted (Ctrl-C)");
     AddFilterFlags(c, a->filter);
   }
-  CLI::App* cons = ev->add_subcommand("consumers", "Durable consumers: named cursors with at-least-once delivery");
+  CLI::App* cons = ev->add_subcommand(
+      "consumers", "Durable consumers: named cursors with at-least-once delivery (aliases of events.consumers.*)");
   cons->require_subcommand(1);
-  Command(cons, ctx, "list", "Every consumer with its cursor, pending count and lag",
-          [](const Output& o, events::Subscriptions& s) {
-            Result<json> l = s.ListConsumers();
-            if (!l.ok()) return o.Fail(l.status());
-            if (o.json) {
-              o.Json(*l);
-            } else if ((*l)["consumers"].empty()) {
-              o.out << "no consumers; create one with `bver events consumers create NAME`\n";
-            } else {
-              for (const json& c : (*l)["consumers"]) PrintConsumer(o, c);
-            }
-            return 0;
-          });
+  auto consumer_text = [](const Output& o, const json& c) {
+    PrintConsumer(o, c);
+    return 0;
+  };
+  ConsumerAlias(cons, ctx, "list", "Every consumer with its cursor, pending count and lag", "events.consumers.list",
+                [] { return json::object(); },
+                [](const Output& o, const json& l) {
+                  if (l["consumers"].empty()) o.out << "no consumers; create one with `bver events consumers create NAME`\n";
+                  for (const json& c : l["consumers"]) PrintConsumer(o, c);
+                  return 0;
+                });
   {
     struct Args {
       std::string name;
@@ -134,18 +149,17 @@ void RegisterEventCommands(CLI::App& app, Context& ctx, int& /*code*/) {
       FilterArgs filter;
     };
     auto a = std::make_shared<Args>();
-    CLI::App* c = Command(cons, ctx, "create", "Create a consumer (the same spec again is a no-op)",
-                          [a](const Output& o, events::Subscriptions& s) {
-                            json spec = {{"name", a->name},
-                                         {"filter", a->filter.Filter().ToJson()},
-                                         {"ack_timeout_ms", a->ack_timeout_ms},
-                                         {"max_ack_pending", a->max_ack_pending}};
-                            if (a->from != 0) spec["from"] = a->from;
-                            Result<json> r = s.CreateConsumer(spec);
-                            if (!r.ok()) return o.Fail(r.status());
-                            PrintConsumer(o, *r);
-                            return 0;
-                          });
+    CLI::App* c = ConsumerAlias(cons, ctx, "create", "Create a consumer (the same spec again is a no-op)",
+                                "events.consumers.create",
+                                [a] {
+                                  json spec = {{"name", a->name},
+                                               {"filter", a->filter.ToJson()},
+                                               {"ack_timeout_ms", a->ack_timeout_ms},
+                                               {"max_ack_pending", a->max_ack_pending}};
+                                  if (a->from != 0) spec["from"] = a->from;
+                                  return json{{"consumer", spec}};
+                                },
+                                consumer_text);
     c->add_option("NAME", a->name, "[a-z0-9][a-z0-9_.-]*")->required();
     c->add_option("--from", a->from, "first offset (1: the whole log; default: new events only)");
     c->add_option("--ack-timeout-ms", a->ack_timeout_ms, "redeliver what is not acked within this")->capture_default_str();
@@ -154,37 +168,25 @@ void RegisterEventCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   }
   {
     auto name = std::make_shared<std::string>();
-    CLI::App* c = Command(cons, ctx, "show", "One consumer", [name](const Output& o, events::Subscriptions& s) {
-      Result<json> r = s.GetConsumer(*name);
-      if (!r.ok()) return o.Fail(r.status());
-      PrintConsumer(o, *r);
-      return 0;
-    });
+    CLI::App* c = ConsumerAlias(cons, ctx, "show", "One consumer", "events.consumers.get",
+                                [name] { return json{{"name", *name}}; }, consumer_text);
     c->add_option("NAME", *name, "the consumer")->required();
   }
   {
     auto name = std::make_shared<std::string>();
-    CLI::App* c = Command(cons, ctx, "delete", "Forget a consumer and its cursor", [name](const Output& o, events::Subscriptions& s) {
-      Result<json> r = s.DeleteConsumer(*name);
-      if (!r.ok()) return o.Fail(r.status());
-      if (o.json) {
-        o.Json(*r);
-      } else {
-        o.out << "deleted consumer " << *name << "\n";
-      }
-      return 0;
-    });
+    CLI::App* c = ConsumerAlias(cons, ctx, "delete", "Forget a consumer and its cursor", "events.consumers.delete",
+                                [name] { return json{{"name", *name}}; },
+                                [name](const Output& o, const json&) {
+                                  o.out << "deleted consumer " << *name << "\n";
+                                  return 0;
+                                });
     c->add_option("NAME", *name, "the consumer")->required();
   }
   {
     auto a = std::make_shared<std::pair<std::string, std::uint64_t>>();
-    CLI::App* c = Command(cons, ctx, "seek", "Replay a consumer from an offset (drops its pending deliveries)",
-                          [a](const Output& o, events::Subscriptions& s) {
-                            Result<json> r = s.Seek(a->first, a->second);
-                            if (!r.ok()) return o.Fail(r.status());
-                            PrintConsumer(o, *r);
-                            return 0;
-                          });
+    CLI::App* c = ConsumerAlias(cons, ctx, "seek", "Replay a consumer from an offset (drops its pending deliveries)",
+                                "events.consumers.seek", [a] { return json{{"name", a->first}, {"offset", a->second}}; },
+                                consumer_text);
     c->add_option("NAME", a->first, "the consumer")->required();
     c->add_option("OFFSET", a->second, "the next offset to deliver (1: the whole log)")->required();
   }
