@@ -230,6 +230,15 @@ TEST_F(CallTest, LoginKeepsAKeyForTheServer) {
   bver::testing::CommandResult alias = as_user({"ref", "list", "site", "--server", Server(), "--json"});
   EXPECT_EQ(alias.code, 0) << alias.out << alias.err;
 
+  // Keys are operations too (admin): listed on the server, never a secret.
+  bver::testing::CommandResult keys = as_user({"keys", "list", "--server", Server(), "--json"});
+  ASSERT_EQ(keys.code, 0) << keys.err;
+  EXPECT_EQ(json::parse(keys.out)["keys"].size(), 1u) << keys.out;
+  EXPECT_EQ(keys.out.find(key.substr(22)), std::string::npos) << "no secret in a list";
+  bver::testing::CommandResult typo = as_user({"keys", "create", "--scopes", "sites.site:raed", "--server", Server(), "--json"});
+  EXPECT_EQ(typo.code, 1);
+  EXPECT_EQ(json::parse(typo.out, nullptr, false)["errors"][0]["path"], "scopes[0]") << typo.out;
+
   EXPECT_EQ(as_user({"logout", "--server", Server()}).code, 0);
   EXPECT_EQ(as_user(list).code, 1);
 }

@@ -1,135 +1,78 @@
 // bver keys create | list | revoke: API keys in the project's store
-// (src/auth/api_keys.h, docs/auth.md).
-#include <ctime>
+// (src/auth/api_keys.h, docs/auth.md), as aliases of keys.create, keys.list
+// and keys.revoke (admin): in-process, or on a server with --server.
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "src/auth/api_keys.h"
 #include "src/cli/commands.h"
+#include "src/cli/invoke.h"
 #include "src/cli/output.h"
-#include "src/cli/store_command.h"
-#include "src/domain/compiler.h"
-#include "src/runtime/ingest_service.h"
-#include "src/runtime/orch_service.h"
-#include "src/store/open.h"
 
 namespace bver::cli {
 namespace {
 
 using nlohmann::json;
 
-std::string Time(std::int64_t us) {
-  std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-json InfoJson(const auth::ApiKeyInfo& k) {
-  json j = {{"id", k.id},
-            {"name", k.name},
-            {"scopes", k.scopes},
-            {"created_at", Time(k.created_at_us)},
-            {"active", k.active()}};
-  if (!k.active()) j["revoked_at"] = Time(k.revoked_at_us);
-  return j;
-}
-
-// Scopes must be ones the platform knows ("admin", or one its operations
-// need), so that a typo fails now rather than at the first request.
-Status CheckScopes(const std::vector<std::string>& scopes, const std::string& domain_file) {
-  BVER_ASSIGN_OR_RETURN(domain::Platform p, domain::CompileFile(domain_file));
-  std::vector<std::string> known = p.AllScopes();
-  known.push_back(runtime::kIngestScope);  // the ingestion gate's rows are the runtime's own
-  known.push_back(runtime::kOrchReadScope);  // so is orch.runs.list
-  known.push_back(runtime::kOrchCancelScope);  // orch.runs.cancel
-  std::vector<Violation> unknown;
-  for (const std::string& s : auth::SplitScopes(auth::JoinScopes(scopes))) {
-    if (std::find(known.begin(), known.end(), s) == known.end()) {
-      unknown.push_back({s, "scope", "not a scope of platform " + p.id});
-    }
-  }
-  if (unknown.empty()) return Status::Ok();
-  return InvalidArgumentError("unknown scope(s); the platform's scopes are: " + auth::JoinScopes(known), unknown);
-}
-
-template <typename Fn>
-CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
-                  std::shared_ptr<StoreFlags> flags, Fn body) {
-  return AddStoreCommand(parent, ctx, name, help, flags, OpenBackendWith<auth::ApiKeys>,
-                         [body, flags](const Output& o, BackendWith<auth::ApiKeys>& env) {
-                           return body(o, *env.value, *flags);
-                         });
+// A keys subcommand: one keys.* operation (in-process or --server).
+template <typename Input, typename Text>
+CLI::App* Alias(CLI::App* parent, Context& ctx, const char* name, const char* help, const char* op, Input input,
+                Text text) {
+  auto call = std::make_shared<CallOptions>();
+  CLI::App* cmd = parent->add_subcommand(name, help);
+  AddStoreFlags(cmd, call->store);
+  AddCallFlags(cmd, *call);
+  cmd->callback([&ctx, call, op, input, text] {
+    ctx.action = [&ctx, call, op, input, text] { return RunOperation(ctx, *call, op, input(), text); };
+  });
+  return cmd;
 }
 
 }  // namespace
 
 void RegisterKeyCommands(CLI::App& app, Context& ctx, int& /*code*/) {
-  CLI::App* keys = app.add_subcommand("keys", "API keys: create (shown once), list, revoke");
+  CLI::App* keys = app.add_subcommand("keys", "API keys: create (shown once), list, revoke (aliases of keys.*)");
   keys->require_subcommand(1);
   {
-    auto f = std::make_shared<StoreFlags>();
     auto a = std::make_shared<std::pair<std::vector<std::string>, std::string>>();
-    CLI::App* c = Command(keys, ctx, "create", "Create an API key with scopes; prints the key once", f,
-                          [a](const Output& o, auth::ApiKeys& k, const StoreFlags& flags) {
-                            Status known = CheckScopes(a->first, flags.file);
-                            if (!known.ok()) return o.Fail(known);
-                            Result<auth::CreatedApiKey> created = k.Create(a->second, a->first);
-                            if (!created.ok()) return o.Fail(created.status());
-                            if (o.json) {
-                              json j = InfoJson(created->info);
-                              j["key"] = created->key;
-                              o.Json(j);
-                            } else {
-                              o.out << created->key << "\n";
-                              o.err << "API key " << created->info.id << " with scopes "
-                                    << auth::JoinScopes(created->info.scopes)
-                                    << ". Store it now: it is shown only this once "
-                                       "(send it as Authorization: Bearer <key>).\n";
-                            }
-                            return 0;
-                          });
+    CLI::App* c = Alias(
+        keys, ctx, "create", "Create an API key with scopes; prints the key once (keys.create)", "keys.create",
+        [a] {
+          // Comma- or space-separated, as auth reads them.
+          return json{{"name", a->second}, {"scopes", auth::SplitScopes(auth::JoinScopes(a->first))}};
+        },
+        [&ctx](const Output& o, const json& created) {
+          o.out << created["key"].get<std::string>() << "\n";
+          ctx.err << "API key " << created["id"].get<std::string>() << " with scopes "
+                  << auth::JoinScopes(created["scopes"].get<std::vector<std::string>>())
+                  << ". Store it now: it is shown only this once (send it as Authorization: Bearer <key>).\n";
+          return 0;
+        });
     c->add_option("--scopes", a->first, "scopes, comma- or space-separated (admin: everything)")
         ->required()
         ->delimiter(',');
     c->add_option("--name", a->second, "a name for people (who or what uses the key)");
   }
+  Alias(keys, ctx, "list", "List API keys, never their secrets (keys.list)", "keys.list", [] { return json::object(); },
+        [](const Output& o, const json& l) {
+          for (const json& k : l["keys"]) {
+            o.out << k["id"].get<std::string>() << "  " << (k["active"].get<bool>() ? "active " : "revoked")
+                  << "  created " << k["created_at"].get<std::string>() << "  "
+                  << auth::JoinScopes(k["scopes"].get<std::vector<std::string>>())
+                  << (k["name"].get<std::string>().empty() ? "" : "  (" + k["name"].get<std::string>() + ")") << "\n";
+          }
+          o.out << l["keys"].size() << " key(s)\n";
+          return 0;
+        });
   {
-    auto f = std::make_shared<StoreFlags>();
-    Command(keys, ctx, "list", "List API keys (never their secrets)", f,
-            [](const Output& o, auth::ApiKeys& k, const StoreFlags&) {
-              Result<std::vector<auth::ApiKeyInfo>> all = k.List();
-              if (!all.ok()) return o.Fail(all.status());
-              for (const auth::ApiKeyInfo& i : *all) {
-                if (o.json) {
-                  o.Json(InfoJson(i));
-                } else {
-                  o.out << i.id << "  " << (i.active() ? "active " : "revoked") << "  created "
-                        << Time(i.created_at_us) << "  " << auth::JoinScopes(i.scopes)
-                        << (i.name.empty() ? "" : "  (" + i.name + ")") << "\n";
-                }
-              }
-              if (!o.json) o.out << all->size() << " key(s)\n";
-              return 0;
-            });
-  }
-  {
-    auto f = std::make_shared<StoreFlags>();
     auto id = std::make_shared<std::string>();
-    CLI::App* c = Command(keys, ctx, "revoke", "Revoke an API key (takes effect within a second)", f,
-                          [id](const Output& o, auth::ApiKeys& k, const StoreFlags&) {
-                            Status s = k.Revoke(*id);
-                            if (!s.ok()) return o.Fail(s);
-                            if (o.json) {
-                              o.Json({{"id", *id}, {"revoked", true}});
-                            } else {
-                              o.out << "revoked " << *id << "\n";
-                            }
-                            return 0;
-                          });
+    CLI::App* c = Alias(keys, ctx, "revoke", "Revoke an API key, within a second (keys.revoke)", "keys.revoke",
+                        [id] { return json{{"id", *id}}; },
+                        [](const Output& o, const json& r) {
+                          o.out << "revoked " << r["id"].get<std::string>() << "\n";
+                          return 0;
+                        });
     c->add_option("ID", *id, "the key's id (as keys list shows) or the key itself")->required();
   }
 }

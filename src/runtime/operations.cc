@@ -6,6 +6,7 @@
 
 #include "src/runtime/handlers.h"
 #include "src/runtime/ingest_ops.h"
+#include "src/runtime/key_ops.h"
 #include "src/runtime/job_ops.h"
 #include "src/runtime/trigger_ops.h"
 #include "src/runtime/op_schemas.h"
@@ -243,6 +244,10 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
         add_family(bindings.triggers != nullptr, "trigger processor", internal::TriggerRows(bindings.triggers)));
   }
   t->platform_ = std::move(platform);
+  if (bindings.keys != nullptr || all) {
+    // Last: keys.create accepts the scopes of every row above (and admin).
+    BVER_RETURN_IF_ERROR(add_family(bindings.keys != nullptr, "key table", internal::KeyRows(bindings.keys, t->AllScopes())));
+  }
   return t;
 }
 

@@ -123,6 +123,8 @@ struct OperationRow {
   Handler handler;
 };
 
+class KeyService;
+
 class OperationTable {
  public:
   // What handlers run against. Any may be null: handlers that need it
@@ -141,6 +143,8 @@ class OperationTable {
     OrchestratorService* orchestrators = nullptr;
     // Durable consumers; null: no events.consumers.* rows.
     SubscriptionService* subscriptions = nullptr;
+    // The API key table; null: no keys.* rows (unless declare_every_row).
+    KeyService* keys = nullptr;
     // Declare every kernel row even without its service (the manifest, the
     // documentation): those rows answer FailedPrecondition when called.
     bool declare_every_row = false;

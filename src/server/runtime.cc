@@ -9,6 +9,7 @@
 
 #include "src/auth/api_keys.h"
 #include "src/auth/authenticator.h"
+#include "src/core/clock.h"
 #include "src/events/gate.h"
 #include "src/events/nats_relay.h"
 #include "src/events/registry.h"
@@ -24,6 +25,46 @@
 #include "src/triggers/processor.h"
 
 namespace bver::server {
+namespace {
+
+std::string Time(std::int64_t us) { return core::FormatTimestamp(us); }
+
+nlohmann::json InfoJson(const auth::ApiKeyInfo& k) {
+  nlohmann::json j = {{"id", k.id},
+                      {"name", k.name},
+                      {"scopes", k.scopes},
+                      {"created_at", Time(k.created_at_us)},
+                      {"active", k.active()}};
+  if (!k.active()) j["revoked_at"] = Time(k.revoked_at_us);
+  return j;
+}
+
+// runtime::KeyService over the store's key table (src/auth/api_keys.h).
+class StoreKeys final : public runtime::KeyService {
+ public:
+  explicit StoreKeys(store::Backend& backend) : keys_(backend) {}
+  Result<nlohmann::json> CreateKey(const std::string& name, const std::vector<std::string>& scopes) override {
+    BVER_ASSIGN_OR_RETURN(auth::CreatedApiKey created, keys_.Create(name, scopes));
+    nlohmann::json j = InfoJson(created.info);
+    j["key"] = created.key;
+    return j;
+  }
+  Result<nlohmann::json> ListKeys() override {
+    BVER_ASSIGN_OR_RETURN(std::vector<auth::ApiKeyInfo> all, keys_.List());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auth::ApiKeyInfo& k : all) out.push_back(InfoJson(k));
+    return nlohmann::json{{"keys", std::move(out)}};
+  }
+  Result<nlohmann::json> RevokeKey(const std::string& id) override {
+    BVER_RETURN_IF_ERROR(keys_.Revoke(id));
+    return nlohmann::json{{"id", id}, {"revoked", true}};
+  }
+
+ private:
+  auth::ApiKeys keys_;
+};
+
+}  // namespace
 
 Runtime::~Runtime() {
   // The trigger processor calls the broker: it stops first, and it holds
@@ -107,6 +148,8 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   bindings.subscriptions = rt->subscriptions.get();
   bindings.orchestrators = rt->orchestrators.get();
   bindings.triggers = rt->triggers.get();
+  rt->keys = std::make_unique<StoreKeys>(rt->store->backend());
+  bindings.keys = rt->keys.get();
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
                         runtime::OperationTable::Build(rt->platform, bindings));
   if (runtime_options.job_threads > 0) rt->jobs->Start();

@@ -15,6 +15,7 @@
 #include "bver/status.h"
 #include "src/auth/principal.h"
 #include "src/runtime/broker.h"
+#include "src/runtime/key_service.h"
 
 namespace bver::domain {
 struct Platform;
@@ -84,6 +85,8 @@ struct Runtime {
   // RuntimeOptions::nats_url is set. Declared after the store, so it stops
   // (its destructor joins its thread) before the store closes.
   std::unique_ptr<events::NatsRelay> nats_relay;
+  // The API key table as the keys.* operations see it.
+  std::unique_ptr<runtime::KeyService> keys;
   std::shared_ptr<const runtime::Broker> broker;
   // Starts the operations of bver.yaml's triggers from events
   // (docs/triggers.md); runs only with RuntimeOptions::run_triggers.
