@@ -35,14 +35,15 @@ BVER serves the substation example at $URL   (stop: Ctrl-C, or $BVER -C $EXAMPLE
   (generate the skeleton, validate it, mark the site ready):
     curl -s -X POST '$URL/v1/refs/sites/site?kind=power.substation&id=north' -H 'Content-Type: application/json' \\
          -d '{"name":"North","voltage_levels_kv":[132,33],"fault_level_ka":25}'
-    curl -s $URL/v1/orchestrators/runs                  # the run and its steps
+    curl -s $URL/v1/orchestrators/runs                  # the run and each step's state
     curl -s $URL/v1/refs/sites/site/north               # status: ready
   Run a job by hand:
     curl -s -X POST '$URL/v1/jobs/sanity?wait=30' -H 'Content-Type: application/json' -d '{"site":"bver://sites/site/north"}'
   Index Document metadata from a durable consumer:
     node examples/substation/subscribers/doc_indexer.mjs --url $URL
   Read an attribute by pointer:      curl -s '$URL/v1/resolve?pointer=bver://sites/site/ID@name'
-  API reference for people:          $URL/docs
+  API reference (try any request):   $URL/docs
+  Every operation from the CLI:      $BVER -C $EXAMPLE call --list --server $URL
   OpenAPI 3.1 document:              $URL/v1/openapi.json
   MCP over Streamable HTTP:          $URL/mcp
   MCP over stdio:                    $BVER -C $EXAMPLE mcp
