@@ -121,6 +121,20 @@ std::string PasteableReference(std::string page, std::string_view host, bool loc
   return page;
 }
 
+// A newcomer who posts the /v1/ops shape ({"id", "kind", "body"}) to a
+// reference route, whose request body is the reference's body itself, is
+// told so, instead of only that the body has unexpected fields.
+Status WithRestHint(const Status& s, const OperationRow& row, const json& input, bool generic) {
+  if (generic || s.code() != StatusCode::kInvalidArgument) return s;
+  const bool body_route = row.kind == domain::OperationKind::kRefCreate || row.kind == domain::OperationKind::kRefReplace;
+  const json* body = input.is_object() && input.contains("body") ? &input["body"] : nullptr;
+  if (!body_route || body == nullptr || !body->is_object() || !body->contains("body")) return s;
+  return Status(s.code(),
+                s.message() + ". The request body is the reference's body itself: give the id and the kind as query "
+                              "parameters (?id=...&kind=...), or POST {\"id\", \"kind\", \"body\"} to /v1/ops/" + row.id,
+                s.violations());
+}
+
 HttpResponse JsonResponse(int status, const json& body, const std::string& correlation_id) {
   HttpResponse r;
   r.status = status;
@@ -441,7 +455,7 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
   call.correlation_id = corr;
   call.transport = "http";
   Result<json> out = broker_.Invoke(call);
-  if (!out.ok()) return Problem(out.status(), corr, path);
+  if (!out.ok()) return Problem(WithRestHint(out.status(), *row, *call.input, generic), corr, path);
 
   int status = generic ? 200 : row->http.success_status;
   // 202 says "accepted, not done"; a job or run that has already ended (a

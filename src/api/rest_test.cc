@@ -177,6 +177,19 @@ TEST_F(RestUnitTest, OpenApiDocumentListsEveryRouteAndScope) {
   check(doc);
 }
 
+TEST_F(RestUnitTest, TheOpsShapeOnAReferenceRouteSaysWhereTheIdGoes) {
+  Rest rest(*broker_, nullptr, {.local_operator = true});
+  HttpResponse r = Call(rest, "POST", "/v1/refs/sites/site", R"({"id":"n1","body":{"name":"North"}})",
+                        {{"Content-Type", "application/json"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(json::parse(r.body)["detail"].get<std::string>(), HasSubstr("?id=...&kind=..."));
+  // The route as documented works; the generic route takes that shape.
+  EXPECT_EQ(Call(rest, "POST", "/v1/refs/sites/site?id=n1", R"({"name":"North"})",
+                 {{"Content-Type", "application/json"}}).status, 201);
+  EXPECT_EQ(Call(rest, "POST", "/v1/ops/refs.site.create", R"({"id":"n2","body":{"name":"North"}})",
+                 {{"Content-Type", "application/json"}}).status, 200);
+}
+
 TEST_F(RestUnitTest, DocsIsSwaggerUiServedFromThisServer) {
   Rest rest(*broker_, nullptr, {});
   HttpResponse page = Call(rest, "GET", "/docs");
