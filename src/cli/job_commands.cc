@@ -17,7 +17,6 @@
 #include "src/cli/invoke.h"
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
-#include "src/jobs/engine.h"
 
 namespace bver::cli {
 namespace {
@@ -177,19 +176,16 @@ int Worker(Context& ctx, const JobFlags& f) {
   ro.job_lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
   Result<std::unique_ptr<Runtime>> rt = OpenRuntime(f.store, {}, ro);
   if (!rt.ok()) return o.Fail(rt.status());
-  json labels = jobs::DetectLabels();
-  if (!f.labels.empty()) {
-    Result<json> extra = jobs::ParseLabels(f.labels);
-    if (extra.ok()) labels.update(*extra);
-  }
-  ctx.err << "bver worker: " << f.threads << " thread(s) on " << (*rt)->project.store_url << ", labels " << labels.dump()
-          << "\n";
+  // OpenRuntime has already refused malformed --labels.
+  Result<json> labels = server::WorkerLabels(f.labels);
+  ctx.err << "bver worker: " << f.threads << " thread(s) on " << (*rt)->project.store_url << ", labels "
+          << (labels.ok() ? labels->dump() : f.labels) << "\n";
   ctx.err.flush();
   int sig = 0;
   sigwait(&stop, &sig);
   ctx.err << "bver worker: stopping (running jobs get 10 s to end)\n";
   ctx.err.flush();
-  (*rt)->jobs->Stop();
+  server::StopJobWorkers(**rt);
   return 0;
 }
 

@@ -162,6 +162,19 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   return rt;
 }
 
+Result<nlohmann::json> WorkerLabels(const std::string& extra) {
+  nlohmann::json labels = jobs::DetectLabels();
+  if (!extra.empty()) {
+    BVER_ASSIGN_OR_RETURN(nlohmann::json more, jobs::ParseLabels(extra));
+    labels.update(more);
+  }
+  return labels;
+}
+
+void StopJobWorkers(Runtime& rt) {
+  if (rt.jobs) rt.jobs->Stop();
+}
+
 Result<auth::Principal> PrincipalFor(Runtime& rt, const std::string& key, const std::string& local_name) {
   if (key.empty()) return auth::Principal::Local(local_name);
   auth::ApiKeys keys(rt.store->backend());

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "bver/status.h"
 #include "src/auth/principal.h"
 #include "src/runtime/broker.h"
@@ -125,6 +127,14 @@ struct RuntimeOptions {
 // first error, as it is (file:line:column for the domain).
 Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Broker::Options options = {},
                                              RuntimeOptions runtime_options = {});
+
+// The labels this process's job workers offer: the detected ones (os, arch,
+// tools on PATH) and `extra` ("k=v,..."; InvalidArgument when malformed).
+Result<nlohmann::json> WorkerLabels(const std::string& extra);
+
+// Stops the job workers of `rt` (the jobs they run get the engine's stop
+// grace period): `bver worker`'s shutdown.
+void StopJobWorkers(Runtime& rt);
 
 // Who a process-level caller is (bver mcp on stdio): the principal of API
 // key `key` in the store (Unauthenticated when it is not a valid key), or
