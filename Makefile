@@ -26,7 +26,7 @@ build: deps $(BUILD_DIR)/build.ninja
 
 unit: build
 	@bash scripts/npm_test_deps.sh
-	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+	@bash scripts/run_tests.sh $(BUILD_DIR) --output-on-failure -j$(JOBS)
 
 fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -39,11 +39,11 @@ run: deps $(BUILD_DIR)/build.ninja
 
 asan: deps
 	@cmake --preset asan >/dev/null && cmake --build build/asan -j$(JOBS) && \
-	  ctest --test-dir build/asan --output-on-failure -j$(JOBS)
+	  bash scripts/run_tests.sh build/asan --output-on-failure -j$(JOBS)
 
 tsan: deps
 	@cmake --preset tsan >/dev/null && cmake --build build/tsan -j$(JOBS) && \
-	  ctest --test-dir build/tsan --output-on-failure -j$(JOBS)
+	  bash scripts/run_tests.sh build/tsan --output-on-failure -j$(JOBS)
 
 clean:
 	@rm -rf build

@@ -31,6 +31,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+
+
 std::string ErrnoText(int err) { return std::string(strerrordesc_np(err) ? strerrordesc_np(err) : "unknown error"); }
 
 std::string SignalName(int sig) {
@@ -169,7 +171,10 @@ Result<json> ExecRunner::Invoke(const Invocation& inv) {
   bool isolate = !cap_.network && NetworkIsolationAvailable();
 
   // A fresh HOME, removed afterwards.
-  std::string home_template = (fs::temp_directory_path() / "bver-plugin-XXXXXX").string();
+  static std::once_flag swept;
+  std::call_once(swept, [] { RemoveHomesOfDeadRuntimes(); });
+  std::string home_template =
+      (fs::temp_directory_path() / ("bver-plugin-" + std::to_string(getpid()) + "-XXXXXX")).string();
   if (mkdtemp(home_template.data()) == nullptr) {
     return InternalError(Who() + ": cannot create a temporary HOME: " + ErrnoText(errno));
   }
@@ -519,6 +524,25 @@ bool NetworkIsolationAvailable(std::string* reason) {
   const NetworkIsolation& n = NetworkIsolationStatus();
   if (!n.available && reason != nullptr) *reason = n.reason;
   return n.available;
+}
+
+int RemoveHomesOfDeadRuntimes() {
+  constexpr std::string_view kPrefix = "bver-plugin-";
+  int removed = 0;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(fs::temp_directory_path(ec), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    const std::size_t dash = name.find('-', kPrefix.size());
+    if (dash == std::string::npos) continue;
+    const std::string digits = name.substr(kPrefix.size(), dash - kPrefix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t owner = static_cast<pid_t>(std::stol(digits));
+    if (owner == getpid() || kill(owner, 0) == 0 || errno == EPERM) continue;
+    std::error_code rm;
+    if (fs::remove_all(e.path(), rm) > 0) ++removed;
+  }
+  return removed;
 }
 
 Result<std::unique_ptr<Runner>> MakeExecRunner(const Manifest& manifest, const std::string& capability_id) {

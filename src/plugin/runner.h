@@ -90,6 +90,13 @@ struct NetworkIsolation {
 const NetworkIsolation& NetworkIsolationStatus();
 bool NetworkIsolationAvailable(std::string* reason = nullptr);
 
+// Each exec plugin call runs with a fresh HOME under the temporary directory,
+// named bver-plugin-<runtime pid>-XXXXXX and removed when the call returns.
+// A runtime killed mid-call leaves its HOME behind; this removes those of
+// runtimes no longer alive and returns how many. The first exec call of a
+// process runs it.
+int RemoveHomesOfDeadRuntimes();
+
 // A runner for capability `capability_id` of exec plugin `manifest`.
 // NotFound when the manifest has no such capability; FailedPrecondition when
 // the manifest is not an exec plugin.

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -106,8 +107,27 @@ TEST_F(Misbehaving, EchoSeesTheProtocolACleanEnvironmentAndItsFolder) {
   EXPECT_EQ(m["env"]["PATH"], kPluginPath);
   EXPECT_EQ(m["env"]["LANG"], "C.UTF-8");
   std::string home = m["env"]["HOME"];
-  EXPECT_THAT(home, HasSubstr("bver-plugin-"));
+  EXPECT_THAT(home, HasSubstr("bver-plugin-" + std::to_string(getpid()) + "-"));
   EXPECT_FALSE(fs::exists(home)) << "the temporary HOME is removed after the run";
+}
+
+TEST(PluginHomes, ThoseOfDeadRuntimesAreRemovedLiveOnesKept) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // now a pid no process has
+  const fs::path tmp = fs::temp_directory_path();
+  const fs::path dead = tmp / ("bver-plugin-" + std::to_string(child) + "-abcdef");
+  const fs::path mine = tmp / ("bver-plugin-" + std::to_string(getpid()) + "-abcdef");
+  const fs::path other = tmp / "bver-plugin-test-not-a-home";
+  for (const fs::path& d : {dead, mine, other}) fs::create_directories(d / "sub");
+  std::ofstream(dead / "sub" / "left-behind") << "x";
+
+  EXPECT_GE(RemoveHomesOfDeadRuntimes(), 1);
+  EXPECT_FALSE(fs::exists(dead)) << "a dead runtime's HOME is removed";
+  EXPECT_TRUE(fs::exists(mine)) << "a live runtime's HOME is kept";
+  EXPECT_TRUE(fs::exists(other)) << "a folder not named like a HOME is kept";
+  for (const fs::path& d : {dead, mine, other}) fs::remove_all(d);
 }
 
 TEST_F(Misbehaving, CrashIsInternalNamingTheSignalWithStderr) {

@@ -5,8 +5,10 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,8 +27,12 @@ using nlohmann::json;
 const std::string kShared = std::string(BVER_SOURCE_DIR) + "/../shared/testdata";
 const std::string kPack = std::string(BVER_BINARY_DIR) + "/packs/electrical";
 
+// A project folder under the temporary directory, removed when the last
+// copy of its Project goes, whether the test passed or failed (set
+// BVER_KEEP_TEST_DIRS=1 to keep it for a post-mortem).
 struct Project {
   fs::path dir;
+  std::shared_ptr<void> removal;
 
   bver::testing::CommandResult Bver(std::vector<std::string> args) const {
     std::vector<std::string> all = {"-C", dir.string()};
@@ -56,6 +62,11 @@ inline Project NewProject(const std::string& name) {
   p.dir = fs::temp_directory_path() / ("bver_grid_e2e_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(p.dir);
   fs::create_directories(p.dir / "scratch");
+  p.removal = std::shared_ptr<void>(nullptr, [dir = p.dir](void*) {
+    if (std::getenv("BVER_KEEP_TEST_DIRS") != nullptr) return;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  });
   fs::copy_file(BVER_SOURCE_DIR "/examples/grid/bver.yaml", p.dir / "bver.yaml");
   bver::testing::CommandResult r = p.Bver({"plugins", "install", kPack});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
