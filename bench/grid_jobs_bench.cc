@@ -71,6 +71,14 @@ int main(int argc, char** argv) {
   const std::string m = std::string(BVER_SOURCE_DIR) + "/../shared/testdata/matpower/m/" + name + ".m";
   fs::remove_all(dir);
   fs::create_directories(dir);
+  // Removed however the bench ends; declared before the store so it goes last.
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
   const std::string yaml = BVER_SOURCE_DIR "/examples/grid/bver.yaml";
   bver::Result<bver::domain::Platform> compiled = bver::domain::CompileFile(yaml);
   if (!compiled.ok()) return Fail("compile", compiled.status());
@@ -172,6 +180,5 @@ int main(int argc, char** argv) {
                    .dump()
             << std::endl;
   engine.Stop();
-  fs::remove_all(dir);
   return 0;
 }

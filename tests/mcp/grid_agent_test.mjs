@@ -21,6 +21,8 @@ const root = path.join(here, "..", "..");
 const shared = path.join(root, "..", "shared", "testdata", "matpower");
 
 const project = fs.mkdtempSync(path.join(os.tmpdir(), "bver-grid-mcp-"));
+// Removed however the script ends, also when a step before the try throws.
+process.on("exit", () => fs.rmSync(project, { recursive: true, force: true }));
 fs.copyFileSync(path.join(root, "examples", "grid", "bver.yaml"), path.join(project, "bver.yaml"));
 execFileSync(exe, ["-C", project, "plugins", "install", pack], { stdio: "inherit" });
 
