@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -89,7 +91,9 @@ TEST_F(EventsHttpTest, SchemasCliThenIngestOverRest) {
   EXPECT_EQ(r.code, 2) << r.out << r.err;
   r = Bver({"schemas", "list", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(json::parse(r.out)["ref"], "orders.created@1.0.0");  // one version, one line
+  json listed = json::parse(r.out)["schemas"];  // the shape GET /v1/schemas answers
+  ASSERT_EQ(listed.size(), 1u) << r.out;        // the refused 2.0.0 is not there
+  EXPECT_EQ(listed[0]["ref"], "orders.created@1.0.0");
   r = Bver({"schemas", "show", "orders.created", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["schema"], kOrderV1);
@@ -146,6 +150,59 @@ TEST_F(EventsHttpTest, SchemasCliThenIngestOverRest) {
   // A body that is not {"events": [...]}: a problem, nothing ingested.
   h = bver::testing::HttpRequestOnce(server_.port, "POST", "/v1/ingest", json{{"event", json::array()}}.dump());
   EXPECT_EQ(h.status, 400) << h.body;
+
+  // The registry through the server: its REST routes, and the same CLI
+  // commands with --server (aliases of schemas.*) answering as they did locally.
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_.port);
+  h = bver::testing::HttpRequestOnce(server_.port, "GET", "/v1/schemas/orders.created?version=1.0.0");
+  ASSERT_EQ(h.status, 200) << h.body;
+  EXPECT_EQ(h.Json()["schema"], kOrderV1);
+  json shipped = {{"type", "object"}, {"properties", {{"order_id", {{"type", "string"}}}}}};
+  h = bver::testing::HttpRequestOnce(server_.port, "PUT", "/v1/schemas/orders.shipped/1.0.0?mode=backward",
+                                     shipped.dump());
+  ASSERT_EQ(h.status, 201) << h.body;
+  EXPECT_EQ(h.Json()["ref"], "orders.shipped@1.0.0");
+  EXPECT_EQ(h.Header("location"), "/v1/schemas/orders.shipped?version=1.0.0");
+  h = bver::testing::HttpRequestOnce(server_.port, "PUT", "/v1/schemas/Not%20an%20id/1.0.0", shipped.dump());
+  EXPECT_EQ(h.status, 400) << h.body;
+  r = Bver({"schemas", "check", v2_file, "--id", "orders.created", "--server", url, "--json"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  json remote_report = json::parse(r.out, nullptr, false);
+  EXPECT_EQ(remote_report["compatible"], false) << r.out;
+  EXPECT_EQ(remote_report["breaks"], report["breaks"]) << "the same report from the server as in-process";
+  r = Bver({"schemas", "register", v2_file, "--id", "orders.created", "--version", "2.0.0", "--server", url, "--json"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(json::parse(r.out, nullptr, false)["code"], "failed_precondition") << r.out;
+  r = Bver({"schemas", "list", "--server", url, "--json"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(json::parse(r.out)["schemas"].size(), 2u) << r.out;
+
+  // events.read with filters and a wait, over REST and as `bver events tail --server`.
+  h = bver::testing::HttpRequestOnce(server_.port, "GET", "/v1/events?event_types=orders.*&limit=1000");
+  ASSERT_EQ(h.status, 200) << h.body;
+  json orders = h.Json()["events"];
+  ASSERT_EQ(orders.size(), 2u) << h.body;  // the admitted one and the readmitted one
+  EXPECT_EQ(orders[0]["event_id"], good_id);
+  EXPECT_EQ(orders[1]["event_id"], bad_id);
+  EXPECT_GE(h.Json()["log_end"].get<std::uint64_t>(), offset + 1);
+  h = bver::testing::HttpRequestOnce(server_.port, "GET", "/v1/events?event_types=no.such.type");
+  ASSERT_EQ(h.status, 200) << h.body;
+  EXPECT_TRUE(h.Json()["events"].empty());
+  EXPECT_EQ(h.Json()["next_offset"].get<std::uint64_t>(), h.Json()["log_end"].get<std::uint64_t>() + 1)
+      << "a filtered read that found nothing still moves past what it scanned";
+  auto started = std::chrono::steady_clock::now();
+  h = bver::testing::HttpRequestOnce(server_.port, "GET", "/v1/events?from=0&wait_ms=300");
+  ASSERT_EQ(h.status, 200) << h.body;
+  EXPECT_TRUE(h.Json()["events"].empty()) << h.body;
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(250)) << "it waited for new events";
+  h = bver::testing::HttpRequestOnce(server_.port, "GET", "/v1/events?wait_ms=70000");
+  EXPECT_EQ(h.status, 400) << h.body;
+  r = Bver({"events", "tail", "--type", "orders.created", "--server", url, "--json"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  std::vector<std::string> tailed;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) tailed.push_back(json::parse(line)["event_id"]);
+  EXPECT_EQ(tailed, (std::vector<std::string>{good_id, bad_id}));
 }
 
 }  // namespace

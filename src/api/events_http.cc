@@ -1,5 +1,6 @@
 #include "src/api/events_http.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -8,10 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "src/api/http_common.h"
-#include "src/events/subscriptions.h"
 #include "src/runtime/broker.h"
 #include "src/runtime/problem.h"
-#include "src/store/backend.h"
 
 namespace bver::api {
 namespace {
@@ -20,7 +19,7 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kPath = "/v1/events/stream";
-constexpr std::chrono::milliseconds kPoll{250};
+constexpr std::chrono::milliseconds kPoll{1000};
 
 // One SSE frame: the offset as id, the type as event name, the envelope as data.
 std::string Frame(std::uint64_t offset, const json& envelope) {
@@ -42,8 +41,8 @@ Result<std::uint64_t> Offset(std::string_view text, const std::string& what) {
 
 // What a stream was asked for.
 struct StreamSpec {
-  events::EventFilter filter;
-  std::uint64_t from = 0;  // 0: after the current end of the log
+  json filter = json::object();  // channels, event_types, pointer_prefix (events.read's fields)
+  std::uint64_t from = 0;        // 0: after the current end of the log
   std::string consumer;
   std::chrono::milliseconds heartbeat{15000};
 };
@@ -55,11 +54,11 @@ Result<StreamSpec> ParseSpec(const HttpRequest& request) {
   StreamSpec spec;
   for (const auto& [k, v] : query) {
     if (k == "channel") {
-      spec.filter.channels.push_back(v);
+      spec.filter["channels"].push_back(v);
     } else if (k == "event_type") {
-      spec.filter.event_types.push_back(v);
+      spec.filter["event_types"].push_back(v);
     } else if (k == "pointer_prefix") {
-      spec.filter.pointer_prefix = v;
+      spec.filter["pointer_prefix"] = v;
     } else if (k == "from") {
       BVER_ASSIGN_OR_RETURN(spec.from, Offset(v, "query.from"));
     } else if (k == "consumer") {
@@ -82,8 +81,7 @@ Result<StreamSpec> ParseSpec(const HttpRequest& request) {
     BVER_ASSIGN_OR_RETURN(std::uint64_t seen, Offset(last, "header.Last-Event-ID"));
     spec.from = seen + 1;
   }
-  if (!spec.consumer.empty() && (spec.from != 0 || !spec.filter.channels.empty() ||
-                                 !spec.filter.event_types.empty() || !spec.filter.pointer_prefix.empty())) {
+  if (!spec.consumer.empty() && (spec.from != 0 || !spec.filter.empty())) {
     return InvalidArgumentError(
         "consumer= streams the consumer's own filter and cursor; do not combine it with from, filters or "
         "Last-Event-ID (use events.consumers.seek to replay)",
@@ -92,70 +90,97 @@ Result<StreamSpec> ParseSpec(const HttpRequest& request) {
   return spec;
 }
 
-// Sleeps until a commit, the next heartbeat or a poll interval, whichever
-// is first; writes the heartbeat when due. False when the client is gone.
-bool Idle(StreamSink& sink, store::Backend& backend, std::uint64_t seen, const StreamSpec& spec,
-          Clock::time_point* last_write) {
-  auto due = *last_write + spec.heartbeat;
-  auto now = Clock::now();
-  if (now >= due) {
-    *last_write = now;
-    return sink.Write(": keepalive\n\n");
-  }
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - now);
-  backend.WaitForCommit(seen, std::min(left, kPoll));
-  return true;
-}
+// A stream is a loop of operation calls made as the client who opened it:
+// events.read (or events.consumers.fetch, then .ack for what reached the
+// socket), each waiting at most kPoll for something new so a closed socket
+// is noticed soon, with a ": keepalive" comment when nothing was written
+// for a heartbeat.
+class Stream {
+ public:
+  Stream(const runtime::Dispatcher& ops, runtime::Call call, StreamSpec spec)
+      : ops_(ops), call_(std::move(call)), spec_(std::move(spec)) {}
 
-void StreamLog(StreamSink& sink, events::Subscriptions& subs, StreamSpec spec, std::uint64_t next) {
-  auto last_write = Clock::now();
-  while (!sink.Done()) {
-    std::uint64_t seen = subs.backend().commit_seq();
-    Result<events::Subscriptions::Page> page = subs.ReadPage(next, spec.filter, 256);
-    if (!page.ok()) {
-      sink.Write("event: error\ndata: " + runtime::ErrorJson(page.status()).dump() + "\n\n");
-      return;
+  void Run(StreamSink& sink) {
+    // Tell the client how long to wait before reconnecting.
+    if (!sink.Write("retry: 1000\n\n")) return;
+    last_write_ = Clock::now();
+    std::uint64_t next = spec_.from;
+    while (!sink.Done()) {
+      Result<std::size_t> wrote = spec_.consumer.empty() ? LogOnce(sink, &next) : ConsumerOnce(sink);
+      if (!wrote.ok()) {
+        sink.Write("event: error\ndata: " + runtime::ErrorJson(wrote.status()).dump() + "\n\n");
+        return;
+      }
+      if (*wrote > 0) {
+        last_write_ = Clock::now();
+      } else if (Clock::now() - last_write_ >= spec_.heartbeat) {
+        if (!sink.Write(": keepalive\n\n")) return;
+        last_write_ = Clock::now();
+      }
     }
-    for (const store::Event& e : page->events) {
-      if (!sink.Write(Frame(e.offset, *e.envelope))) return;
-      last_write = Clock::now();
-    }
-    std::uint64_t after = page->next_offset;
-    bool caught_up = page->events.empty() && after == next;
-    next = after;
-    if (caught_up && !Idle(sink, subs.backend(), seen, spec, &last_write)) return;
   }
-}
 
-void StreamConsumer(StreamSink& sink, events::Subscriptions& subs, const StreamSpec& spec) {
-  auto last_write = Clock::now();
-  while (!sink.Done()) {
-    std::uint64_t seen = subs.backend().commit_seq();
-    Result<json> got = subs.Fetch(spec.consumer, 100, 0);
-    if (!got.ok()) {
-      sink.Write("event: error\ndata: " + runtime::ErrorJson(got.status()).dump() + "\n\n");
-      return;
+ private:
+  Result<json> Call(const char* op, json input) {
+    call_.operation = op;
+    call_.input = std::make_shared<const json>(std::move(input));
+    return ops_.Invoke(call_);
+  }
+
+  std::int64_t WaitMs() const {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(last_write_ + spec_.heartbeat - Clock::now());
+    return std::clamp<std::int64_t>(left.count(), 0, kPoll.count());
+  }
+
+  // Events written; a failed write ends the loop through sink.Done().
+  Result<std::size_t> LogOnce(StreamSink& sink, std::uint64_t* next) {
+    json input = spec_.filter;
+    input["from"] = *next;
+    input["limit"] = 256;
+    input["wait_ms"] = WaitMs();
+    BVER_ASSIGN_OR_RETURN(json page, Call("events.read", std::move(input)));
+    std::size_t wrote = 0;
+    for (const json& e : page["events"]) {
+      if (!sink.Write(Frame(e["offset"].get<std::uint64_t>(), e))) return wrote;
+      ++wrote;
     }
-    std::vector<std::uint64_t> written;
-    for (const json& d : (*got)["events"]) {
+    *next = page["next_offset"].get<std::uint64_t>();
+    return wrote;
+  }
+
+  // A fetch hands events out, so it never waits: a client that left while
+  // it waited would hold them until their ack timeout. The wait is a read
+  // of the log for anything new; the loop then checks the client first.
+  Result<std::size_t> ConsumerOnce(StreamSink& sink) {
+    BVER_ASSIGN_OR_RETURN(json got, Call("events.consumers.fetch", {{"name", spec_.consumer}, {"max", 100}}));
+    if (got["events"].empty()) {
+      BVER_ASSIGN_OR_RETURN(json waited, Call("events.read", {{"from", 0}, {"limit", 1}, {"wait_ms", WaitMs()}}));
+      (void)waited;
+      return 0;
+    }
+    json written = json::array();
+    for (const json& d : got["events"]) {
       if (!sink.Write(Frame(d["offset"].get<std::uint64_t>(), d["event"]))) break;
-      written.push_back(d["offset"].get<std::uint64_t>());
+      written.push_back(d["offset"]);
     }
     // Only what reached the socket is acked; the rest comes again.
     if (!written.empty()) {
-      (void)subs.Ack(spec.consumer, written);
-      last_write = Clock::now();
+      BVER_ASSIGN_OR_RETURN(json acked, Call("events.consumers.ack", {{"name", spec_.consumer}, {"offsets", written}}));
+      (void)acked;
     }
-    if (written.size() != (*got)["events"].size()) return;
-    if (written.empty() && !Idle(sink, subs.backend(), seen, spec, &last_write)) return;
+    return written.size();
   }
-}
+
+  const runtime::Dispatcher& ops_;
+  runtime::Call call_;
+  StreamSpec spec_;
+  Clock::time_point last_write_;
+};
 
 }  // namespace
 
-EventsHttp::EventsHttp(const runtime::Broker& broker, events::Subscriptions& subscriptions,
-                       const auth::Authenticator* authenticator, bool local_operator)
-    : broker_(broker), subscriptions_(subscriptions), authenticator_(authenticator), local_operator_(local_operator) {}
+EventsHttp::EventsHttp(const runtime::Broker& broker, const auth::Authenticator* authenticator, bool local_operator)
+    : broker_(broker), authenticator_(authenticator), local_operator_(local_operator) {}
 
 bool EventsHttp::Matches(std::string_view method, std::string_view target) {
   return method == "GET" && TargetPath(target) == kPath;
@@ -179,16 +204,21 @@ HttpResponse EventsHttp::Handle(const HttpRequest& request) const {
     call.input = std::make_shared<const json>(json{{"name", spec->consumer}});
   }
   if (Status s = broker_.Authorize(call); !s.ok()) return ProblemResponse(s, *corr, kPath);
-  std::uint64_t from = spec->from;
-  if (spec->consumer.empty() && from == 0) {
-    Result<std::uint64_t> end = subscriptions_.backend().LastEventOffset();
-    if (!end.ok()) return ProblemResponse(end.status(), *corr, kPath);
-    from = *end + 1;
+  // Where "only new events" starts is fixed now, before the client sees
+  // the response, so nothing it writes afterwards is missed.
+  if (spec->consumer.empty() && spec->from == 0) {
+    runtime::Call end = call;
+    end.input = std::make_shared<const json>(json{{"from", 0}, {"limit", 1}});
+    Result<json> page = broker_.Invoke(end);
+    if (!page.ok()) return ProblemResponse(page.status(), *corr, kPath);
+    spec->from = (*page)["events"].empty() ? (*page)["next_offset"].get<std::uint64_t>()
+                                           : (*page)["events"][0]["offset"].get<std::uint64_t>();
   }
+  // A consumer that does not exist is a 404 now, not an error event later.
   if (!spec->consumer.empty()) {
-    if (Result<json> c = subscriptions_.GetConsumer(spec->consumer); !c.ok()) {
-      return ProblemResponse(c.status(), *corr, kPath);
-    }
+    runtime::Call get = call;
+    get.operation = "events.consumers.get";
+    if (Result<json> c = broker_.Invoke(get); !c.ok()) return ProblemResponse(c.status(), *corr, kPath);
   }
   HttpResponse r;
   r.status = 200;
@@ -196,16 +226,8 @@ HttpResponse EventsHttp::Handle(const HttpRequest& request) const {
                {"Cache-Control", "no-cache"},
                {"X-Accel-Buffering", "no"},
                {"X-Correlation-ID", *corr}};
-  events::Subscriptions* subs = &subscriptions_;
-  r.stream = [subs, spec = *std::move(spec), from](StreamSink& sink) {
-    // Tell the client how long to wait before reconnecting.
-    if (!sink.Write("retry: 1000\n\n")) return;
-    if (spec.consumer.empty()) {
-      StreamLog(sink, *subs, spec, from);
-    } else {
-      StreamConsumer(sink, *subs, spec);
-    }
-  };
+  auto stream = std::make_shared<Stream>(broker_, std::move(call), *std::move(spec));
+  r.stream = [stream](StreamSink& sink) { stream->Run(sink); };
   return r;
 }
 

@@ -16,6 +16,9 @@
 //
 // The broker's checks for events.read (scopes; events.consumers.fetch with
 // consumer=) run before the first byte; bad parameters answer a problem.
+// A stream is nothing but those operations called in a loop as the client
+// (events.read with wait_ms; events.consumers.fetch and .ack), so it sees
+// exactly what the operations allow.
 //
 // Thread safety: Handle may be called from any number of threads; each
 // stream runs on the transport's thread for it.
@@ -31,17 +34,13 @@ class Authenticator;
 namespace bver::runtime {
 class Broker;
 }
-namespace bver::events {
-class Subscriptions;
-}
 
 namespace bver::api {
 
 class EventsHttp {
  public:
   // Everything must outlive this object and every stream it started.
-  EventsHttp(const runtime::Broker& broker, events::Subscriptions& subscriptions,
-             const auth::Authenticator* authenticator, bool local_operator);
+  EventsHttp(const runtime::Broker& broker, const auth::Authenticator* authenticator, bool local_operator);
 
   static bool Matches(std::string_view method, std::string_view target);
 
@@ -50,7 +49,6 @@ class EventsHttp {
 
  private:
   const runtime::Broker& broker_;
-  events::Subscriptions& subscriptions_;
   const auth::Authenticator* authenticator_;
   bool local_operator_;
 };

@@ -1,7 +1,7 @@
 // bver events tail | consumers: the event log and its durable consumers
-// (src/events/subscriptions.h, docs/events.md), on the project's store
-// directly: no server needed, and a `bver up` on the same store sees the
-// same consumers.
+// (docs/events.md). Every command is an alias of events.read or an
+// events.consumers.* operation, so it runs in-process on the project's
+// store or against a server (--server) alike.
 #include <csignal>
 #include <iostream>
 
@@ -11,9 +11,6 @@
 #include "src/cli/commands.h"
 #include "src/cli/invoke.h"
 #include "src/cli/output.h"
-#include "src/cli/store_command.h"
-#include "src/events/subscriptions.h"
-#include "src/store/backend.h"
 
 namespace bver::cli {
 namespace {
@@ -22,18 +19,10 @@ using nlohmann::json;
 
 volatile std::sig_atomic_t interrupted = 0;
 
-template <typename Fn>
-CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help, Fn body) {
-  auto flags = std::make_shared<StoreFlags>();
-  return AddStoreCommand(parent, ctx, name, help, flags, OpenBackendWith<events::Subscriptions>,
-                         [body](const Output& o, BackendWith<events::Subscriptions>& env) { return body(o, *env.value); });
-}
-
 struct FilterArgs {
   std::vector<std::string> channels, types;
   std::string prefix;
-  events::EventFilter Filter() const { return {channels, types, prefix}; }
-  // As the consumer operations take it.
+  // As the operations take it.
   json ToJson() const { return {{"channels", channels}, {"event_types", types}, {"pointer_prefix", prefix}}; }
 };
 
@@ -69,36 +58,36 @@ void PrintConsumer(const Output& o, const json& c) {
         << c["redelivered"] << "  filter " << c["filter"].dump() << "\n";
 }
 
-// Prints events from `from` on; with `follow`, keeps waiting for new ones
-// until interrupted or `limit` (0: none) events were printed.
-int Tail(const Output& o, events::Subscriptions& subs, std::uint64_t from, std::size_t limit, bool follow,
-         const events::EventFilter& filter) {
+// Prints events from `from` on (0: only new ones) through events.read;
+// with `follow`, keeps waiting for new ones until interrupted or `limit`
+// (0: none) events were printed.
+int Tail(Context& ctx, const CallOptions& options, std::uint64_t from, std::size_t limit, bool follow,
+         const FilterArgs& filter) {
+  Output o{ctx.out, ctx.err, options.store.json};
+  Result<std::unique_ptr<Invoker>> invoker = Invoker::Open(options);
+  if (!invoker.ok()) return o.Fail(invoker.status());
   std::size_t printed = 0;
   std::uint64_t next = from;
-  if (follow && next == 0) {
-    Result<std::uint64_t> end = subs.backend().LastEventOffset();
-    if (!end.ok()) return o.Fail(end.status());
-    next = *end + 1;
-  }
-  if (next == 0) next = 1;
   std::signal(SIGINT, [](int) { interrupted = 1; });
   std::signal(SIGTERM, [](int) { interrupted = 1; });
   while (!interrupted) {
-    std::uint64_t seen = subs.backend().commit_seq();
-    std::size_t want = limit == 0 ? 1000 : std::min<std::size_t>(1000, limit - printed);
-    Result<json> page = subs.Read(next, filter, want);
-    if (!page.ok()) return o.Fail(page.status());
+    json input = {{"from", next},
+                  {"limit", limit == 0 ? 1000 : std::min<std::size_t>(1000, limit - printed)},
+                  {"wait_ms", follow ? 1000 : 0}};
+    if (!filter.channels.empty()) input["channels"] = filter.channels;
+    if (!filter.types.empty()) input["event_types"] = filter.types;
+    if (!filter.prefix.empty()) input["pointer_prefix"] = filter.prefix;
+    Result<json> page = (*invoker)->Call("events.read", std::move(input));
+    if (!page.ok()) return PrintProblem(o, page.status(), (*invoker)->correlation_id());
     for (const json& e : (*page)["events"]) PrintEvent(o, e);
     printed += (*page)["events"].size();
     o.out.flush();
-    std::uint64_t after = (*page)["next_offset"].get<std::uint64_t>();
-    bool caught_up = after == next || (*page)["events"].empty();
-    next = after;
+    next = (*page)["next_offset"].get<std::uint64_t>();
     if (limit != 0 && printed >= limit) break;
-    if (caught_up) {
-      if (!follow) break;
-      subs.backend().WaitForCommit(seen, std::chrono::milliseconds(200));
-    }
+    // Past the end of the log (a filtered read that found nothing may stop
+    // short of it, having scanned its budget: then read on).
+    bool caught_up = next > page->value("log_end", std::uint64_t{0});
+    if (caught_up && !follow) break;
   }
   return 0;
 }
@@ -116,11 +105,18 @@ void RegisterEventCommands(CLI::App& app, Context& ctx, int& /*code*/) {
       FilterArgs filter;
     };
     auto a = std::make_shared<Args>();
-    CLI::App* c = Command(ev, ctx, "tail", "Print events from an offset; --follow keeps printing new ones",
-                          [a](const Output& o, events::Subscriptions& s) {
-                            std::size_t limit = a->limit == 0 && !a->follow ? 100 : a->limit;
-                            return Tail(o, s, a->from, limit, a->follow, a->filter.Filter());
-                          });
+    auto call = std::make_shared<CallOptions>();
+    CLI::App* c = ev->add_subcommand(
+        "tail", "Print events from an offset; --follow keeps printing new ones (alias of events.read)");
+    AddStoreFlags(c, call->store);
+    AddCallFlags(c, *call);
+    c->callback([&ctx, a, call] {
+      ctx.action = [&ctx, a, call] {
+        std::size_t limit = a->limit == 0 && !a->follow ? 100 : a->limit;
+        std::uint64_t from = a->from != 0 ? a->from : (a->follow ? 0 : 1);
+        return Tail(ctx, *call, from, limit, a->follow, a->filter);
+      };
+    });
     c->add_option("--from", a->from, "first offset (default: 1; with --follow, only new events)");
     c->add_option("--limit", a->limit, "stop after this many events (default: 100, or none with --follow)");
     c->add_flag("--follow,-F", a->follow, "wait for new events until interrupted (Ctrl-C)");

@@ -1,7 +1,8 @@
 // bver schemas register | list | show | check: the payload schema registry
-// (src/events/registry.h, docs/events.md). Not to be confused with `bver
-// schema validate` (core_commands.cc), which validates a file against a
-// schema file.
+// (docs/events.md), each an alias of a schemas.* operation, in-process or
+// against a server (--server). Not to be confused with `bver schema
+// validate` (core_commands.cc), which validates a file against a schema
+// file.
 #include <fstream>
 #include <sstream>
 
@@ -9,10 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/commands.h"
+#include "src/cli/invoke.h"
 #include "src/cli/output.h"
-#include "src/cli/store_command.h"
-#include "src/events/registry.h"
-#include "src/store/open.h"
 
 namespace bver::cli {
 namespace {
@@ -29,39 +28,37 @@ Result<json> ReadJsonFile(const std::string& path) {
   return j;
 }
 
-std::optional<events::CompatMode> ModeOf(const std::string& text) {
-  return text.empty() ? std::nullopt : events::ParseCompatMode(text);
-}
-
-json Summary(const events::PayloadSchema& s) {
-  json j = s.ToJson();
-  j.erase("schema");
-  return j;
-}
-
-void PrintReport(const Output& o, const events::CompatReport& r) {
-  if (o.json) {
-    o.Json(r.ToJson());
+void PrintReport(const Output& o, const json& r) {
+  if (!r.contains("previous")) {
+    o.out << r.value("id", "") << " has no version yet: nothing to check against\n";
     return;
   }
-  if (!r.previous) {
-    o.out << r.id << " has no version yet: nothing to check against\n";
-    return;
-  }
-  o.out << (r.compatible() ? "compatible" : "INCOMPATIBLE") << " with " << *r.previous << " (mode "
-        << events::CompatModeName(r.mode) << ")\n";
-  for (const Violation& v : r.breaks) {
-    o.out << "  " << (v.path.empty() ? std::string("(root)") : v.path) << ": " << v.message << " [" << v.rule << "]\n";
+  o.out << (r.value("compatible", false) ? "compatible" : "INCOMPATIBLE") << " with "
+        << r["previous"].get<std::string>() << " (mode " << r.value("mode", "") << ")\n";
+  for (const json& b : r["breaks"]) {
+    std::string path = b.value("path", "");
+    o.out << "  " << (path.empty() ? std::string("(root)") : path) << ": " << b.value("message", "") << " ["
+          << b.value("rule", "") << "]\n";
   }
 }
 
-template <typename Fn>
-CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help, Fn body) {
-  auto flags = std::make_shared<StoreFlags>();
-  return AddStoreCommand(parent, ctx, name, help, flags, OpenBackendWith<events::PayloadRegistry>,
-                         [body](const Output& o, BackendWith<events::PayloadRegistry>& env) {
-                           return body(o, *env.value);
-                         });
+// A schemas subcommand: `input()` builds the operation's input when the
+// command runs (it may read a file and fail).
+template <typename Input, typename Text>
+CLI::App* Alias(CLI::App* parent, Context& ctx, const char* name, const char* help, const char* op, Input input,
+                Text text, std::function<int(const json&)> exit_code = nullptr) {
+  auto call = std::make_shared<CallOptions>();
+  CLI::App* cmd = parent->add_subcommand(name, help);
+  AddStoreFlags(cmd, call->store);
+  AddCallFlags(cmd, *call);
+  cmd->callback([&ctx, call, op, input, text, exit_code] {
+    ctx.action = [&ctx, call, op, input, text, exit_code] {
+      Result<json> in = input();
+      if (!in.ok()) return PrintProblem(Output{ctx.out, ctx.err, call->store.json}, in.status(), "");
+      return RunOperation(ctx, *call, op, *std::move(in), text, exit_code);
+    };
+  });
+  return cmd;
 }
 
 const std::vector<std::string> kModes = {"backward", "forward", "full", "none"};
@@ -77,61 +74,52 @@ void RegisterSchemaCommands(CLI::App& app, Context& ctx, int& /*code*/) {
       std::string file, id, version, mode;
     };
     auto a = std::make_shared<Args>();
-    CLI::App* c = Command(schemas, ctx, "register",
-                          "Register a JSON Schema as ID@VERSION; refused (with what would break) unless compatible "
-                          "with the latest version under the id's mode",
-                          [a](const Output& o, events::PayloadRegistry& r) {
-                            Result<json> schema = ReadJsonFile(a->file);
-                            if (!schema.ok()) return o.Fail(schema.status());
-                            Result<events::PayloadSchema> s = r.Register(a->id, a->version, *schema, ModeOf(a->mode));
-                            if (!s.ok()) return o.Fail(s.status());
-                            if (o.json) {
-                              o.Json(Summary(*s));
-                            } else {
-                              o.out << "registered " << s->Ref() << " (mode " << events::CompatModeName(s->mode)
-                                    << ")\n";
-                            }
-                            return 0;
-                          });
+    CLI::App* c = Alias(
+        schemas, ctx, "register",
+        "Register a JSON Schema as ID@VERSION; refused (with what would break) unless compatible with the latest "
+        "version under the id's mode (alias of schemas.register)",
+        "schemas.register",
+        [a]() -> Result<json> {
+          BVER_ASSIGN_OR_RETURN(json schema, ReadJsonFile(a->file));
+          json in = {{"id", a->id}, {"version", a->version}, {"schema", std::move(schema)}};
+          if (!a->mode.empty()) in["mode"] = a->mode;
+          return in;
+        },
+        [](const Output& o, const json& s) {
+          o.out << "registered " << s.value("ref", "") << " (mode " << s.value("mode", "") << ")\n";
+          return 0;
+        });
     c->add_option("FILE", a->file, "the JSON Schema (draft 2020-12) file")->required();
     c->add_option("--id", a->id, "the schema id (lower-case letters, digits, . _ -)")->required();
     c->add_option("--version", a->version, "the version X.Y.Z (above the latest)")->required();
     c->add_option("--mode", a->mode, "compatibility mode of the id (default: the id's, or backward)")
         ->check(CLI::IsMember(kModes));
   }
-  {
-    Command(schemas, ctx, "list", "List every registered version", [](const Output& o, events::PayloadRegistry& r) {
-      Result<std::vector<events::PayloadSchema>> all = r.List();
-      if (!all.ok()) return o.Fail(all.status());
-      for (const events::PayloadSchema& s : *all) {
-        if (o.json) {
-          o.Json(Summary(s));
-        } else {
-          o.out << s.Ref() << "  " << events::CompatModeName(s.mode) << "  "
-                << s.ToJson()["registered_at"].get<std::string>() << "\n";
+  Alias(
+      schemas, ctx, "list", "List every registered version (alias of schemas.list)", "schemas.list",
+      []() -> Result<json> { return json::object(); },
+      [](const Output& o, const json& l) {
+        for (const json& s : l["schemas"]) {
+          o.out << s.value("ref", "") << "  " << s.value("mode", "") << "  " << s.value("registered_at", "") << "\n";
         }
-      }
-      if (!o.json) o.out << all->size() << " schema version(s)\n";
-      return 0;
-    });
-  }
+        o.out << l["schemas"].size() << " schema version(s)\n";
+        return 0;
+      });
   {
     auto ref = std::make_shared<std::string>();
-    CLI::App* c = Command(schemas, ctx, "show", "Show one version (ID: the latest) with its schema",
-                          [ref](const Output& o, events::PayloadRegistry& r) {
-                            std::size_t at = ref->find('@');
-                            Result<events::PayloadSchema> s =
-                                at == std::string::npos ? r.Get(*ref) : r.Get(ref->substr(0, at), ref->substr(at + 1));
-                            if (!s.ok()) return o.Fail(s.status());
-                            if (o.json) {
-                              o.Json(s->ToJson());
-                            } else {
-                              o.out << s->Ref() << "  mode " << events::CompatModeName(s->mode) << "  registered "
-                                    << s->ToJson()["registered_at"].get<std::string>() << "\n"
-                                    << s->schema.dump(2) << "\n";
-                            }
-                            return 0;
-                          });
+    CLI::App* c = Alias(
+        schemas, ctx, "show", "Show one version (ID: the latest) with its schema (alias of schemas.get)", "schemas.get",
+        [ref]() -> Result<json> {
+          std::size_t at = ref->find('@');
+          if (at == std::string::npos) return json{{"id", *ref}};
+          return json{{"id", ref->substr(0, at)}, {"version", ref->substr(at + 1)}};
+        },
+        [](const Output& o, const json& s) {
+          o.out << s.value("ref", "") << "  mode " << s.value("mode", "") << "  registered "
+                << s.value("registered_at", "") << "\n"
+                << s["schema"].dump(2) << "\n";
+          return 0;
+        });
     c->add_option("ID", *ref, "ID or ID@VERSION")->required();
   }
   {
@@ -139,16 +127,23 @@ void RegisterSchemaCommands(CLI::App& app, Context& ctx, int& /*code*/) {
       std::string file, id, mode;
     };
     auto a = std::make_shared<Args>();
-    CLI::App* c = Command(schemas, ctx, "check",
-                          "Dry run of register: what would break against the latest version (exit 1 if incompatible)",
-                          [a](const Output& o, events::PayloadRegistry& r) {
-                            Result<json> schema = ReadJsonFile(a->file);
-                            if (!schema.ok()) return o.Fail(schema.status());
-                            Result<events::CompatReport> rep = r.Check(a->id, *schema, ModeOf(a->mode));
-                            if (!rep.ok()) return o.Fail(rep.status());
-                            PrintReport(o, *rep);
-                            return rep->compatible() ? 0 : 1;
-                          });
+    auto incompatible = [](const json& r) { return r.value("compatible", false) ? 0 : 1; };
+    CLI::App* c = Alias(
+        schemas, ctx, "check",
+        "Dry run of register: what would break against the latest version (exit 1 if incompatible; alias of "
+        "schemas.check)",
+        "schemas.check",
+        [a]() -> Result<json> {
+          BVER_ASSIGN_OR_RETURN(json schema, ReadJsonFile(a->file));
+          json in = {{"id", a->id}, {"schema", std::move(schema)}};
+          if (!a->mode.empty()) in["mode"] = a->mode;
+          return in;
+        },
+        [incompatible](const Output& o, const json& r) {
+          PrintReport(o, r);
+          return incompatible(r);
+        },
+        incompatible);
     c->add_option("FILE", a->file, "the JSON Schema (draft 2020-12) file")->required();
     c->add_option("--id", a->id, "the schema id")->required();
     c->add_option("--mode", a->mode, "check under this mode instead of the id's")->check(CLI::IsMember(kModes));

@@ -133,6 +133,10 @@ enum class OperationKind {
   kRefCreate, kRefGet, kRefPatch, kRefReplace, kRefDelete, kRefList, kRefHistory, kRefVersion,
   kRefDiff, kResolve, kEventsRead, kLedgerVerify, kArtifactPut, kArtifactGet, kJobStart,
   kJobStatus, kJobCancel, kOrchStart, kOrchGet, kOrchCancel,
+  // A row a runtime module registers with its own schemas, binding and
+  // handler (events.consumers.*, keys.*, triggers.*, ingest): nothing about
+  // it follows from the kind.
+  kModule,
 };
 
 // One row of the operation table. Transports (REST, MCP, CLI) are derived

@@ -480,8 +480,40 @@ Result<Subscriptions::Page> Subscriptions::ReadPage(std::uint64_t from, const Ev
 Result<json> Subscriptions::Read(std::uint64_t from, const EventFilter& filter, std::size_t limit) {
   BVER_ASSIGN_OR_RETURN(Page page, ReadPage(from, filter, limit));
   json out = json::array();
-  for (const store::Event& e : page.events) out.push_back(*e.envelope);
+  for (const store::Event& e : page.events) {
+    json env = *e.envelope;
+    env["offset"] = e.offset;
+    out.push_back(std::move(env));
+  }
   return json{{"events", std::move(out)}, {"next_offset", page.next_offset}};
+}
+
+Result<json> Subscriptions::Read(std::uint64_t from, const json& filter_json, std::size_t limit,
+                                 std::int64_t wait_ms) {
+  if (limit < 1 || limit > kMaxFetch) return FieldError("limit", "limit must be from 1 to " + std::to_string(kMaxFetch));
+  if (wait_ms < 0 || wait_ms > kMaxWaitMs) {
+    return FieldError("wait_ms", "wait_ms must be from 0 to " + std::to_string(kMaxWaitMs));
+  }
+  BVER_ASSIGN_OR_RETURN(EventFilter filter, EventFilter::FromJson(filter_json));
+  if (from == 0) {
+    BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+    from = end + 1;
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    std::uint64_t seen = impl_->backend.commit_seq();
+    BVER_ASSIGN_OR_RETURN(json page, Read(from, filter, limit));
+    auto now = std::chrono::steady_clock::now();
+    if (!page["events"].empty() || now >= until) {
+      BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+      page["log_end"] = end;
+      return page;
+    }
+    // Nothing passed the filter: resume past what was scanned.
+    from = page["next_offset"].get<std::uint64_t>();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+    impl_->backend.WaitForCommit(seen, std::min(left, impl_->options.poll_interval));
+  }
 }
 
 }  // namespace bver::events

@@ -76,6 +76,8 @@ class Subscriptions : public runtime::SubscriptionService {
   Subscriptions(store::Backend& backend, Options options);
   ~Subscriptions() override;
 
+  Result<nlohmann::json> Read(std::uint64_t from, const nlohmann::json& filter, std::size_t limit,
+                              std::int64_t wait_ms) override;
   Result<nlohmann::json> CreateConsumer(const nlohmann::json& spec) override;
   Result<nlohmann::json> GetConsumer(const std::string& name) override;
   Result<nlohmann::json> ListConsumers() override;

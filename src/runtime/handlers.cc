@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/store/artifact_store.h"
+#include "src/runtime/subscription_service.h"
 #include "src/store/store.h"
 
 namespace bver::runtime::internal {
@@ -213,7 +214,22 @@ Result<json> GlobalOp(const Call& call, OperationTable::Bindings b, OperationKin
       return json{{"pointer", p.ToString()}, {"value", *v}};
     }
     case OperationKind::kEventsRead: {
+      if (b.subscriptions != nullptr) {
+        json filter = json::object();
+        for (const char* f : {"channels", "event_types", "pointer_prefix"}) {
+          if (in.contains(f)) filter[f] = in[f];
+        }
+        return b.subscriptions->Read(in.value("from", std::uint64_t{1}), filter, in.value("limit", std::size_t{100}),
+                                     in.value("wait_ms", std::int64_t{0}));
+      }
+      // A table without the events module (tests on a bare store): the log
+      // in order, no filters.
       if (b.store == nullptr) return NoStore();
+      for (const char* f : {"channels", "event_types", "pointer_prefix", "wait_ms"}) {
+        if (in.contains(f)) {
+          return FailedPreconditionError(std::string(f) + " needs the events module, which this runtime has not bound");
+        }
+      }
       std::uint64_t from = in.value("from", std::uint64_t{1});
       std::size_t limit = in.value("limit", std::size_t{100});
       BVER_ASSIGN_OR_RETURN(std::vector<store::Event> events, b.store->ReadEvents(from, limit));

@@ -73,7 +73,7 @@ Result<std::vector<OperationRow>> IngestRows(IngestService* ingest) {
   {
     OperationRow r;
     r.id = "events.ingest";
-    r.kind = domain::OperationKind::kEventsRead;  // runtime-only rows have no kind of their own; transports ignore it
+    r.kind = domain::OperationKind::kModule;
     r.summary = "Ingest events of external producers";
     r.description =
         "Checks each event's envelope, its payload_schema (a registered id@X.Y.Z) and its payload against that "
@@ -108,7 +108,7 @@ Result<std::vector<OperationRow>> IngestRows(IngestService* ingest) {
   {
     OperationRow r;
     r.id = "events.quarantine.list";
-    r.kind = domain::OperationKind::kEventsRead;
+    r.kind = domain::OperationKind::kModule;
     r.summary = "List quarantined events";
     r.description = "Events the ingestion gate quarantined, each with its reasons and attempts, in quarantine_id "
                     "order; follow next_cursor.";
@@ -141,7 +141,7 @@ Result<std::vector<OperationRow>> IngestRows(IngestService* ingest) {
   {
     OperationRow r;
     r.id = "events.quarantine.readmit";
-    r.kind = domain::OperationKind::kEventsRead;
+    r.kind = domain::OperationKind::kModule;
     r.summary = "Re-admit a quarantined event";
     r.description = "Runs the gate's checks again on a quarantined event, or on a corrected event given in its "
                     "place, and answers its receipt: admitted, it leaves the quarantine; refused, its reasons are "

@@ -188,7 +188,7 @@ Handler MakeJobHandler(const domain::Operation& op, OperationTable::Bindings bin
 Result<std::vector<OperationRow>> JobListRows(JobService* jobs) {
   OperationRow r;
   r.id = "jobs.list";
-  r.kind = domain::OperationKind::kJobStatus;
+  r.kind = domain::OperationKind::kModule;
   r.summary = "List jobs";
   r.description = "Jobs in submission order, optionally only those in one state; follow next_cursor.";
   r.scopes = {"jobs:read"};

@@ -34,7 +34,7 @@ Result<std::vector<OperationRow>> KeyRows(KeyService* keys, std::vector<std::str
   {
     OperationRow r;
     r.id = "keys.create";
-    r.kind = domain::OperationKind::kEventsRead;  // runtime-only rows have no kind of their own
+    r.kind = domain::OperationKind::kModule;
     r.summary = "Create an API key";
     r.description = "A new API key with these scopes (admin: everything); the secret is in this answer only. "
                     "Scopes must be the platform's, so a typo fails now.";
@@ -70,7 +70,7 @@ Result<std::vector<OperationRow>> KeyRows(KeyService* keys, std::vector<std::str
   {
     OperationRow r;
     r.id = "keys.list";
-    r.kind = domain::OperationKind::kEventsRead;
+    r.kind = domain::OperationKind::kModule;
     r.summary = "List API keys";
     r.description = "Every API key with its scopes and state; never a secret.";
     r.scopes = {"admin"};
@@ -90,7 +90,7 @@ Result<std::vector<OperationRow>> KeyRows(KeyService* keys, std::vector<std::str
   {
     OperationRow r;
     r.id = "keys.revoke";
-    r.kind = domain::OperationKind::kEventsRead;
+    r.kind = domain::OperationKind::kModule;
     r.summary = "Revoke an API key";
     r.description = "The key stops working within a second; it stays listed as revoked.";
     r.scopes = {"admin"};

@@ -316,11 +316,22 @@ json InputSchema(const domain::Operation& op, const domain::Repo* repo) {
                                         {"maxLength", 4096},
                                         {"description", "Any pointer: bver://ns/repo/id[~N][@path]."}}}},
                           {"pointer"}));
-    case OperationKind::kEventsRead:
-      return WithRoot(Obj({{"from", {{"type", "integer"}, {"minimum", 1}, {"default", 1},
-                                     {"description", "First offset to read."}}},
-                           {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}, {"default", 100},
-                                      {"description", "At most this many events."}}}}));
+    case OperationKind::kEventsRead: {
+      json strings = {{"type", "array"}, {"items", {{"type", "string"}, {"minLength", 1}}}};
+      return WithRoot(Obj(
+          {{"from", {{"type", "integer"}, {"minimum", 0}, {"default", 1},
+                     {"description", "First offset to read; 0: only events committed after the call."}}},
+           {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}, {"default", 100},
+                      {"description", "At most this many events."}}},
+           {"channels", strings},
+           {"event_types",
+            {{"type", "array"},
+             {"items", {{"type", "string"}, {"minLength", 1}}},
+             {"description", "Exact types, or a prefix ending in \".*\" (\"ref.*\")."}}},
+           {"pointer_prefix", Str("Only events whose object_pointer starts with this.")},
+           {"wait_ms", {{"type", "integer"}, {"minimum", 0}, {"maximum", 60000}, {"default", 0},
+                        {"description", "Wait this long for the first event when none is there yet."}}}}));
+    }
     case OperationKind::kLedgerVerify:
       return WithRoot(Obj(json::object()));
     case OperationKind::kArtifactPut:
@@ -381,7 +392,8 @@ json OutputSchema(const domain::Operation& op, const domain::Repo* repo) {
                           {"pointer", "value"}));
     case OperationKind::kEventsRead:
       return WithRoot(Obj({{"events", {{"type", "array"}, {"items", EventSchema()}}},
-                           {"next_offset", Int("The offset to read from next.", 1)}},
+                           {"next_offset", Int("The offset to read from next (past every event scanned).", 1)},
+                           {"log_end", Int("The last offset in the log when the answer was made.", 0)}},
                           {"events", "next_offset"}));
     case OperationKind::kLedgerVerify:
       return WithRoot(Obj({{"ok", Bool("True when every link of the hash chain holds.")},

@@ -7,6 +7,7 @@
 #include "src/runtime/handlers.h"
 #include "src/runtime/ingest_ops.h"
 #include "src/runtime/key_ops.h"
+#include "src/runtime/schema_ops.h"
 #include "src/runtime/job_ops.h"
 #include "src/runtime/trigger_ops.h"
 #include "src/runtime/op_schemas.h"
@@ -85,7 +86,10 @@ HttpBinding HttpFor(const domain::Operation& op, const domain::Repo* repo) {
       h = {"GET", "/v1/resolve", {Query("pointer")}, 200, "", "", false, false};
       break;
     case OperationKind::kEventsRead:
-      h = {"GET", "/v1/events", {Query("from"), Query("limit")}, 200, "", "", false, false};
+      h = {"GET", "/v1/events",
+           {Query("from"), Query("limit"), Query("channels"), Query("event_types"), Query("pointer_prefix"),
+            Query("wait_ms")},
+           200, "", "", false, false};
       break;
     case OperationKind::kLedgerVerify:
       h = {"GET", "/v1/ledger/verify", {}, 200, "", "", false, false};
@@ -242,6 +246,10 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
   if (bindings.triggers != nullptr || all) {
     BVER_RETURN_IF_ERROR(
         add_family(bindings.triggers != nullptr, "trigger processor", internal::TriggerRows(bindings.triggers)));
+  }
+  if (bindings.schemas != nullptr || all) {
+    BVER_RETURN_IF_ERROR(add_family(bindings.schemas != nullptr, "payload schema registry",
+                                    internal::SchemaRows(bindings.schemas)));
   }
   t->platform_ = std::move(platform);
   if (bindings.keys != nullptr || all) {

@@ -49,6 +49,8 @@ class IngestService;
 class TriggerService;
 class OrchestratorService;
 class SubscriptionService;
+class KeyService;
+class SchemaService;
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
@@ -145,6 +147,8 @@ class OperationTable {
     SubscriptionService* subscriptions = nullptr;
     // The API key table; null: no keys.* rows (unless declare_every_row).
     KeyService* keys = nullptr;
+    // The event payload schema registry; null: no schemas.* rows.
+    SchemaService* schemas = nullptr;
     // Declare every kernel row even without its service (the manifest, the
     // documentation): those rows answer FailedPrecondition when called.
     bool declare_every_row = false;

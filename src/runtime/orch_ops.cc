@@ -245,7 +245,7 @@ Result<std::vector<OperationRow>> OrchListRows(OrchestratorService* orchestrator
   OrchestratorService* svc = orchestrators;
   OperationRow r;
   r.id = "orch.runs.list";
-  r.kind = domain::OperationKind::kOrchGet;  // runtime-only rows have no kind of their own; transports ignore it
+  r.kind = domain::OperationKind::kModule;
   r.summary = "List orchestrator runs";
   r.description = "Runs of every orchestrator (or of one), in start order, optionally only those in one state, "
                   "each as a summary (state, each step's state, href to the whole run); follow next_cursor.";

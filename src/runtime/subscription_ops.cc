@@ -73,7 +73,7 @@ OperationRow Row(const char* id, const char* summary, std::string description, j
                  HttpBinding http) {
   OperationRow r;
   r.id = id;
-  r.kind = domain::OperationKind::kEventsRead;  // runtime-only rows have no kind of their own
+  r.kind = domain::OperationKind::kModule;
   r.summary = summary;
   r.description = std::move(description);
   r.scopes = {kReadScope};

@@ -24,6 +24,13 @@ class SubscriptionService {
   // spec: {name, filter?, from?, ack_timeout_ms?, max_ack_pending?}. The
   // same spec again answers the existing consumer; another spec under a
   // taken name is AlreadyExists.
+  // The log itself, no consumer: {"events": [envelope + "offset"...],
+  // "next_offset": N, "log_end": M}. From offset `from` (0: only events
+  // committed after the call), those passing `filter` ({channels,
+  // event_types, pointer_prefix}, each optional), at most `limit`, waiting
+  // up to wait_ms for the first one.
+  virtual Result<nlohmann::json> Read(std::uint64_t from, const nlohmann::json& filter, std::size_t limit,
+                                      std::int64_t wait_ms) = 0;
   virtual Result<nlohmann::json> CreateConsumer(const nlohmann::json& spec) = 0;
   virtual Result<nlohmann::json> GetConsumer(const std::string& name) = 0;
   virtual Result<nlohmann::json> ListConsumers() = 0;

@@ -39,7 +39,7 @@ Result<std::vector<OperationRow>> TriggerRows(TriggerService* triggers) {
   {
     OperationRow r;
     r.id = "triggers.list";
-    r.kind = domain::OperationKind::kEventsRead;  // runtime-only rows have no kind of their own; transports ignore it
+    r.kind = domain::OperationKind::kModule;
     r.summary = "List triggers with their counts";
     r.description =
         "Every trigger of the platform with its pattern, the operation it starts and how often it fired (started), "
@@ -62,7 +62,7 @@ Result<std::vector<OperationRow>> TriggerRows(TriggerService* triggers) {
   {
     OperationRow r;
     r.id = "triggers.fires";
-    r.kind = domain::OperationKind::kEventsRead;
+    r.kind = domain::OperationKind::kModule;
     r.summary = "List the firings of triggers";
     r.description =
         "One entry per (trigger, event) the processor matched: state started (with the operation's answer), failed "
@@ -92,7 +92,7 @@ Result<std::vector<OperationRow>> TriggerRows(TriggerService* triggers) {
   {
     OperationRow r;
     r.id = "triggers.reset";
-    r.kind = domain::OperationKind::kEventsRead;
+    r.kind = domain::OperationKind::kModule;
     r.summary = "Move the trigger processor's cursor";
     r.description =
         "The processor reads event `from` next: an earlier offset replays (firings already recorded are not "

@@ -124,7 +124,7 @@ Result<std::unique_ptr<HttpFront>> HttpFront::Create(Runtime& rt, api::Metrics& 
   m.rest = std::make_unique<api::Rest>(*rt.broker, m.authenticator.get(), rest_options);
   m.artifacts = std::make_unique<api::ArtifactsHttp>(*rt.broker, rt.artifacts.get(), m.authenticator.get(),
                                                      m.local_operator);
-  m.events = std::make_unique<api::EventsHttp>(*rt.broker, *rt.subscriptions, m.authenticator.get(), m.local_operator);
+  m.events = std::make_unique<api::EventsHttp>(*rt.broker, m.authenticator.get(), m.local_operator);
 
   // MCP over Streamable HTTP at /mcp (docs/mcp.md).
   mcp::Server::Options mcp_options;

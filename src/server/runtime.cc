@@ -16,10 +16,11 @@
 #include "src/events/subscriptions.h"
 #include "src/jobs/engine.h"
 #include "src/orch/engine.h"
-#include "src/plugin/registry.h"
-#include "src/plugin/store_registry.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
+#include "src/plugin/registry.h"
+#include "src/plugin/store_registry.h"
+#include "src/runtime/schema_service.h"
 #include "src/store/artifact_store.h"
 #include "src/store/open.h"
 #include "src/triggers/processor.h"
@@ -62,6 +63,44 @@ class StoreKeys final : public runtime::KeyService {
 
  private:
   auth::ApiKeys keys_;
+};
+
+// runtime::SchemaService over the payload schema registry (src/events/registry.h).
+class RegistrySchemas final : public runtime::SchemaService {
+ public:
+  explicit RegistrySchemas(events::PayloadRegistry& registry) : registry_(registry) {}
+  Result<nlohmann::json> Register(const std::string& id, const std::string& version, const nlohmann::json& schema,
+                                  const std::string& mode) override {
+    BVER_ASSIGN_OR_RETURN(events::PayloadSchema s, registry_.Register(id, version, schema, Mode(mode)));
+    return Summary(s);
+  }
+  Result<nlohmann::json> Check(const std::string& id, const nlohmann::json& schema, const std::string& mode) override {
+    BVER_ASSIGN_OR_RETURN(events::CompatReport r, registry_.Check(id, schema, Mode(mode)));
+    nlohmann::json j = r.ToJson();
+    if (j["previous"].is_null()) j.erase("previous");  // a new id: nothing checked against
+    return j;
+  }
+  Result<nlohmann::json> Get(const std::string& id, const std::string& version) override {
+    BVER_ASSIGN_OR_RETURN(events::PayloadSchema s, registry_.Get(id, version));
+    return s.ToJson();
+  }
+  Result<nlohmann::json> List() override {
+    BVER_ASSIGN_OR_RETURN(std::vector<events::PayloadSchema> all, registry_.List());
+    nlohmann::json out = nlohmann::json::array();
+    for (const events::PayloadSchema& s : all) out.push_back(Summary(s));
+    return nlohmann::json{{"schemas", std::move(out)}};
+  }
+
+ private:
+  static std::optional<events::CompatMode> Mode(const std::string& text) {
+    return text.empty() ? std::nullopt : events::ParseCompatMode(text);
+  }
+  static nlohmann::json Summary(const events::PayloadSchema& s) {
+    nlohmann::json j = s.ToJson();
+    j.erase("schema");
+    return j;
+  }
+  events::PayloadRegistry& registry_;
 };
 
 }  // namespace
@@ -150,6 +189,8 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   bindings.triggers = rt->triggers.get();
   rt->keys = std::make_unique<StoreKeys>(rt->store->backend());
   bindings.keys = rt->keys.get();
+  rt->schemas = std::make_unique<RegistrySchemas>(*rt->payload_schemas);
+  bindings.schemas = rt->schemas.get();
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
                         runtime::OperationTable::Build(rt->platform, bindings));
   if (runtime_options.job_threads > 0) rt->jobs->Start();

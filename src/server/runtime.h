@@ -89,6 +89,8 @@ struct Runtime {
   std::unique_ptr<events::NatsRelay> nats_relay;
   // The API key table as the keys.* operations see it.
   std::unique_ptr<runtime::KeyService> keys;
+  // The payload schema registry as the schemas.* operations see it.
+  std::unique_ptr<runtime::SchemaService> schemas;
   std::shared_ptr<const runtime::Broker> broker;
   // Starts the operations of bver.yaml's triggers from events
   // (docs/triggers.md); runs only with RuntimeOptions::run_triggers.
