@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "src/api/http_common.h"
+#include "src/runtime/artifact_service.h"
 #include "src/runtime/broker.h"
-#include "src/store/artifact_store.h"
 
 namespace bver::api {
 namespace {
@@ -30,7 +30,7 @@ std::string DigestOf(std::string_view path) {
 
 }  // namespace
 
-ArtifactsHttp::ArtifactsHttp(const runtime::Broker& broker, store::ArtifactStore* artifacts,
+ArtifactsHttp::ArtifactsHttp(const runtime::Broker& broker, runtime::ArtifactService* artifacts,
                              const auth::Authenticator* authenticator, bool local_operator)
     : broker_(broker), artifacts_(artifacts), authenticator_(authenticator), local_operator_(local_operator) {}
 
@@ -116,7 +116,7 @@ HttpResponse ArtifactsHttp::Handle(const HttpRequest& request) const {
   HttpResponse r;
   r.headers.emplace_back("X-Correlation-ID", *corr);
   if (request.method == "PUT") {
-    Result<store::ArtifactInfo> put = [&]() -> Result<store::ArtifactInfo> {
+    Result<runtime::ArtifactFacts> put = [&]() -> Result<runtime::ArtifactFacts> {
       if (!request.body_file.empty()) {
         std::ifstream in(request.body_file, std::ios::binary);
         if (!in) return UnavailableError("cannot read the spooled upload");
@@ -133,7 +133,7 @@ HttpResponse ArtifactsHttp::Handle(const HttpRequest& request) const {
     r.body = json{{"digest", put->digest}, {"size", put->size}, {"existed", put->existed}}.dump();
     return r;
   }
-  Result<store::ArtifactInfo> info = artifacts_->Verify(DigestOf(path));
+  Result<runtime::ArtifactFacts> info = artifacts_->Verify(DigestOf(path));
   if (!info.ok()) return ProblemResponse(info.status(), *corr, path);
   std::string etag = "\"" + info->digest + "\"";
   r.headers.emplace_back("ETag", etag);
@@ -153,7 +153,7 @@ HttpResponse ArtifactsHttp::Handle(const HttpRequest& request) const {
                            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:");
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   }
-  r.body_file = artifacts_->PathFor(info->digest.substr(info->digest.find(':') + 1));
+  r.body_file = artifacts_->ContentPath(info->digest);
   return r;
 }
 

@@ -29,8 +29,8 @@ class Authenticator;
 namespace bver::runtime {
 class Broker;
 }
-namespace bver::store {
-class ArtifactStore;
+namespace bver::runtime {
+class ArtifactService;
 }
 
 namespace bver::api {
@@ -39,7 +39,7 @@ class ArtifactsHttp {
  public:
   // `artifacts` may be null (no artifact folder): the routes then answer
   // the broker's FailedPrecondition. Everything must outlive this object.
-  ArtifactsHttp(const runtime::Broker& broker, store::ArtifactStore* artifacts,
+  ArtifactsHttp(const runtime::Broker& broker, runtime::ArtifactService* artifacts,
                 const auth::Authenticator* authenticator, bool local_operator);
 
   // Whether the request is one of the two routes above.
@@ -58,7 +58,7 @@ class ArtifactsHttp {
 
  private:
   const runtime::Broker& broker_;
-  store::ArtifactStore* artifacts_;
+  runtime::ArtifactService* artifacts_;
   const auth::Authenticator* authenticator_;
   bool local_operator_;
 };

@@ -1,4 +1,6 @@
-// bver artifact put | get | stat
+// bver artifact put | get | stat: content of any size, streamed through the
+// composition root's artifact service (the JSON operations artifacts.put and
+// artifacts.get carry at most 4 MiB inline; `bver call` reaches them).
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
@@ -10,8 +12,8 @@
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/cli/store_command.h"
-#include "src/store/artifact_store.h"
-#include "src/store/open.h"
+#include "src/runtime/artifact_service.h"
+#include "src/server/runtime.h"
 
 namespace bver::cli {
 namespace {
@@ -19,32 +21,22 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-json InfoJson(const store::ArtifactInfo& a) {
+json InfoJson(const runtime::ArtifactFacts& a) {
   return {{"digest", a.digest}, {"size", a.size}, {"existed", a.existed}};
 }
 
-// What the artifact commands open: the store's backend and its artifact
-// folder. Artifacts do not depend on the domain, so unlike the ref commands
-// this does not compile bver.yaml: -f only says where the project folder is.
-struct ArtifactEnv {
-  std::unique_ptr<store::Backend> backend;
-  std::unique_ptr<store::ArtifactStore> artifacts;
-};
-
-Result<ArtifactEnv> OpenArtifacts(const StoreFlags& flags) {
+// Artifacts do not depend on the domain, so unlike the ref commands this
+// does not compile bver.yaml: -f only says where the project folder is.
+Result<std::unique_ptr<runtime::ArtifactService>> OpenArtifacts(const StoreFlags& flags) {
   BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(flags));
-  BVER_ASSIGN_OR_RETURN(std::string dir, store::ChooseArtifactDir(at.url, at.project_dir));
-  ArtifactEnv env;
-  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
-  env.artifacts = std::make_unique<store::ArtifactStore>(dir, *env.backend);
-  return env;
+  return server::OpenArtifacts(at.url, at.project_dir);
 }
 
 template <typename Fn>
 CLI::App* Command(CLI::App* parent, Context& ctx, const char* name, const char* help,
                   std::shared_ptr<StoreFlags> flags, Fn body) {
   return AddStoreCommand(parent, ctx, name, help, flags, OpenArtifacts,
-                         [body](const Output& o, ArtifactEnv& env) { return body(o, *env.artifacts); });
+                         [body](const Output& o, std::unique_ptr<runtime::ArtifactService>& a) { return body(o, *a); });
 }
 
 }  // namespace
@@ -58,8 +50,8 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
     auto file = std::make_shared<std::string>();
     CLI::App* c =
         Command(art, ctx, "put", "Store a file; print its digest (sha256:<hex>)", f,
-                [file](const Output& o, store::ArtifactStore& a) {
-                  Result<store::ArtifactInfo> info = [&]() -> Result<store::ArtifactInfo> {
+                [file](const Output& o, runtime::ArtifactService& a) {
+                  Result<runtime::ArtifactFacts> info = [&]() -> Result<runtime::ArtifactFacts> {
                     if (*file == "-") return a.Put(std::cin);
                     std::error_code ec;
                     if (fs::is_directory(*file, ec)) {
@@ -90,7 +82,7 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
     auto a = std::make_shared<std::pair<std::string, std::string>>();
     CLI::App* c = Command(
         art, ctx, "get", "Write a stored artifact to standard output or to a file, verified", f,
-        [a](const Output& o, store::ArtifactStore& s) {
+        [a](const Output& o, runtime::ArtifactService& s) {
           const auto& [digest, path] = *a;
           if (path.empty() || path == "-") {
             if (o.json) {
@@ -101,7 +93,7 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
             Status st = s.Get(digest, o.out);
             return st.ok() ? 0 : o.Fail(st);
           }
-          Result<store::ArtifactInfo> info = s.Export(digest, path);
+          Result<runtime::ArtifactFacts> info = s.Export(digest, path);
           if (!info.ok()) return o.Fail(info.status());
           if (o.json) o.Json({{"digest", info->digest}, {"size", info->size}, {"path", path}});
           return 0;
@@ -117,8 +109,8 @@ void RegisterArtifactCommands(CLI::App& app, Context& ctx, int& /*code*/) {
     auto f = std::make_shared<StoreFlags>();
     auto digest = std::make_shared<std::string>();
     CLI::App* c = Command(art, ctx, "stat", "Whether the store holds an artifact, and its size", f,
-                          [digest](const Output& o, store::ArtifactStore& s) {
-                            Result<store::ArtifactInfo> info = s.Stat(*digest);
+                          [digest](const Output& o, runtime::ArtifactService& s) {
+                            Result<runtime::ArtifactFacts> info = s.Stat(*digest);
                             if (!info.ok()) return o.Fail(info.status());
                             if (o.json) {
                               o.Json({{"digest", info->digest}, {"size", info->size}});

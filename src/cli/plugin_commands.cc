@@ -15,9 +15,7 @@
 #include "src/plugin/compat.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/runner.h"
-#include "src/plugin/store_registry.h"
-#include "src/store/backend.h"
-#include "src/store/open.h"
+#include "src/server/runtime.h"
 
 namespace bver::cli {
 namespace {
@@ -25,11 +23,11 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// What every plugins subcommand works with.
+// What every plugins subcommand works with: the registry from the
+// composition root, and the domain when it compiles.
 struct PluginEnv {
-  std::unique_ptr<store::Backend> backend;
-  std::unique_ptr<plugin::RegistryStorage> storage;
-  std::unique_ptr<plugin::Registry> registry;
+  std::unique_ptr<server::PluginRegistry> opened;
+  plugin::Registry* registry = nullptr;      // opened->registry
   std::optional<domain::Platform> platform;  // absent when bver.yaml does not compile
   Status platform_status;
 };
@@ -37,10 +35,8 @@ struct PluginEnv {
 Result<PluginEnv> OpenEnv(const StoreFlags& f) {
   PluginEnv env;
   BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(f));
-  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
-  env.storage = plugin::MakeStoreRegistryStorage(*env.backend);
-  env.registry = std::make_unique<plugin::Registry>(
-      *env.storage, (fs::path(at.project_dir) / ".bver" / "plugins").string());
+  BVER_ASSIGN_OR_RETURN(env.opened, server::OpenPluginRegistry(at.url, at.project_dir));
+  env.registry = env.opened->registry.get();
   Result<domain::Platform> p = domain::CompileFile(f.file);
   if (p.ok()) {
     env.platform = std::move(p).value();

@@ -1,8 +1,8 @@
-// One way to register a subcommand that works on the project's store: the
-// store flags (-f, --store, --json), then, when the command is chosen,
-// `open(flags)` (a Result of whatever the command needs: the Store, a
-// Backend with the key table, the artifact folder, the plugin registry) and
-// `body(output, opened)`. An error opening is printed the usual way and its
+// One way to register a subcommand that works on a part of the project the
+// composition root opens (src/server/runtime.h): the store flags (-f,
+// --store, --json), then, when the command is chosen, `open(flags)` (a
+// Result of what the command needs: the artifact service, the plugin
+// registry) and `body(output, opened)`. An error opening is printed the usual way and its
 // exit code returned. Include only from src/cli/*.cc (it pulls in CLI11).
 #pragma once
 
@@ -12,26 +12,8 @@
 
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
-#include "src/store/open.h"
 
 namespace bver::cli {
-
-// The project's store backend and one object built on it (the key table,
-// the payload schema registry), for commands that need no compiled domain.
-template <typename T>
-struct BackendWith {
-  std::unique_ptr<store::Backend> backend;
-  std::unique_ptr<T> value;  // built on *backend
-};
-
-template <typename T>
-Result<BackendWith<T>> OpenBackendWith(const StoreFlags& flags) {
-  BVER_ASSIGN_OR_RETURN(StoreLocation at, LocateStore(flags));
-  BackendWith<T> env;
-  BVER_ASSIGN_OR_RETURN(env.backend, store::OpenBackend(at.url, at.project_dir));
-  env.value = std::make_unique<T>(*env.backend);
-  return env;
-}
 
 template <typename Open, typename Body>
 CLI::App* AddStoreCommand(CLI::App* parent, Context& ctx, const char* name, const char* help,

@@ -122,7 +122,7 @@ Result<std::unique_ptr<HttpFront>> HttpFront::Create(Runtime& rt, api::Metrics& 
     return probe.ok() ? Status::Ok() : probe.status();
   };
   m.rest = std::make_unique<api::Rest>(*rt.broker, m.authenticator.get(), rest_options);
-  m.artifacts = std::make_unique<api::ArtifactsHttp>(*rt.broker, rt.artifacts.get(), m.authenticator.get(),
+  m.artifacts = std::make_unique<api::ArtifactsHttp>(*rt.broker, rt.artifact_service.get(), m.authenticator.get(),
                                                      m.local_operator);
   m.events = std::make_unique<api::EventsHttp>(*rt.broker, m.authenticator.get(), m.local_operator);
 

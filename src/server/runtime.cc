@@ -103,7 +103,59 @@ class RegistrySchemas final : public runtime::SchemaService {
   events::PayloadRegistry& registry_;
 };
 
+// runtime::ArtifactService over the artifact store (src/store/artifact_store.h).
+class StoreArtifacts final : public runtime::ArtifactService {
+ public:
+  // `owned` (may be null) is the backend `artifacts` was built on, kept alive here.
+  StoreArtifacts(std::unique_ptr<store::Backend> owned, std::unique_ptr<store::ArtifactStore> owned_artifacts,
+                 store::ArtifactStore& artifacts)
+      : owned_backend_(std::move(owned)), owned_artifacts_(std::move(owned_artifacts)), artifacts_(artifacts) {}
+  Result<runtime::ArtifactFacts> Put(std::istream& in) override { return Facts(artifacts_.Put(in)); }
+  Status Get(const std::string& digest, std::ostream& out) override { return artifacts_.Get(digest, out); }
+  Result<runtime::ArtifactFacts> Export(const std::string& digest, const std::string& path) override {
+    return Facts(artifacts_.Export(digest, path));
+  }
+  Result<runtime::ArtifactFacts> Verify(const std::string& digest) override { return Facts(artifacts_.Verify(digest)); }
+  Result<runtime::ArtifactFacts> Stat(const std::string& digest) override { return Facts(artifacts_.Stat(digest)); }
+  std::string ContentPath(const std::string& digest) const override {
+    Result<std::string> hex = store::ParseArtifactDigest(digest);
+    return hex.ok() ? artifacts_.PathFor(*hex) : std::string();
+  }
+  std::string dir() const override { return artifacts_.dir(); }
+
+ private:
+  static Result<runtime::ArtifactFacts> Facts(Result<store::ArtifactInfo> info) {
+    if (!info.ok()) return info.status();
+    return runtime::ArtifactFacts{info->digest, info->size, info->existed};
+  }
+  std::unique_ptr<store::Backend> owned_backend_;
+  std::unique_ptr<store::ArtifactStore> owned_artifacts_;
+  store::ArtifactStore& artifacts_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<runtime::ArtifactService>> OpenArtifacts(const std::string& store_url,
+                                                                const std::string& project_dir) {
+  BVER_ASSIGN_OR_RETURN(std::string dir, store::ChooseArtifactDir(store_url, project_dir));
+  BVER_ASSIGN_OR_RETURN(std::unique_ptr<store::Backend> backend, store::OpenBackend(store_url, project_dir));
+  auto artifacts = std::make_unique<store::ArtifactStore>(dir, *backend);
+  store::ArtifactStore& ref = *artifacts;
+  return std::unique_ptr<runtime::ArtifactService>(
+      std::make_unique<StoreArtifacts>(std::move(backend), std::move(artifacts), ref));
+}
+
+PluginRegistry::~PluginRegistry() = default;
+
+Result<std::unique_ptr<PluginRegistry>> OpenPluginRegistry(const std::string& store_url,
+                                                           const std::string& project_dir) {
+  auto r = std::make_unique<PluginRegistry>();
+  BVER_ASSIGN_OR_RETURN(r->backend, store::OpenBackend(store_url, project_dir));
+  r->storage = plugin::MakeStoreRegistryStorage(*r->backend);
+  r->registry = std::make_unique<plugin::Registry>(
+      *r->storage, (std::filesystem::path(project_dir) / ".bver" / "plugins").string());
+  return r;
+}
 
 Runtime::~Runtime() {
   // The trigger processor calls the broker: it stops first, and it holds
@@ -137,6 +189,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
                         store::OpenStore(rt->project.store_url, rt->project.dir, rt->platform, rt->fingerprint));
   if (Result<std::string> dir = store::ChooseArtifactDir(rt->project.store_url, rt->project.dir); dir.ok()) {
     rt->artifacts = std::make_unique<store::ArtifactStore>(*dir, rt->store->backend());
+    rt->artifact_service = std::make_unique<StoreArtifacts>(nullptr, nullptr, *rt->artifacts);
   }
   rt->plugin_storage = plugin::MakeStoreRegistryStorage(rt->store->backend());
   rt->plugins = std::make_unique<plugin::Registry>(

@@ -16,6 +16,7 @@
 
 #include "bver/status.h"
 #include "src/auth/principal.h"
+#include "src/runtime/artifact_service.h"
 #include "src/runtime/broker.h"
 #include "src/runtime/key_service.h"
 
@@ -24,6 +25,7 @@ struct Platform;
 }
 namespace bver::store {
 class Store;
+class Backend;
 class ArtifactStore;
 }  // namespace bver::store
 namespace bver::plugin {
@@ -70,6 +72,8 @@ struct Runtime {
   // Null when the store has no artifact folder (PostgreSQL without
   // artifacts_dir): the artifact operations then answer FailedPrecondition.
   std::unique_ptr<store::ArtifactStore> artifacts;
+  // The same as the streamed artifact routes see it (null with artifacts).
+  std::unique_ptr<runtime::ArtifactService> artifact_service;
   // The plugins installed in the project (records in the store) and the job
   // engine that runs their capabilities.
   std::unique_ptr<plugin::RegistryStorage> plugin_storage;
@@ -137,6 +141,26 @@ Result<nlohmann::json> WorkerLabels(const std::string& extra);
 // Stops the job workers of `rt` (the jobs they run get the engine's stop
 // grace period): `bver worker`'s shutdown.
 void StopJobWorkers(Runtime& rt);
+
+// Parts of a project that commands open without the whole runtime (no
+// domain compiled, no engines), on the store at `store_url` of the project
+// in `project_dir`:
+//
+// The artifact store (bver artifact). FailedPrecondition when the store has
+// no artifact folder.
+Result<std::unique_ptr<runtime::ArtifactService>> OpenArtifacts(const std::string& store_url,
+                                                                const std::string& project_dir);
+
+// The plugin registry (bver plugins): the installed plugins are records in
+// the store and folders under .bver/plugins.
+struct PluginRegistry {
+  std::unique_ptr<store::Backend> backend;
+  std::unique_ptr<plugin::RegistryStorage> storage;
+  std::unique_ptr<plugin::Registry> registry;  // on *storage
+  ~PluginRegistry();
+};
+Result<std::unique_ptr<PluginRegistry>> OpenPluginRegistry(const std::string& store_url,
+                                                           const std::string& project_dir);
 
 // Who a process-level caller is (bver mcp on stdio): the principal of API
 // key `key` in the store (Unauthenticated when it is not a valid key), or
