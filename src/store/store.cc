@@ -1,28 +1,9 @@
 #include "src/store/store.h"
 
-#include <algorithm>
-#include <chrono>
-#include <map>
-#include <mutex>
-#include <set>
-#include <unordered_map>
-
-#include <nlohmann/json.hpp>
-
-#include "src/core/canonical_json.h"
-#include "src/core/clock.h"
-#include "src/core/digest.h"
-#include "src/core/json_path.h"
-#include "src/core/uuid.h"
-#include "src/patch/patch.h"
-#include "src/schema/validator.h"
+#include "src/store/store_impl.h"
 
 namespace bver::store {
-namespace {
-
-using nlohmann::json;
-
-constexpr int kEnvelopeVersion = 1;
+namespace internal {
 
 JsonPtr Share(json v) { return std::make_shared<const json>(std::move(v)); }
 
@@ -35,7 +16,6 @@ Result<json> ParseStored(const std::string& text, const char* what) {
   if (v.is_discarded()) return DataLossError(std::string("stored ") + what + " is not valid JSON");
   return v;
 }
-
 
 // Collects the pointers held at `pattern` (a path pattern with [*] and .*)
 // inside `v`, with the concrete path of each.
@@ -102,7 +82,7 @@ bool Compare(const json& a, FilterOp op, const json& b) {
   }
 }
 
-}  // namespace
+}  // namespace internal
 
 const char* ChangeTypeName(ChangeType c) {
   switch (c) {
@@ -120,527 +100,447 @@ std::int64_t SystemClockMicros() {
       .count();
 }
 
-// Parsed bodies by "ns/repo/id~version". Versions are never rewritten, so an
-// entry can never go stale, whoever else writes the store; the cache only
-// saves re-parsing. Sharded to keep reader threads off one lock; a full shard
-// is simply emptied (cheap, and hot entries come straight back).
-class BodyCache {
- public:
-  JsonPtr Find(const std::string& key) {
-    Shard& s = ShardFor(key);
-    std::lock_guard<std::mutex> l(s.mu);
-    auto it = s.map.find(key);
-    return it == s.map.end() ? nullptr : it->second;
+Result<const domain::Repo*> Store::Impl::FindRepo(const std::string& name) const {
+  const domain::Repo* r = platform->FindRepo(name);
+  if (r == nullptr) return NotFoundError("no repo \"" + name + "\" in platform " + platform->id);
+  return r;
+}
+
+Result<const domain::Repo*> Store::Impl::RepoOf(const Pointer& p) const {
+  const domain::Repo* r = platform->FindRepo(p.repo());
+  if (r == nullptr || r->ns != p.ns()) {
+    return NotFoundError("no repo \"" + p.ns() + "/" + p.repo() + "\" in platform " + platform->id);
   }
-  void Put(const std::string& key, JsonPtr body) {
-    Shard& s = ShardFor(key);
-    std::lock_guard<std::mutex> l(s.mu);
-    if (s.map.size() >= kPerShard) s.map.clear();
-    s.map.emplace(key, std::move(body));
+  return r;
+}
+
+// Validates a body for repo (and kind); every violation listed.
+Status Store::Impl::Validate(const domain::Repo& repo, const std::string& kind, const json& body) const {
+  if (!body.is_object()) {
+    return InvalidArgumentError("a reference body must be a JSON object",
+                                {{"", "type", "expected an object"}});
   }
-
- private:
-  static constexpr std::size_t kShards = 16;
-  static constexpr std::size_t kPerShard = 8192;
-  struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, JsonPtr> map;  // GUARDED_BY(mu)
-  };
-  Shard& ShardFor(const std::string& key) { return shards_[std::hash<std::string>{}(key) % kShards]; }
-  Shard shards_[kShards];
-};
-
-struct Store::Impl {
-  std::shared_ptr<const domain::Platform> platform;
-  mutable BodyCache bodies;
-  std::unique_ptr<Backend> backend;
-  Options options;
-  // Compiled body schemas: key "ns/repo" or "ns/repo#kind".
-  std::map<std::string, std::unique_ptr<schema::Validator>> validators;
-
-  Result<const domain::Repo*> FindRepo(const std::string& name) const {
-    const domain::Repo* r = platform->FindRepo(name);
-    if (r == nullptr) return NotFoundError("no repo \"" + name + "\" in platform " + platform->id);
-    return r;
+  std::string key = repo.qualified_name() + (kind.empty() ? "" : "#" + kind);
+  auto it = validators.find(key);
+  if (it == validators.end()) return InternalError("no validator for " + key);
+  Status s = it->second->Validate(body);
+  if (!s.ok()) {
+    return InvalidArgumentError(
+        "body of " + repo.qualified_name() + (kind.empty() ? "" : " (kind " + kind + ")") +
+            " is invalid: " + std::to_string(s.violations().size()) + " violation(s)",
+        s.violations());
   }
+  return Status::Ok();
+}
 
-  Result<const domain::Repo*> RepoOf(const Pointer& p) const {
-    const domain::Repo* r = platform->FindRepo(p.repo());
-    if (r == nullptr || r->ns != p.ns()) {
-      return NotFoundError("no repo \"" + p.ns() + "/" + p.repo() + "\" in platform " + platform->id);
-    }
-    return r;
-  }
-
-  // Validates a body for repo (and kind); every violation listed.
-  Status Validate(const domain::Repo& repo, const std::string& kind, const json& body) const {
-    if (!body.is_object()) {
-      return InvalidArgumentError("a reference body must be a JSON object",
-                                  {{"", "type", "expected an object"}});
-    }
-    std::string key = repo.qualified_name() + (kind.empty() ? "" : "#" + kind);
-    auto it = validators.find(key);
-    if (it == validators.end()) return InternalError("no validator for " + key);
-    Status s = it->second->Validate(body);
-    if (!s.ok()) {
-      return InvalidArgumentError(
-          "body of " + repo.qualified_name() + (kind.empty() ? "" : " (kind " + kind + ")") +
-              " is invalid: " + std::to_string(s.violations().size()) + " violation(s)",
-          s.violations());
-    }
-    return Status::Ok();
-  }
-
-  Status CheckArtifacts(Txn& t, const domain::Repo& repo, const json& body) const {
-    std::vector<Violation> missing;
-    for (const std::string& pattern : repo.artifact_fields) {
-      std::vector<std::pair<std::string, std::string>> found;
-      CollectAt(body, SplitPattern(pattern), 0, AttributePath(), found);
-      for (const auto& [path, digest] : found) {
-        std::string hex = digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest;
-        BVER_ASSIGN_OR_RETURN(bool has, t.HasArtifact(hex));
-        if (!has) {
-          missing.push_back({path, "artifact", "no stored artifact " + digest + "; store it first (bver artifact put FILE)"});
-        }
+Status Store::Impl::CheckArtifacts(Txn& t, const domain::Repo& repo, const json& body) const {
+  std::vector<Violation> missing;
+  for (const std::string& pattern : repo.artifact_fields) {
+    std::vector<std::pair<std::string, std::string>> found;
+    CollectAt(body, SplitPattern(pattern), 0, AttributePath(), found);
+    for (const auto& [path, digest] : found) {
+      std::string hex = digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest;
+      BVER_ASSIGN_OR_RETURN(bool has, t.HasArtifact(hex));
+      if (!has) {
+        missing.push_back({path, "artifact", "no stored artifact " + digest + "; store it first (bver artifact put FILE)"});
       }
     }
-    if (!missing.empty()) {
-      return InvalidArgumentError("body refers to artifacts that are not stored", missing);
+  }
+  if (!missing.empty()) {
+    return InvalidArgumentError("body refers to artifacts that are not stored", missing);
+  }
+  return Status::Ok();
+}
+
+std::vector<EdgeRow> Store::Impl::EdgesOf(const domain::Repo& repo, const std::string& from, const json& body) const {
+  std::vector<EdgeRow> edges;
+  for (const domain::PointerField& f : repo.pointers) {
+    std::vector<std::pair<std::string, std::string>> found;
+    CollectAt(body, SplitPattern(f.path), 0, AttributePath(), found);
+    for (const auto& [path, text] : found) {
+      Result<Pointer> p = Pointer::Parse(text);
+      if (!p.ok()) continue;  // the schema pattern has already checked the form
+      edges.push_back({from, path, RefKey(p->ns(), p->repo(), p->id())});
     }
-    return Status::Ok();
   }
+  return edges;
+}
 
-  std::vector<EdgeRow> EdgesOf(const domain::Repo& repo, const std::string& from, const json& body) const {
-    std::vector<EdgeRow> edges;
-    for (const domain::PointerField& f : repo.pointers) {
-      std::vector<std::pair<std::string, std::string>> found;
-      CollectAt(body, SplitPattern(f.path), 0, AttributePath(), found);
-      for (const auto& [path, text] : found) {
-        Result<Pointer> p = Pointer::Parse(text);
-        if (!p.ok()) continue;  // the schema pattern has already checked the form
-        edges.push_back({from, path, RefKey(p->ns(), p->repo(), p->id())});
-      }
+Result<Reference> Store::Impl::ToReference(const VersionRow& row) const {
+  Reference r;
+  r.ns = row.ns;
+  r.repo = row.repo;
+  r.id = row.id;
+  r.kind = row.kind;
+  r.version = row.version;
+  r.deleted = row.deleted;
+  r.created_at_us = row.created_at_us;
+  r.updated_at_us = row.committed_at_us;
+  BVER_ASSIGN_OR_RETURN(r.body, BodyOf(row));
+  if (!row.provenance.empty()) {
+    BVER_ASSIGN_OR_RETURN(json prov, ParseStored(row.provenance, "provenance"));
+    r.provenance = Share(std::move(prov));
+  }
+  return r;
+}
+
+// The parsed body of a stored version, from the cache when possible.
+Result<JsonPtr> Store::Impl::BodyOf(const VersionRow& row) const {
+  std::string key = RefKey(row.ns, row.repo, row.id) + "~" + std::to_string(row.version);
+  if (JsonPtr hit = bodies.Find(key)) return hit;
+  BVER_ASSIGN_OR_RETURN(json body, ParseStored(row.body, "body"));
+  JsonPtr shared = Share(std::move(body));
+  bodies.Put(key, shared);
+  return shared;
+}
+
+Result<Store::Impl::Prepared> Store::Impl::Prepare(const domain::Repo& repo, const std::string& target, const std::string& kind_in,
+                         ChangeType change, const std::optional<VersionRow>& head,
+                         const std::function<Result<json>(const json* current)>& compute) const {
+  Prepared p;
+  p.base_version = head ? head->version : 0;
+  p.kind = head ? head->kind : kind_in;
+  JsonPtr old_body;
+  if (head) {
+    BVER_ASSIGN_OR_RETURN(old_body, BodyOf(*head));
+  }
+  json new_body = json::object();
+  if (change != ChangeType::kDeleted) {
+    BVER_ASSIGN_OR_RETURN(new_body, compute(old_body.get()));
+    BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
+  }
+  // I-JSON check and digest from one canonicalization.
+  Result<std::string> canon = core::CanonicalJson(new_body);
+  if (!canon.ok()) return InvalidArgumentError("body cannot be stored: " + canon.status().message());
+  p.body_digest = "sha256:" + core::Sha256Hex(*canon);
+  // Version 1 has no previous version: its diff is empty and its snapshot
+  // is the content.
+  p.diff = head ? patch::Diff(*old_body, new_body) : json::array();
+  p.diff_text = p.diff.dump();
+  p.body_text = new_body.dump();
+  if (change != ChangeType::kDeleted) p.edges = EdgesOf(repo, target, new_body);
+  // Most writes do not touch pointer fields: then the edge rows stay.
+  std::vector<EdgeRow> old_edges = old_body ? EdgesOf(repo, target, *old_body) : std::vector<EdgeRow>{};
+  p.edges_changed = !std::equal(p.edges.begin(), p.edges.end(), old_edges.begin(), old_edges.end(),
+                                [](const EdgeRow& a, const EdgeRow& b) { return a.path == b.path && a.to == b.to; });
+  for (const auto* list : {&p.edges, &old_edges}) {
+    for (const EdgeRow& e : *list) p.touched.push_back(e.to);
+  }
+  std::sort(p.touched.begin(), p.touched.end());
+  p.touched.erase(std::unique(p.touched.begin(), p.touched.end()), p.touched.end());
+  p.body = Share(std::move(new_body));
+  return p;
+}
+
+// A namespace owned by a plugin is written only by that plugin.
+Status Store::Impl::CheckOwner(const domain::Repo& repo, const WriteContext& ctx) const {
+  for (const domain::Namespace& n : platform->namespaces) {
+    if (n.name == repo.ns && n.owner != "core" && ctx.actor != "plugin:" + n.owner) {
+      return PermissionDeniedError("namespace \"" + n.name + "\" is owned by plugin \"" + n.owner +
+                                   "\"; only it may write " + repo.qualified_name() + " (actor was \"" +
+                                   ctx.actor + "\")");
     }
-    return edges;
   }
+  return Status::Ok();
+}
 
-  Result<Reference> ToReference(const VersionRow& row) const {
-    Reference r;
-    r.ns = row.ns;
-    r.repo = row.repo;
-    r.id = row.id;
-    r.kind = row.kind;
-    r.version = row.version;
-    r.deleted = row.deleted;
-    r.created_at_us = row.created_at_us;
-    r.updated_at_us = row.committed_at_us;
-    BVER_ASSIGN_OR_RETURN(r.body, BodyOf(row));
-    if (!row.provenance.empty()) {
-      BVER_ASSIGN_OR_RETURN(json prov, ParseStored(row.provenance, "provenance"));
-      r.provenance = Share(std::move(prov));
+// Optimistic preparation against the head as read now, outside the
+// transaction. A create's body does not depend on any head, so its
+// validation errors are final.
+Result<std::optional<Store::Impl::Prepared>> Store::Impl::PrepareEarly(const Plan& m) const {
+  std::string target = RefKey(m.repo->ns, m.repo->name, m.id);
+  if (m.change == ChangeType::kCreated) {
+    BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(*m.repo, target, m.kind, m.change, std::nullopt, m.compute));
+    return std::optional<Prepared>(std::move(p));
+  }
+  Result<std::optional<VersionRow>> head = backend->GetHead(m.repo->ns, m.repo->name, m.id);
+  if (head.ok() && *head && !(*head)->deleted) {
+    Result<Prepared> p = Prepare(*m.repo, target, m.kind, m.change, *head, m.compute);
+    if (p.ok()) return std::optional<Prepared>(std::move(p).value());
+  }
+  return std::optional<Prepared>();
+}
+
+// Checks and writes one mutation inside `t`: head state, expected version,
+// lease, the body (prepared again when the head moved since `early`),
+// artifacts; then the version, its event, edges and ledger entry.
+// `bumps`: where a changeset gathers its link revision bumps (written once
+// per target at the end); null: written here.
+Result<Store::Impl::Written> Store::Impl::WriteOne(Txn& t, const Plan& m, const std::optional<Prepared>& early, const WriteContext& ctx,
+                         std::int64_t now, LinkBumps* bumps) const {
+  const domain::Repo& repo = *m.repo;
+  const std::string& id = m.id;
+  ChangeType change = m.change;
+  std::string target = RefKey(repo.ns, repo.name, id);
+  BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, t.GetHead(repo.ns, repo.name, id));
+  if (change == ChangeType::kCreated) {
+    if (head && m.skip_if_exists && !head->deleted) {
+      Written w;
+      w.row = *head;
+      w.skipped = true;
+      return w;
     }
-    return r;
-  }
-
-  // The parsed body of a stored version, from the cache when possible.
-  Result<JsonPtr> BodyOf(const VersionRow& row) const {
-    std::string key = RefKey(row.ns, row.repo, row.id) + "~" + std::to_string(row.version);
-    if (JsonPtr hit = bodies.Find(key)) return hit;
-    BVER_ASSIGN_OR_RETURN(json body, ParseStored(row.body, "body"));
-    JsonPtr shared = Share(std::move(body));
-    bodies.Put(key, shared);
-    return shared;
-  }
-
-  // Everything about a new version that depends only on the version it
-  // replaces: computed before the write transaction when possible, so that
-  // the backend's writer (one thread on SQLite) does only the writing.
-  struct Prepared {
-    std::uint64_t base_version = 0;  // 0: no head (create)
-    std::string kind;
-    JsonPtr body;
-    std::string body_text;
-    json diff;
-    std::string diff_text;
-    std::string body_digest;
-    std::vector<EdgeRow> edges;
-    bool edges_changed = true;  // false: the stored edges already match
-    // Every reference the old or the new body points at: each gets its link
-    // revision for this repo bumped (a change seen from the target's side).
-    std::vector<std::string> touched;
-  };
-
-  // (target, referencing repo) -> writes to add, gathered over a changeset.
-  using LinkBumps = std::map<std::pair<std::string, std::string>, std::uint64_t>;
-
-  Result<Prepared> Prepare(const domain::Repo& repo, const std::string& target, const std::string& kind_in,
-                           ChangeType change, const std::optional<VersionRow>& head,
-                           const std::function<Result<json>(const json* current)>& compute) const {
-    Prepared p;
-    p.base_version = head ? head->version : 0;
-    p.kind = head ? head->kind : kind_in;
-    JsonPtr old_body;
     if (head) {
-      BVER_ASSIGN_OR_RETURN(old_body, BodyOf(*head));
+      return AlreadyExistsError("reference bver://" + target + " already exists" +
+                                (head->deleted ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
     }
-    json new_body = json::object();
-    if (change != ChangeType::kDeleted) {
-      BVER_ASSIGN_OR_RETURN(new_body, compute(old_body.get()));
-      BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
-    }
-    // I-JSON check and digest from one canonicalization.
-    Result<std::string> canon = core::CanonicalJson(new_body);
-    if (!canon.ok()) return InvalidArgumentError("body cannot be stored: " + canon.status().message());
-    p.body_digest = "sha256:" + core::Sha256Hex(*canon);
-    // Version 1 has no previous version: its diff is empty and its snapshot
-    // is the content.
-    p.diff = head ? patch::Diff(*old_body, new_body) : json::array();
-    p.diff_text = p.diff.dump();
-    p.body_text = new_body.dump();
-    if (change != ChangeType::kDeleted) p.edges = EdgesOf(repo, target, new_body);
-    // Most writes do not touch pointer fields: then the edge rows stay.
-    std::vector<EdgeRow> old_edges = old_body ? EdgesOf(repo, target, *old_body) : std::vector<EdgeRow>{};
-    p.edges_changed = !std::equal(p.edges.begin(), p.edges.end(), old_edges.begin(), old_edges.end(),
-                                  [](const EdgeRow& a, const EdgeRow& b) { return a.path == b.path && a.to == b.to; });
-    for (const auto* list : {&p.edges, &old_edges}) {
-      for (const EdgeRow& e : *list) p.touched.push_back(e.to);
-    }
-    std::sort(p.touched.begin(), p.touched.end());
-    p.touched.erase(std::unique(p.touched.begin(), p.touched.end()), p.touched.end());
-    p.body = Share(std::move(new_body));
-    return p;
+  } else if (!head || head->deleted) {
+    return NotFoundError("no reference bver://" + target +
+                         (head ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
   }
-
-  // One mutation, fully described before any transaction: what the public
-  // mutations and Apply hand to WriteOne. `compute` turns the current head
-  // body (null for a create) into the new body; `request` is what an
-  // idempotency key is checked against.
-  struct Plan {
-    const domain::Repo* repo = nullptr;
-    std::string id;
-    std::string kind;
-    ChangeType change = ChangeType::kCreated;
-    json request;
-    std::function<Result<json>(const json* current)> compute;
-    bool skip_if_exists = false;  // Apply: a create of an existing live reference is a no-op
-  };
-
-  // A namespace owned by a plugin is written only by that plugin.
-  Status CheckOwner(const domain::Repo& repo, const WriteContext& ctx) const {
-    for (const domain::Namespace& n : platform->namespaces) {
-      if (n.name == repo.ns && n.owner != "core" && ctx.actor != "plugin:" + n.owner) {
-        return PermissionDeniedError("namespace \"" + n.name + "\" is owned by plugin \"" + n.owner +
-                                     "\"; only it may write " + repo.qualified_name() + " (actor was \"" +
-                                     ctx.actor + "\")");
-      }
-    }
-    return Status::Ok();
+  std::uint64_t current = head ? head->version : 0;
+  if (ctx.expected_version && *ctx.expected_version != current) {
+    // A stale precondition (HTTP 412 for If-Match), not a race to retry:
+    // the caller must read the new head first.
+    return Status(StatusCode::kFailedPrecondition,
+                  "version conflict on bver://" + target + ": expected version " +
+                      std::to_string(*ctx.expected_version) + ", but the head is at version " + std::to_string(current),
+                  {{"expected_version", "stale", "the head is at version " + std::to_string(current)}});
   }
-
-  // Optimistic preparation against the head as read now, outside the
-  // transaction. A create's body does not depend on any head, so its
-  // validation errors are final.
-  Result<std::optional<Prepared>> PrepareEarly(const Plan& m) const {
-    std::string target = RefKey(m.repo->ns, m.repo->name, m.id);
-    if (m.change == ChangeType::kCreated) {
-      BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(*m.repo, target, m.kind, m.change, std::nullopt, m.compute));
-      return std::optional<Prepared>(std::move(p));
+  if (change != ChangeType::kCreated) {
+    BVER_ASSIGN_OR_RETURN(std::optional<Lease> lease, t.GetLease(target));
+    if (lease && lease->expires_at_us > now && lease->holder != ctx.lease_holder) {
+      return AbortedError("bver://" + target + " is leased by \"" + lease->holder + "\" until " +
+                          core::FormatTimestamp(lease->expires_at_us));
     }
-    Result<std::optional<VersionRow>> head = backend->GetHead(m.repo->ns, m.repo->name, m.id);
-    if (head.ok() && *head && !(*head)->deleted) {
-      Result<Prepared> p = Prepare(*m.repo, target, m.kind, m.change, *head, m.compute);
-      if (p.ok()) return std::optional<Prepared>(std::move(p).value());
-    }
-    return std::optional<Prepared>();
   }
-
-  struct Written {
-    VersionRow row;
-    JsonPtr body;
-    bool skipped = false;  // skip_if_exists found the reference
-  };
-
-  // Checks and writes one mutation inside `t`: head state, expected version,
-  // lease, the body (prepared again when the head moved since `early`),
-  // artifacts; then the version, its event, edges and ledger entry.
-  // `bumps`: where a changeset gathers its link revision bumps (written once
-  // per target at the end); null: written here.
-  Result<Written> WriteOne(Txn& t, const Plan& m, const std::optional<Prepared>& early, const WriteContext& ctx,
-                           std::int64_t now, LinkBumps* bumps = nullptr) const {
-    const domain::Repo& repo = *m.repo;
-    const std::string& id = m.id;
-    ChangeType change = m.change;
-    std::string target = RefKey(repo.ns, repo.name, id);
-    BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, t.GetHead(repo.ns, repo.name, id));
-    if (change == ChangeType::kCreated) {
-      if (head && m.skip_if_exists && !head->deleted) {
-        Written w;
-        w.row = *head;
-        w.skipped = true;
-        return w;
-      }
-      if (head) {
-        return AlreadyExistsError("reference bver://" + target + " already exists" +
-                                  (head->deleted ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
-      }
-    } else if (!head || head->deleted) {
-      return NotFoundError("no reference bver://" + target +
-                           (head ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
-    }
-    std::uint64_t current = head ? head->version : 0;
-    if (ctx.expected_version && *ctx.expected_version != current) {
-      // A stale precondition (HTTP 412 for If-Match), not a race to retry:
-      // the caller must read the new head first.
-      return Status(StatusCode::kFailedPrecondition,
-                    "version conflict on bver://" + target + ": expected version " +
-                        std::to_string(*ctx.expected_version) + ", but the head is at version " + std::to_string(current),
-                    {{"expected_version", "stale", "the head is at version " + std::to_string(current)}});
-    }
-    if (change != ChangeType::kCreated) {
-      BVER_ASSIGN_OR_RETURN(std::optional<Lease> lease, t.GetLease(target));
-      if (lease && lease->expires_at_us > now && lease->holder != ctx.lease_holder) {
-        return AbortedError("bver://" + target + " is leased by \"" + lease->holder + "\" until " +
-                            core::FormatTimestamp(lease->expires_at_us));
-      }
-    }
-    // The head moved since the optimistic preparation: prepare again here.
-    std::optional<Prepared> fresh;
-    if (!early || early->base_version != current) {
-      BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, m.kind, change, head, m.compute));
-      fresh = std::move(p);
-    }
-    const Prepared& p = fresh ? *fresh : *early;
-    if (change != ChangeType::kDeleted) BVER_RETURN_IF_ERROR(CheckArtifacts(t, repo, *p.body));
-
-    VersionRow row;
-    row.ns = repo.ns;
-    row.repo = repo.name;
-    row.id = id;
-    row.kind = p.kind;
-    row.version = current + 1;
-    row.change = change;
-    row.deleted = change == ChangeType::kDeleted;
-    row.created_at_us = head ? head->created_at_us : now;
-    row.committed_at_us = now;
-    row.body = p.body_text;
-    row.diff = p.diff_text;
-    row.provenance = ctx.provenance ? ctx.provenance->dump() : "";
-    row.actor = ctx.actor;
-    row.correlation_id = ctx.correlation_id;
-
-    BVER_ASSIGN_OR_RETURN(std::uint64_t offset, t.NextEventOffset());
-    row.event_offset = offset;
-    std::string event_id = core::NewUuidV7();
-    std::string pinned = "bver://" + target + "~" + std::to_string(row.version);
-    std::string ts = core::FormatTimestamp(now);
-    json payload = {{"version", row.version}, {"kind", p.kind}, {"diff", p.diff}, {"actor", ctx.actor}};
-    if (ctx.provenance) payload["provenance"] = *ctx.provenance;
-    json envelope = {{"event_id", event_id},
-                     {"envelope_version", kEnvelopeVersion},
-                     {"event_type", std::string("ref.") + ChangeTypeName(change)},
-                     {"channel", "traffic"},
-                     {"ts_utc", ts},
-                     {"object_pointer", pinned},
-                     {"change_type", ChangeTypeName(change)},
-                     {"payload_schema", "bver.ref.change@1.0.0"},
-                     {"payload", std::move(payload)},
-                     {"correlation_id", ctx.correlation_id},
-                     {"causation_id", ctx.causation_id},
-                     {"manifest_fingerprint", options.manifest_fingerprint},
-                     {"partition_key", target},
-                     {"offset", offset}};
-    BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
-    BVER_RETURN_IF_ERROR(t.PutVersion(row));
-    if (p.edges_changed) BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
-    const std::string from_repo = repo.ns + "/" + repo.name;
-    for (const std::string& to : p.touched) {
-      if (bumps != nullptr) {
-        (*bumps)[{to, from_repo}] += 1;
-      } else {
-        BVER_RETURN_IF_ERROR(t.BumpLinkRev(to, from_repo, 1));
-      }
-    }
-    BVER_RETURN_IF_ERROR(AppendLedgerEntry(t, ts, std::string("ref.") + ChangeTypeName(change), pinned, ctx,
-                                           event_id, offset, p.body_digest));
-    return Written{std::move(row), p.body, false};
+  // The head moved since the optimistic preparation: prepare again here.
+  std::optional<Prepared> fresh;
+  if (!early || early->base_version != current) {
+    BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, m.kind, change, head, m.compute));
+    fresh = std::move(p);
   }
+  const Prepared& p = fresh ? *fresh : *early;
+  if (change != ChangeType::kDeleted) BVER_RETURN_IF_ERROR(CheckArtifacts(t, repo, *p.body));
 
-  // The next link of the ledger chain.
-  static Status AppendLedgerEntry(Txn& t, const std::string& ts, const std::string& act, const std::string& subject,
-                                  const WriteContext& ctx, const std::string& event_id, std::uint64_t offset,
-                                  const std::string& body_digest) {
-    BVER_ASSIGN_OR_RETURN(std::optional<LedgerRow> last, t.LastLedger());
-    LedgerRow lr;
-    lr.seq = last ? last->seq + 1 : 1;
-    json entry = {{"seq", lr.seq},
-                  {"prev_hash", last ? last->hash : std::string(64, '0')},
-                  {"ts_utc", ts},
-                  {"act", act},
-                  {"subject", subject},
-                  {"actor", ctx.actor},
-                  {"correlation_id", ctx.correlation_id},
-                  {"event_id", event_id},
-                  {"event_offset", offset},
-                  {"body_digest", body_digest}};
-    BVER_ASSIGN_OR_RETURN(lr.entry, core::CanonicalJson(entry));
-    lr.hash = core::Sha256Hex(lr.entry);
-    return t.AppendLedger(lr);
+  VersionRow row;
+  row.ns = repo.ns;
+  row.repo = repo.name;
+  row.id = id;
+  row.kind = p.kind;
+  row.version = current + 1;
+  row.change = change;
+  row.deleted = change == ChangeType::kDeleted;
+  row.created_at_us = head ? head->created_at_us : now;
+  row.committed_at_us = now;
+  row.body = p.body_text;
+  row.diff = p.diff_text;
+  row.provenance = ctx.provenance ? ctx.provenance->dump() : "";
+  row.actor = ctx.actor;
+  row.correlation_id = ctx.correlation_id;
+
+  BVER_ASSIGN_OR_RETURN(std::uint64_t offset, t.NextEventOffset());
+  row.event_offset = offset;
+  std::string event_id = core::NewUuidV7();
+  std::string pinned = "bver://" + target + "~" + std::to_string(row.version);
+  std::string ts = core::FormatTimestamp(now);
+  json payload = {{"version", row.version}, {"kind", p.kind}, {"diff", p.diff}, {"actor", ctx.actor}};
+  if (ctx.provenance) payload["provenance"] = *ctx.provenance;
+  json envelope = {{"event_id", event_id},
+                   {"envelope_version", kEnvelopeVersion},
+                   {"event_type", std::string("ref.") + ChangeTypeName(change)},
+                   {"channel", "traffic"},
+                   {"ts_utc", ts},
+                   {"object_pointer", pinned},
+                   {"change_type", ChangeTypeName(change)},
+                   {"payload_schema", "bver.ref.change@1.0.0"},
+                   {"payload", std::move(payload)},
+                   {"correlation_id", ctx.correlation_id},
+                   {"causation_id", ctx.causation_id},
+                   {"manifest_fingerprint", options.manifest_fingerprint},
+                   {"partition_key", target},
+                   {"offset", offset}};
+  BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
+  BVER_RETURN_IF_ERROR(t.PutVersion(row));
+  if (p.edges_changed) BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
+  const std::string from_repo = repo.ns + "/" + repo.name;
+  for (const std::string& to : p.touched) {
+    if (bumps != nullptr) {
+      (*bumps)[{to, from_repo}] += 1;
+    } else {
+      BVER_RETURN_IF_ERROR(t.BumpLinkRev(to, from_repo, 1));
+    }
   }
+  BVER_RETURN_IF_ERROR(AppendLedgerEntry(t, ts, std::string("ref.") + ChangeTypeName(change), pinned, ctx,
+                                         event_id, offset, p.body_digest));
+  return Written{std::move(row), p.body, false};
+}
 
-  // The shared path of every single mutation: one transaction.
-  Result<Reference> Mutate(const Plan& m, const WriteContext& ctx) {
-    BVER_RETURN_IF_ERROR(CheckOwner(*m.repo, ctx));
-    std::string request_digest;
+// The next link of the ledger chain.
+Status Store::Impl::AppendLedgerEntry(Txn& t, const std::string& ts, const std::string& act, const std::string& subject,
+                                const WriteContext& ctx, const std::string& event_id, std::uint64_t offset,
+                                const std::string& body_digest) {
+  BVER_ASSIGN_OR_RETURN(std::optional<LedgerRow> last, t.LastLedger());
+  LedgerRow lr;
+  lr.seq = last ? last->seq + 1 : 1;
+  json entry = {{"seq", lr.seq},
+                {"prev_hash", last ? last->hash : std::string(64, '0')},
+                {"ts_utc", ts},
+                {"act", act},
+                {"subject", subject},
+                {"actor", ctx.actor},
+                {"correlation_id", ctx.correlation_id},
+                {"event_id", event_id},
+                {"event_offset", offset},
+                {"body_digest", body_digest}};
+  BVER_ASSIGN_OR_RETURN(lr.entry, core::CanonicalJson(entry));
+  lr.hash = core::Sha256Hex(lr.entry);
+  return t.AppendLedger(lr);
+}
+
+// The shared path of every single mutation: one transaction.
+Result<Reference> Store::Impl::Mutate(const Plan& m, const WriteContext& ctx) {
+  BVER_RETURN_IF_ERROR(CheckOwner(*m.repo, ctx));
+  std::string request_digest;
+  if (!ctx.idempotency_key.empty()) {
+    BVER_ASSIGN_OR_RETURN(request_digest, core::JsonDigest(m.request));
+  }
+  BVER_ASSIGN_OR_RETURN(std::optional<Prepared> early, PrepareEarly(m));
+
+  std::optional<Written> result;
+  std::optional<IdempotencyRow> replayed;
+  std::int64_t now = options.clock();
+
+  Status st = backend->WriteTxn([&](Txn& t) -> Status {
+    result.reset();
+    replayed.reset();
     if (!ctx.idempotency_key.empty()) {
-      BVER_ASSIGN_OR_RETURN(request_digest, core::JsonDigest(m.request));
-    }
-    BVER_ASSIGN_OR_RETURN(std::optional<Prepared> early, PrepareEarly(m));
-
-    std::optional<Written> result;
-    std::optional<IdempotencyRow> replayed;
-    std::int64_t now = options.clock();
-
-    Status st = backend->WriteTxn([&](Txn& t) -> Status {
-      result.reset();
-      replayed.reset();
-      if (!ctx.idempotency_key.empty()) {
-        BVER_ASSIGN_OR_RETURN(std::optional<IdempotencyRow> seen, t.GetIdempotency(ctx.idempotency_key));
-        if (seen) {
-          if (seen->request_digest != request_digest) {
-            return AbortedError("idempotency key \"" + ctx.idempotency_key +
-                                "\" was already used for a different request");
-          }
-          replayed = std::move(seen);
-          return Status::Ok();
+      BVER_ASSIGN_OR_RETURN(std::optional<IdempotencyRow> seen, t.GetIdempotency(ctx.idempotency_key));
+      if (seen) {
+        if (seen->request_digest != request_digest) {
+          return AbortedError("idempotency key \"" + ctx.idempotency_key +
+                              "\" was already used for a different request");
         }
-      }
-      BVER_ASSIGN_OR_RETURN(Written w, WriteOne(t, m, early, ctx, now));
-      if (!ctx.idempotency_key.empty()) {
-        BVER_RETURN_IF_ERROR(t.PutIdempotency(
-            {ctx.idempotency_key, request_digest, m.repo->ns, m.repo->name, m.id, w.row.version}));
-      }
-      result = std::move(w);
-      return Status::Ok();
-    });
-    BVER_RETURN_IF_ERROR(st);
-    if (replayed) {
-      BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> v,
-                            backend->GetVersion(replayed->ns, replayed->repo, replayed->id, replayed->version));
-      if (!v) return InternalError("idempotent replay: version vanished");
-      return ToReference(*v);
-    }
-    // The body just written is already parsed: no round trip through text.
-    bodies.Put(RefKey(result->row.ns, result->row.repo, result->row.id) + "~" + std::to_string(result->row.version),
-               result->body);
-    return ToReference(result->row);
-  }
-
-  // Plans of the public mutations (the checks that need no transaction).
-  Result<Plan> PlanCreate(const std::string& repo_name, const std::string& kind, const json& body,
-                          const std::string& id_in) const {
-    BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, FindRepo(repo_name));
-    if (!kind.empty() && repo->FindKind(kind) == nullptr) {
-      std::string kinds;
-      for (const domain::Kind& k : repo->kinds) kinds += (kinds.empty() ? "" : ", ") + k.name;
-      return InvalidArgumentError("repo " + repo->qualified_name() + " has no kind \"" + kind + "\"" +
-                                  (kinds.empty() ? "" : "; kinds: " + kinds));
-    }
-    if (kind.empty() && repo->kind_required) {
-      return InvalidArgumentError("repo " + repo->qualified_name() + " requires a kind");
-    }
-    std::string id = id_in.empty() ? core::NewUuidV7() : id_in;
-    if (!IsValidReferenceId(id)) {
-      return InvalidArgumentError("invalid id \"" + id + "\": expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    }
-    // Defaults declared at the top level of the schema are applied on create.
-    json with_defaults = body;
-    if (with_defaults.is_object() && repo->schema->contains("properties")) {
-      for (auto it = (*repo->schema)["properties"].begin(); it != (*repo->schema)["properties"].end(); ++it) {
-        if (it.value().is_object() && it.value().contains("default") && !with_defaults.contains(it.key())) {
-          with_defaults[it.key()] = it.value()["default"];
-        }
+        replayed = std::move(seen);
+        return Status::Ok();
       }
     }
-    Plan m;
-    m.repo = repo;
-    m.id = id;
-    m.kind = kind;
-    m.change = ChangeType::kCreated;
-    m.request = {{"op", "create"}, {"repo", repo->qualified_name()}, {"kind", kind}, {"id", id_in}, {"body", body}};
-    m.compute = [with_defaults](const json*) -> Result<json> { return with_defaults; };
-    return m;
-  }
-
-  Result<Plan> PlanChange(const Pointer& p, ChangeType change, json request,
-                          std::function<Result<json>(const json*)> compute) const {
-    if (p.version()) {
-      return InvalidArgumentError("cannot change a pinned version (" + p.ToString() +
-                                  "); versions are never rewritten: drop the ~N");
+    BVER_ASSIGN_OR_RETURN(Written w, WriteOne(t, m, early, ctx, now));
+    if (!ctx.idempotency_key.empty()) {
+      BVER_RETURN_IF_ERROR(t.PutIdempotency(
+          {ctx.idempotency_key, request_digest, m.repo->ns, m.repo->name, m.id, w.row.version}));
     }
-    if (!p.path().empty()) {
-      return InvalidArgumentError("mutations address whole references; drop the @path from " + p.ToString());
-    }
-    BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, RepoOf(p));
-    Plan m;
-    m.repo = repo;
-    m.id = p.id();
-    m.change = change;
-    m.request = std::move(request);
-    m.compute = std::move(compute);
-    return m;
+    result = std::move(w);
+    return Status::Ok();
+  });
+  BVER_RETURN_IF_ERROR(st);
+  if (replayed) {
+    BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> v,
+                          backend->GetVersion(replayed->ns, replayed->repo, replayed->id, replayed->version));
+    if (!v) return InternalError("idempotent replay: version vanished");
+    return ToReference(*v);
   }
+  // The body just written is already parsed: no round trip through text.
+  bodies.Put(RefKey(result->row.ns, result->row.repo, result->row.id) + "~" + std::to_string(result->row.version),
+             result->body);
+  return ToReference(result->row);
+}
 
-  Result<Plan> PlanPatch(const Pointer& p, PatchFormat format, const json& patch_doc) const {
-    if (format == PatchFormat::kJsonPatch && !patch_doc.is_array()) {
-      return InvalidArgumentError("a JSON Patch (RFC 6902) is an array of operations");
-    }
-    if (format == PatchFormat::kMergePatch && !patch_doc.is_object()) {
-      return InvalidArgumentError("a merge patch (RFC 7386) of a reference body is a JSON object");
-    }
-    json request = {{"op", "patch"}, {"target", p.ToString()},
-                    {"format", format == PatchFormat::kMergePatch ? "merge" : "json-patch"}, {"patch", patch_doc}};
-    return PlanChange(p, ChangeType::kPatched, std::move(request), [format, patch_doc](const json* current) -> Result<json> {
-      json next = *current;
-      Status s = format == PatchFormat::kMergePatch ? patch::ApplyMergePatch(next, patch_doc)
-                                                    : patch::ApplyJsonPatch(next, patch_doc);
-      if (!s.ok()) return s;
-      return next;
-    });
+// Plans of the public mutations (the checks that need no transaction).
+Result<Store::Impl::Plan> Store::Impl::PlanCreate(const std::string& repo_name, const std::string& kind, const json& body,
+                        const std::string& id_in) const {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, FindRepo(repo_name));
+  if (!kind.empty() && repo->FindKind(kind) == nullptr) {
+    std::string kinds;
+    for (const domain::Kind& k : repo->kinds) kinds += (kinds.empty() ? "" : ", ") + k.name;
+    return InvalidArgumentError("repo " + repo->qualified_name() + " has no kind \"" + kind + "\"" +
+                                (kinds.empty() ? "" : "; kinds: " + kinds));
   }
-
-  Result<Plan> PlanReplace(const Pointer& p, const json& body) const {
-    return PlanChange(p, ChangeType::kReplaced, {{"op", "replace"}, {"target", p.ToString()}, {"body", body}},
-                      [body](const json*) -> Result<json> { return body; });
+  if (kind.empty() && repo->kind_required) {
+    return InvalidArgumentError("repo " + repo->qualified_name() + " requires a kind");
   }
-
-  Result<Plan> PlanDelete(const Pointer& p) const {
-    return PlanChange(p, ChangeType::kDeleted, {{"op", "delete"}, {"target", p.ToString()}},
-                      [](const json*) -> Result<json> { return json::object(); });
+  std::string id = id_in.empty() ? core::NewUuidV7() : id_in;
+  if (!IsValidReferenceId(id)) {
+    return InvalidArgumentError("invalid id \"" + id + "\": expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   }
-
-  Result<VersionRow> Load(const Pointer& p) {
-    BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, RepoOf(p));
-    (void)repo;
-    std::optional<VersionRow> row;
-    if (p.version()) {
-      BVER_ASSIGN_OR_RETURN(row, backend->GetVersion(p.ns(), p.repo(), p.id(), *p.version()));
-      if (!row) {
-        BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, backend->GetHead(p.ns(), p.repo(), p.id()));
-        if (!head) return NotFoundError("no reference " + p.Reference().ToString());
-        return NotFoundError("no version " + std::to_string(*p.version()) + " of " +
-                             p.Reference().ToString() + " (latest is " + std::to_string(head->version) + ")");
+  // Defaults declared at the top level of the schema are applied on create.
+  json with_defaults = body;
+  if (with_defaults.is_object() && repo->schema->contains("properties")) {
+    for (auto it = (*repo->schema)["properties"].begin(); it != (*repo->schema)["properties"].end(); ++it) {
+      if (it.value().is_object() && it.value().contains("default") && !with_defaults.contains(it.key())) {
+        with_defaults[it.key()] = it.value()["default"];
       }
-      return *row;
     }
-    BVER_ASSIGN_OR_RETURN(row, backend->GetHead(p.ns(), p.repo(), p.id()));
-    if (!row) return NotFoundError("no reference " + p.Reference().ToString());
-    if (row->deleted) {
-      return NotFoundError("reference " + p.Reference().ToString() + " was deleted at version " +
-                           std::to_string(row->version) + "; earlier versions stay readable with ~N");
+  }
+  Plan m;
+  m.repo = repo;
+  m.id = id;
+  m.kind = kind;
+  m.change = ChangeType::kCreated;
+  m.request = {{"op", "create"}, {"repo", repo->qualified_name()}, {"kind", kind}, {"id", id_in}, {"body", body}};
+  m.compute = [with_defaults](const json*) -> Result<json> { return with_defaults; };
+  return m;
+}
+
+Result<Store::Impl::Plan> Store::Impl::PlanChange(const Pointer& p, ChangeType change, json request,
+                        std::function<Result<json>(const json*)> compute) const {
+  if (p.version()) {
+    return InvalidArgumentError("cannot change a pinned version (" + p.ToString() +
+                                "); versions are never rewritten: drop the ~N");
+  }
+  if (!p.path().empty()) {
+    return InvalidArgumentError("mutations address whole references; drop the @path from " + p.ToString());
+  }
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, RepoOf(p));
+  Plan m;
+  m.repo = repo;
+  m.id = p.id();
+  m.change = change;
+  m.request = std::move(request);
+  m.compute = std::move(compute);
+  return m;
+}
+
+Result<Store::Impl::Plan> Store::Impl::PlanPatch(const Pointer& p, PatchFormat format, const json& patch_doc) const {
+  if (format == PatchFormat::kJsonPatch && !patch_doc.is_array()) {
+    return InvalidArgumentError("a JSON Patch (RFC 6902) is an array of operations");
+  }
+  if (format == PatchFormat::kMergePatch && !patch_doc.is_object()) {
+    return InvalidArgumentError("a merge patch (RFC 7386) of a reference body is a JSON object");
+  }
+  json request = {{"op", "patch"}, {"target", p.ToString()},
+                  {"format", format == PatchFormat::kMergePatch ? "merge" : "json-patch"}, {"patch", patch_doc}};
+  return PlanChange(p, ChangeType::kPatched, std::move(request), [format, patch_doc](const json* current) -> Result<json> {
+    json next = *current;
+    Status s = format == PatchFormat::kMergePatch ? patch::ApplyMergePatch(next, patch_doc)
+                                                  : patch::ApplyJsonPatch(next, patch_doc);
+    if (!s.ok()) return s;
+    return next;
+  });
+}
+
+Result<Store::Impl::Plan> Store::Impl::PlanReplace(const Pointer& p, const json& body) const {
+  return PlanChange(p, ChangeType::kReplaced, {{"op", "replace"}, {"target", p.ToString()}, {"body", body}},
+                    [body](const json*) -> Result<json> { return body; });
+}
+
+Result<Store::Impl::Plan> Store::Impl::PlanDelete(const Pointer& p) const {
+  return PlanChange(p, ChangeType::kDeleted, {{"op", "delete"}, {"target", p.ToString()}},
+                    [](const json*) -> Result<json> { return json::object(); });
+}
+
+Result<VersionRow> Store::Impl::Load(const Pointer& p) {
+  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, RepoOf(p));
+  (void)repo;
+  std::optional<VersionRow> row;
+  if (p.version()) {
+    BVER_ASSIGN_OR_RETURN(row, backend->GetVersion(p.ns(), p.repo(), p.id(), *p.version()));
+    if (!row) {
+      BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> head, backend->GetHead(p.ns(), p.repo(), p.id()));
+      if (!head) return NotFoundError("no reference " + p.Reference().ToString());
+      return NotFoundError("no version " + std::to_string(*p.version()) + " of " +
+                           p.Reference().ToString() + " (latest is " + std::to_string(head->version) + ")");
     }
     return *row;
   }
-};
+  BVER_ASSIGN_OR_RETURN(row, backend->GetHead(p.ns(), p.repo(), p.id()));
+  if (!row) return NotFoundError("no reference " + p.Reference().ToString());
+  if (row->deleted) {
+    return NotFoundError("reference " + p.Reference().ToString() + " was deleted at version " +
+                         std::to_string(row->version) + "; earlier versions stay readable with ~N");
+  }
+  return *row;
+}
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
@@ -821,241 +721,5 @@ Result<std::uint64_t> Store::AppendEvent(const std::string& channel, const std::
 }
 
 std::int64_t Store::Now() const { return impl_->options.clock(); }
-
-Result<Reference> Store::Get(const Pointer& p) {
-  BVER_ASSIGN_OR_RETURN(VersionRow row, impl_->Load(p));
-  return impl_->ToReference(row);
-}
-
-Result<JsonPtr> Store::Resolve(const Pointer& p) {
-  BVER_ASSIGN_OR_RETURN(Reference ref, Get(p));
-  if (p.path().empty()) return ref.body;
-  BVER_ASSIGN_OR_RETURN(const json* v, core::ResolvePath(*ref.body, p.path()));
-  // Shares ownership of the (immutable) body: no copy of the value.
-  return JsonPtr(ref.body, v);
-}
-
-Result<bool> Store::Exists(const Pointer& p) {
-  Result<JsonPtr> r = Resolve(p);
-  if (r.ok()) return true;
-  if (r.status().code() == StatusCode::kNotFound) return false;
-  return r.status();
-}
-
-Result<ListPage> Store::List(const ListQuery& q) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->FindRepo(q.repo));
-  if (q.limit == 0 || q.limit > 1000) return InvalidArgumentError("limit must be from 1 to 1000");
-  std::string after = q.cursor;
-  if (!after.empty() && !IsValidReferenceId(after)) return InvalidArgumentError("invalid cursor");
-  // Filters the backend can evaluate in its query go down to it; the rest
-  // (objects or arrays as values, unusual keys) run here on the parsed body.
-  std::vector<Filter> pushed, local;
-  for (const Filter& f : q.filters) (IsPushableFilter(f) ? pushed : local).push_back(f);
-  ListPage page;
-  const std::size_t batch = local.empty() ? q.limit + 1 : std::max<std::size_t>(q.limit * 4, 256);
-  while (true) {
-    BVER_ASSIGN_OR_RETURN(std::vector<VersionRow> rows,
-                          impl_->backend->ListHeads(repo->ns, repo->name, q.kind, after, batch,
-                                                    q.include_deleted, pushed));
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const VersionRow& row = rows[i];
-      after = row.id;
-      BVER_ASSIGN_OR_RETURN(Reference ref, impl_->ToReference(row));
-      bool keep = true;
-      for (const Filter& f : local) {
-        Result<const json*> v = core::ResolvePath(*ref.body, f.path);
-        if (f.op == FilterOp::kExists) {
-          keep = v.ok();
-        } else if (f.op == FilterOp::kNotExists) {
-          keep = !v.ok();
-        } else {
-          keep = v.ok() && f.value && Compare(**v, f.op, *f.value);
-        }
-        if (!keep) break;
-      }
-      if (!keep) continue;
-      page.items.push_back(std::move(ref));
-      if (page.items.size() == q.limit) {
-        // More may follow; with local filters the last page may come back empty.
-        if (i + 1 < rows.size() || (!local.empty() && rows.size() == batch)) page.next_cursor = after;
-        return page;
-      }
-    }
-    if (rows.size() < batch) return page;
-  }
-}
-
-Result<std::vector<VersionInfo>> Store::History(const Pointer& p) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
-  BVER_ASSIGN_OR_RETURN(std::vector<VersionRow> rows, impl_->backend->History(repo->ns, repo->name, p.id()));
-  if (rows.empty()) return NotFoundError("no reference " + p.Reference().ToString());
-  std::vector<VersionInfo> out;
-  for (const VersionRow& r : rows) {
-    VersionInfo v;
-    v.version = r.version;
-    v.change = r.change;
-    v.committed_at_us = r.committed_at_us;
-    v.actor = r.actor;
-    v.correlation_id = r.correlation_id;
-    v.event_offset = r.event_offset;
-    if (!r.provenance.empty()) {
-      BVER_ASSIGN_OR_RETURN(json prov, ParseStored(r.provenance, "provenance"));
-      v.provenance = Share(std::move(prov));
-    }
-    out.push_back(std::move(v));
-  }
-  return out;
-}
-
-Result<Reference> Store::GetAsOf(const Pointer& p, std::int64_t at_us) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(p));
-  BVER_ASSIGN_OR_RETURN(std::optional<VersionRow> row,
-                        impl_->backend->GetAsOf(repo->ns, repo->name, p.id(), at_us));
-  if (!row) return NotFoundError("no version of " + p.Reference().ToString() + " existed at " + core::FormatTimestamp(at_us));
-  return impl_->ToReference(*row);
-}
-
-Result<json> Store::Diff(const Pointer& p, std::uint64_t from, std::uint64_t to) {
-  BVER_ASSIGN_OR_RETURN(Reference a, Get(p.Unpinned().WithPath({}).WithVersion(from)));
-  BVER_ASSIGN_OR_RETURN(Reference b, Get(p.Unpinned().WithPath({}).WithVersion(to)));
-  return patch::Diff(*a.body, *b.body);
-}
-
-Result<std::vector<Store::Backlink>> Store::ReferencesTo(const Pointer& target) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
-  (void)repo;
-  BVER_ASSIGN_OR_RETURN(std::vector<EdgeRow> edges,
-                        impl_->backend->EdgesTo(RefKey(target.ns(), target.repo(), target.id())));
-  std::vector<Backlink> out;
-  for (const EdgeRow& e : edges) {
-    BVER_ASSIGN_OR_RETURN(Pointer from, Pointer::Parse("bver://" + e.from));
-    out.push_back({std::move(from), e.path});
-  }
-  return out;
-}
-
-Result<std::map<std::string, std::uint64_t>> Store::LinkRevisions(const Pointer& target) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
-  (void)repo;
-  return impl_->backend->LinkRevs(RefKey(target.ns(), target.repo(), target.id()));
-}
-
-Result<std::vector<Store::Backlink>> Store::ReferencesFrom(const Pointer& source) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(source));
-  BVER_ASSIGN_OR_RETURN(Reference ref, Get(source.WithPath({})));
-  std::vector<Backlink> out;
-  for (const EdgeRow& e : impl_->EdgesOf(*repo, "", *ref.body)) {
-    BVER_ASSIGN_OR_RETURN(Pointer to, Pointer::Parse("bver://" + e.to));
-    out.push_back({std::move(to), e.path});
-  }
-  return out;
-}
-
-Result<Lease> Store::AcquireLease(const Pointer& target, const std::string& holder, std::int64_t ttl_ms) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
-  if (holder.empty()) return InvalidArgumentError("a lease needs a holder");
-  if (ttl_ms <= 0) return InvalidArgumentError("lease ttl must be positive");
-  std::string key = RefKey(repo->ns, repo->name, target.id());
-  std::int64_t now = impl_->options.clock();
-  Lease out;
-  BVER_RETURN_IF_ERROR(impl_->backend->WriteTxn([&](Txn& t) -> Status {
-    BVER_ASSIGN_OR_RETURN(std::optional<Lease> cur, t.GetLease(key));
-    if (cur && cur->expires_at_us > now && cur->holder != holder) {
-      return AbortedError("bver://" + key + " is leased by \"" + cur->holder + "\" until " +
-                          core::FormatTimestamp(cur->expires_at_us));
-    }
-    out.target = target.Reference();
-    out.holder = holder;
-    out.acquired_at_us = (cur && cur->holder == holder && cur->expires_at_us > now) ? cur->acquired_at_us : now;
-    out.expires_at_us = now + ttl_ms * 1000;
-    return t.PutLease(key, out);
-  }));
-  return out;
-}
-
-Result<Lease> Store::RenewLease(const Pointer& target, const std::string& holder, std::int64_t ttl_ms) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
-  if (ttl_ms <= 0) return InvalidArgumentError("lease ttl must be positive");
-  std::string key = RefKey(repo->ns, repo->name, target.id());
-  std::int64_t now = impl_->options.clock();
-  Lease out;
-  BVER_RETURN_IF_ERROR(impl_->backend->WriteTxn([&](Txn& t) -> Status {
-    BVER_ASSIGN_OR_RETURN(std::optional<Lease> cur, t.GetLease(key));
-    if (!cur || cur->holder != holder || cur->expires_at_us <= now) {
-      return FailedPreconditionError("\"" + holder + "\" holds no live lease on bver://" + key +
-                                     (cur && cur->holder != holder ? " (held by \"" + cur->holder + "\")" : ""));
-    }
-    out = *cur;
-    out.expires_at_us = now + ttl_ms * 1000;
-    return t.PutLease(key, out);
-  }));
-  return out;
-}
-
-Status Store::ReleaseLease(const Pointer& target, const std::string& holder) {
-  BVER_ASSIGN_OR_RETURN(const domain::Repo* repo, impl_->RepoOf(target));
-  std::string key = RefKey(repo->ns, repo->name, target.id());
-  return impl_->backend->WriteTxn([&](Txn& t) -> Status {
-    BVER_ASSIGN_OR_RETURN(std::optional<Lease> cur, t.GetLease(key));
-    if (!cur) return NotFoundError("no lease on bver://" + key);
-    if (cur->holder != holder) {
-      return AbortedError("the lease on bver://" + key + " is held by \"" + cur->holder + "\", not \"" + holder + "\"");
-    }
-    return t.DeleteLease(key);
-  });
-}
-
-Result<std::vector<Event>> Store::ReadEvents(std::uint64_t from_offset, std::size_t limit) {
-  if (limit == 0 || limit > 10000) return InvalidArgumentError("limit must be from 1 to 10000");
-  return impl_->backend->ReadEvents(from_offset, limit);
-}
-
-Result<LedgerVerification> Store::VerifyLedger() {
-  LedgerVerification v;
-  auto broken = [&v](std::uint64_t seq, std::string why) {
-    v.ok = false;
-    v.first_broken = seq;
-    v.problem = std::move(why);
-    return v;
-  };
-  std::string prev(64, '0');
-  std::uint64_t next = 1;
-  std::uint64_t last_event_offset = 0;
-  while (true) {
-    BVER_ASSIGN_OR_RETURN(std::vector<LedgerRow> rows, impl_->backend->ReadLedger(next, 1000));
-    for (const LedgerRow& r : rows) {
-      if (r.seq != next) return broken(next, "entry " + std::to_string(next) + " is missing");
-      if (core::Sha256Hex(r.entry) != r.hash) {
-        return broken(r.seq, "entry " + std::to_string(r.seq) + " does not match its hash");
-      }
-      json e = json::parse(r.entry, nullptr, false);
-      if (e.is_discarded() || e.value("prev_hash", "") != prev) {
-        return broken(r.seq, "entry " + std::to_string(r.seq) + " does not link to entry " +
-                                 std::to_string(r.seq - 1));
-      }
-      last_event_offset = std::max(last_event_offset, e.value("event_offset", std::uint64_t{0}));
-      prev = r.hash;
-      ++next;
-      ++v.entries;
-    }
-    if (rows.size() < 1000) break;
-  }
-  // Every reference mutation writes its traffic event and its ledger entry
-  // together, so a traffic event past the last entry's means entries were
-  // cut off the end. Control events (job and workflow transitions) have no
-  // entry of their own and may follow it.
-  for (std::uint64_t from = last_event_offset + 1;;) {
-    BVER_ASSIGN_OR_RETURN(std::vector<Event> after, impl_->backend->ReadEvents(from, 1000));
-    for (const Event& e : after) {
-      if (e.envelope && e.envelope->value("channel", "") == "traffic") {
-        return broken(next, "entry " + std::to_string(next) + " is missing: event " + std::to_string(e.offset) +
-                                " has no ledger entry (the ledger was truncated)");
-      }
-    }
-    if (after.size() < 1000) break;
-    from = after.back().offset + 1;
-  }
-  return v;
-}
 
 }  // namespace bver::store
