@@ -259,10 +259,9 @@ json LeanOutputSchema(const json& schema, const runtime::OperationRow& row) {
 
 std::vector<const runtime::OperationRow*> Server::ToolRows() const {
   std::vector<const runtime::OperationRow*> rows;
-  for (const runtime::OperationRow& row : broker_->table().rows()) {
-    if (row.http.raw_request_body || row.http.raw_response_body) continue;
-    rows.push_back(&row);
-  }
+  // Every row: the artifact rows' streamed HTTP routes aside, their JSON
+  // form (content inline, base64, up to 4 MiB) is what a tool call uses.
+  for (const runtime::OperationRow& row : broker_->table().rows()) rows.push_back(&row);
   return rows;
 }
 

@@ -71,7 +71,7 @@ class Server {
   Answer ListResources(const nlohmann::json& params, const auth::Principal& who) const;
   Answer ListTemplates(const nlohmann::json& params) const;
   Answer ReadResource(const nlohmann::json& params, const auth::Principal& who) const;
-  // Rows offered as tools (every row except the raw-stream artifact routes).
+  // Rows offered as tools: every row.
   std::vector<const runtime::OperationRow*> ToolRows() const;
 
   std::shared_ptr<const runtime::Broker> broker_;
