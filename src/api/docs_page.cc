@@ -196,7 +196,13 @@ std::string Curl(const json& doc, const std::string& method, const std::string& 
     for (const json& p : op["parameters"]) {
       if (!p.value("required", false)) continue;
       std::string in = Str(p, "in"), name = Str(p, "name");
-      if (in == "query") query += (query.empty() ? "?" : "&") + name + "=" + Upper(name);
+      // A parameter with fixed choices (a kind) gets the first: pasted, it works.
+      std::string value = Upper(name);
+      if (p.contains("schema") && p["schema"].contains("enum") && p["schema"]["enum"].is_array() &&
+          !p["schema"]["enum"].empty() && p["schema"]["enum"][0].is_string()) {
+        value = p["schema"]["enum"][0].get<std::string>();
+      }
+      if (in == "query") query += (query.empty() ? "?" : "&") + name + "=" + value;
       if (in == "header") headers.push_back(name + ": " + Upper(name));
     }
   }

@@ -208,7 +208,7 @@ class Compiler {
     }
     json base = walked.expanded;
     if (!base.contains("type")) base["type"] = "object";
-    CheckSchemaCompiles(base, path.Key("schema"));
+    repo.validator = CheckSchemaCompiles(base, path.Key("schema"));
     repo.pointers = walked.pointers;
     repo.artifact_fields = walked.artifacts;
     repo.schema = Share(base);
@@ -243,7 +243,7 @@ class Compiler {
           diag_.Error(kpath.Key("schema"), "domain.kind", merged.status().message());
           continue;
         }
-        CheckSchemaCompiles(*merged, kpath.Key("schema"));
+        kind.validator = CheckSchemaCompiles(*merged, kpath.Key("schema"));
         kind.extension = Share(std::move(ext));
         kind.effective_schema = Share(std::move(merged).value());
         repo.kinds.push_back(std::move(kind));
@@ -290,11 +290,14 @@ class Compiler {
     return Share(std::move(s));
   }
 
-  void CheckSchemaCompiles(const json& schema, const AttributePath& path) {
+  // The compiled schema, or null (and an error) when it does not compile.
+  std::shared_ptr<const schema::Validator> CheckSchemaCompiles(const json& schema, const AttributePath& path) {
     auto compiled = schema::Validator::Compile(schema);
     if (!compiled.ok()) {
       diag_.Error(path, "domain.schema", "invalid JSON Schema: " + compiled.status().message());
+      return nullptr;
     }
+    return std::shared_ptr<const schema::Validator>(std::move(compiled).value());
   }
 
   void ReadCapabilities(const json& caps) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 namespace bver::domain {
 
 const char* PrimitiveName(Primitive p) {
@@ -24,6 +26,16 @@ const char* ConflictPolicyName(ConflictPolicy p) {
     case ConflictPolicy::kRestartOnWrite: return "restart_on_write";
   }
   return "fail";
+}
+
+nlohmann::json Repo::WithDefaults(nlohmann::json body) const {
+  if (!body.is_object() || !schema || !schema->contains("properties")) return body;
+  for (auto it = (*schema)["properties"].begin(); it != (*schema)["properties"].end(); ++it) {
+    if (it.value().is_object() && it.value().contains("default") && !body.contains(it.key())) {
+      body[it.key()] = it.value()["default"];
+    }
+  }
+  return body;
 }
 
 const Kind* Repo::FindKind(const std::string& kind) const {

@@ -12,6 +12,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+namespace bver::schema {
+class Validator;
+}
+
 namespace bver::domain {
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
@@ -34,6 +38,9 @@ struct Kind {
   std::string description;
   JsonPtr extension;         // as declared
   JsonPtr effective_schema;  // repo schema with the extension merged in
+  // effective_schema compiled by Compile(): the one validator the store and
+  // the operation table share for this kind's bodies.
+  std::shared_ptr<const schema::Validator> validator;
 };
 
 struct Repo {
@@ -42,6 +49,8 @@ struct Repo {
   std::string description;
   std::string schema_version;  // semver of the body schema
   JsonPtr schema;              // effective base schema (pointer fields expanded)
+  // `schema` compiled by Compile(), shared like Kind::validator.
+  std::shared_ptr<const schema::Validator> validator;
   std::vector<Kind> kinds;
   bool kind_required = false;
   std::string read_scope;
@@ -51,6 +60,9 @@ struct Repo {
 
   std::string qualified_name() const { return ns + "/" + name; }
   const Kind* FindKind(const std::string& kind) const;
+  // `body` with the defaults declared at the top level of the repo schema
+  // filled in where absent: what a create stores.
+  nlohmann::json WithDefaults(nlohmann::json body) const;
 };
 
 struct Namespace {

@@ -86,11 +86,10 @@ Status Broker::CheckScopes(const auth::Principal& who, const OperationRow& row) 
 Status Broker::Check(const Call& call, const OperationRow& row, const json& input) const {
   const auth::Principal& who = call.principal;
   BVER_RETURN_IF_ERROR(CheckScopes(who, row));
-  Status valid = row.input_validator->Validate(input);
-  if (!valid.ok()) {
-    return InvalidArgumentError("invalid input for " + row.id + ": " + std::to_string(valid.violations().size()) +
-                                    " problem(s)",
-                                valid.violations());
+  std::vector<Violation> problems = CheckInput(row, input);
+  if (!problems.empty()) {
+    const std::string message = "invalid input for " + row.id + ": " + std::to_string(problems.size()) + " problem(s)";
+    return InvalidArgumentError(message, std::move(problems));
   }
   if (!row.scope_from_pointer.empty()) {
     auto field = input.find(row.scope_from_pointer);

@@ -254,6 +254,26 @@ TEST_F(BrokerTest, InputErrorsNameAttributePathsAndWriteNothing) {
   EXPECT_EQ(r.status().violations()[0].path, "where[1]");
 }
 
+// A body is checked once, by the validator the store compiled for its repo
+// and kind; a create, a replace and a patch's result name a bad field alike.
+TEST_F(BrokerTest, BodyErrorsNameTheSamePathFromEveryWrite) {
+  Seed();
+  auto first_path = [&](const std::string& op, json input) -> std::string {
+    Result<json> r = Run(op, std::move(input));
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << op << ": " << r.status().ToString();
+    return r.status().violations().empty() ? "" : r.status().violations()[0].path;
+  };
+  std::size_t before = EventCount();
+  EXPECT_EQ(first_path("refs.site.create", {{"id", "s9"}, {"kind", "power.substation"}, {"body", {{"name", 5}}}}),
+            "body.name");
+  EXPECT_EQ(first_path("refs.site.replace", {{"id", "s1"}, {"body", {{"name", 5}}}}), "body.name");
+  EXPECT_EQ(first_path("refs.site.patch", {{"id", "s1"}, {"merge", {{"name", 5}}}}), "body.name");
+  // A default is filled in before the check, as the store stores it.
+  json ok = Must("refs.site.create", {{"id", "s9"}, {"kind", "power.substation"}, {"body", {{"name", "N"}}}});
+  EXPECT_EQ(ok["body"]["status"], "draft");
+  EXPECT_EQ(EventCount(), before + 1) << "only the valid create wrote";
+}
+
 TEST_F(BrokerTest, ReferenceLifecycleThroughTheBroker) {
   Seed();
   json got = Must("refs.site.get", {{"pointer", "bver://sites/site/s1"}});

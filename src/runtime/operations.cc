@@ -1,6 +1,7 @@
 #include "src/runtime/operations.h"
 
 #include <algorithm>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -141,6 +142,54 @@ std::string DescriptionFor(const domain::Operation& op, const domain::Repo* repo
 
 OperationTable::~OperationTable() = default;
 
+namespace {
+
+// The validators of a repo's bodies, shared with the store when the domain
+// compiler made them (else compiled here: a platform assembled by hand).
+Result<std::shared_ptr<const schema::Validator>> Shared(const std::shared_ptr<const schema::Validator>& v,
+                                                       const JsonPtr& schema) {
+  if (v) return v;
+  BVER_ASSIGN_OR_RETURN(std::unique_ptr<schema::Validator> compiled, schema::Validator::Compile(*schema));
+  return std::shared_ptr<const schema::Validator>(std::move(compiled));
+}
+
+Result<std::function<std::vector<Violation>(const json&)>> BodyCheck(const domain::Repo& repo) {
+  BVER_ASSIGN_OR_RETURN(auto base, Shared(repo.validator, repo.schema));
+  std::map<std::string, std::shared_ptr<const schema::Validator>> by_kind;
+  for (const domain::Kind& k : repo.kinds) {
+    BVER_ASSIGN_OR_RETURN(by_kind[k.name], Shared(k.validator, k.effective_schema));
+  }
+  const domain::Repo* r = &repo;  // the platform outlives the table
+  return std::function<std::vector<Violation>(const json&)>(
+      [r, base, by_kind](const json& input) -> std::vector<Violation> {
+        auto body = input.find("body");
+        if (body == input.end() || !body->is_object()) return {};  // the input schema reports it
+        std::shared_ptr<const schema::Validator> v = base;
+        if (auto kind = input.find("kind"); kind != input.end()) {
+          if (!kind->is_string()) return {};
+          auto it = by_kind.find(kind->get<std::string>());
+          if (it == by_kind.end()) return {};  // the input schema's kind enum reports it
+          v = it->second;
+        } else if (r->kind_required) {
+          return {};  // the input schema's required kind reports it
+        }
+        std::vector<Violation> out = v->Validate(r->WithDefaults(*body)).violations();
+        for (Violation& x : out) x.path = x.path.empty() ? "body" : (x.path.front() == '[' ? "body" : "body.") + x.path;
+        return out;
+      });
+}
+
+}  // namespace
+
+std::vector<Violation> CheckInput(const OperationRow& row, const json& input) {
+  std::vector<Violation> out = row.input_validator->Validate(input).violations();
+  if (row.check_body) {
+    std::vector<Violation> body = row.check_body(input);
+    out.insert(out.end(), body.begin(), body.end());
+  }
+  return out;
+}
+
 Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<const domain::Platform> platform,
                                                               Bindings bindings) {
   std::unique_ptr<OperationTable> t(new OperationTable());
@@ -194,8 +243,22 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
       row.input_schema = std::make_shared<const json>(internal::InputSchema(op, repo));
       row.output_schema = std::make_shared<const json>(internal::OutputSchema(op, repo));
     }
+    // One pass over a body: a create or replace row publishes the body's
+    // schema (OpenAPI, MCP, SDKs) but checks only that it is an object; the
+    // store checks it against the repo and kind with its compiled validator,
+    // the one every writer goes through.
+    JsonPtr checked_input = row.input_schema;
+    // (A replace's body is checked by the store alone: its kind is the
+    // stored reference's, which the input does not say.)
+    if (op.kind == OperationKind::kRefCreate || op.kind == OperationKind::kRefReplace) {
+      json loose = *row.input_schema;
+      loose["properties"]["body"] = {{"type", "object"}};
+      loose.erase("allOf");
+      loose.erase("$defs");
+      checked_input = std::make_shared<const json>(std::move(loose));
+    }
     for (auto [schema, validator, what] :
-         {std::tuple{row.input_schema, &row.input_validator, "input"},
+         {std::tuple{checked_input, &row.input_validator, "input"},
           std::tuple{row.output_schema, &row.output_validator, "output"}}) {
       Result<std::unique_ptr<schema::Validator>> v = schema::Validator::Compile(*schema);
       if (!v.ok()) {
@@ -203,6 +266,9 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
                              " does not compile: " + v.status().ToString());
       }
       *validator = std::shared_ptr<const schema::Validator>(std::move(v).value());
+    }
+    if (op.kind == OperationKind::kRefCreate) {
+      BVER_ASSIGN_OR_RETURN(row.check_body, BodyCheck(*repo));
     }
     row.http = job_op ? internal::JobHttp(op) : orch_op ? internal::OrchHttp(op) : HttpFor(op, repo);
     row.handler = job_op    ? internal::MakeJobHandler(op, bindings)

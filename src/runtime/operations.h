@@ -120,12 +120,23 @@ struct OperationRow {
   std::shared_ptr<const schema::Validator> input_validator;
   std::shared_ptr<const schema::Validator> output_validator;
   HttpBinding http;
+  // A create's body check, after input_validator (which checks only that
+  // the body is an object): the body with its defaults against the
+  // validator the store itself uses for the repo and kind
+  // (domain::Repo/Kind::validator), violations at "body.<path>". The
+  // handler then tells the store the body is checked: one pass. Null for
+  // every other row.
+  std::function<std::vector<Violation>(const nlohmann::json& input)> check_body;
   // Runs the operation on input the broker has already validated. Never
   // call it directly: Broker::Invoke checks scopes and schemas first.
   Handler handler;
 };
 
 class KeyService;
+
+// Every problem with `input` for `row`: its input schema, then its body
+// check. What Broker::Invoke checks before the handler runs.
+std::vector<Violation> CheckInput(const OperationRow& row, const nlohmann::json& input);
 
 class OperationTable {
  public:

@@ -38,9 +38,9 @@ std::unique_ptr<OperationTable> Table(std::shared_ptr<const domain::Platform> p 
   return t.ok() ? std::move(t).value() : nullptr;
 }
 
-std::vector<Violation> Problems(const OperationRow& row, const json& input) {
-  return row.input_validator->Validate(input).violations();
-}
+// What the broker checks: the row's input schema and, for a create, the
+// body against the store's validator for its repo and kind.
+std::vector<Violation> Problems(const OperationRow& row, const json& input) { return CheckInput(row, input); }
 
 bool HasViolation(const std::vector<Violation>& v, const std::string& path, const std::string& rule) {
   for (const Violation& x : v) {

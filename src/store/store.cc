@@ -118,17 +118,22 @@ Result<const domain::Repo*> Store::Impl::RepoOf(const Pointer& p) const {
 Status Store::Impl::Validate(const domain::Repo& repo, const std::string& kind, const json& body) const {
   if (!body.is_object()) {
     return InvalidArgumentError("a reference body must be a JSON object",
-                                {{"", "type", "expected an object"}});
+                                {{"body", "type", "expected an object"}});
   }
   std::string key = repo.qualified_name() + (kind.empty() ? "" : "#" + kind);
   auto it = validators.find(key);
   if (it == validators.end()) return InternalError("no validator for " + key);
   Status s = it->second->Validate(body);
   if (!s.ok()) {
-    return InvalidArgumentError(
-        "body of " + repo.qualified_name() + (kind.empty() ? "" : " (kind " + kind + ")") +
-            " is invalid: " + std::to_string(s.violations().size()) + " violation(s)",
-        s.violations());
+    // Paths name the field within the request ("body.name"), whichever
+    // operation produced the body (a create, a replace, a patch's result).
+    std::vector<Violation> at_body = s.violations();
+    for (Violation& v : at_body) {
+      v.path = v.path.empty() ? "body" : (v.path.front() == '[' ? "body" + v.path : "body." + v.path);
+    }
+    const std::string message = "body of " + repo.qualified_name() + (kind.empty() ? "" : " (kind " + kind + ")") +
+                                " is invalid: " + std::to_string(at_body.size()) + " violation(s)";
+    return InvalidArgumentError(message, std::move(at_body));
   }
   return Status::Ok();
 }
@@ -196,7 +201,7 @@ Result<JsonPtr> Store::Impl::BodyOf(const VersionRow& row) const {
 
 Result<Store::Impl::Prepared> Store::Impl::Prepare(const domain::Repo& repo, const std::string& target, const std::string& kind_in,
                          ChangeType change, const std::optional<VersionRow>& head,
-                         const std::function<Result<json>(const json* current)>& compute) const {
+                         const std::function<Result<json>(const json* current)>& compute, bool body_checked) const {
   Prepared p;
   p.base_version = head ? head->version : 0;
   p.kind = head ? head->kind : kind_in;
@@ -207,7 +212,7 @@ Result<Store::Impl::Prepared> Store::Impl::Prepare(const domain::Repo& repo, con
   json new_body = json::object();
   if (change != ChangeType::kDeleted) {
     BVER_ASSIGN_OR_RETURN(new_body, compute(old_body.get()));
-    BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
+    if (!(body_checked && change == ChangeType::kCreated)) BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
   }
   // I-JSON check and digest from one canonicalization.
   Result<std::string> canon = core::CanonicalJson(new_body);
@@ -250,12 +255,13 @@ Status Store::Impl::CheckOwner(const domain::Repo& repo, const WriteContext& ctx
 Result<std::optional<Store::Impl::Prepared>> Store::Impl::PrepareEarly(const Plan& m) const {
   std::string target = RefKey(m.repo->ns, m.repo->name, m.id);
   if (m.change == ChangeType::kCreated) {
-    BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(*m.repo, target, m.kind, m.change, std::nullopt, m.compute));
+    BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(*m.repo, target, m.kind, m.change, std::nullopt, m.compute,
+                                                m.body_checked));
     return std::optional<Prepared>(std::move(p));
   }
   Result<std::optional<VersionRow>> head = backend->GetHead(m.repo->ns, m.repo->name, m.id);
   if (head.ok() && *head && !(*head)->deleted) {
-    Result<Prepared> p = Prepare(*m.repo, target, m.kind, m.change, *head, m.compute);
+    Result<Prepared> p = Prepare(*m.repo, target, m.kind, m.change, *head, m.compute, m.body_checked);
     if (p.ok()) return std::optional<Prepared>(std::move(p).value());
   }
   return std::optional<Prepared>();
@@ -307,7 +313,7 @@ Result<Store::Impl::Written> Store::Impl::WriteOne(Txn& t, const Plan& m, const 
   // The head moved since the optimistic preparation: prepare again here.
   std::optional<Prepared> fresh;
   if (!early || early->base_version != current) {
-    BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, m.kind, change, head, m.compute));
+    BVER_ASSIGN_OR_RETURN(Prepared p, Prepare(repo, target, m.kind, change, head, m.compute, m.body_checked));
     fresh = std::move(p);
   }
   const Prepared& p = fresh ? *fresh : *early;
@@ -454,14 +460,7 @@ Result<Store::Impl::Plan> Store::Impl::PlanCreate(const std::string& repo_name, 
     return InvalidArgumentError("invalid id \"" + id + "\": expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   }
   // Defaults declared at the top level of the schema are applied on create.
-  json with_defaults = body;
-  if (with_defaults.is_object() && repo->schema->contains("properties")) {
-    for (auto it = (*repo->schema)["properties"].begin(); it != (*repo->schema)["properties"].end(); ++it) {
-      if (it.value().is_object() && it.value().contains("default") && !with_defaults.contains(it.key())) {
-        with_defaults[it.key()] = it.value()["default"];
-      }
-    }
-  }
+  json with_defaults = repo->WithDefaults(body);
   Plan m;
   m.repo = repo;
   m.id = id;
@@ -548,11 +547,19 @@ Store::~Store() = default;
 Result<std::unique_ptr<Store>> Store::Open(std::shared_ptr<const domain::Platform> platform,
                                            std::unique_ptr<Backend> backend, Options options) {
   auto impl = std::make_unique<Impl>();
+  // The domain compiler's validators, shared with the operation table; a
+  // platform assembled by hand (tests) has none, and gets them compiled here.
+  auto shared = [](const std::shared_ptr<const schema::Validator>& v,
+                   const JsonPtr& schema) -> Result<std::shared_ptr<const schema::Validator>> {
+    if (v) return v;
+    BVER_ASSIGN_OR_RETURN(std::unique_ptr<schema::Validator> compiled, schema::Validator::Compile(*schema));
+    return std::shared_ptr<const schema::Validator>(std::move(compiled));
+  };
   for (const domain::Repo& r : platform->repos) {
-    BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name()], schema::Validator::Compile(*r.schema));
+    BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name()], shared(r.validator, r.schema));
     for (const domain::Kind& k : r.kinds) {
       BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name() + "#" + k.name],
-                            schema::Validator::Compile(*k.effective_schema));
+                            shared(k.validator, k.effective_schema));
     }
   }
   impl->platform = std::move(platform);
@@ -567,6 +574,7 @@ Backend& Store::backend() { return *impl_->backend; }
 Result<Reference> Store::Create(const std::string& repo_name, const std::string& kind,
                                 const json& body, const WriteContext& ctx, const std::string& id_in) {
   BVER_ASSIGN_OR_RETURN(Impl::Plan m, impl_->PlanCreate(repo_name, kind, body, id_in));
+  m.body_checked = ctx.body_checked;
   return impl_->Mutate(m, ctx);
 }
 

@@ -86,7 +86,7 @@ struct Store::Impl {
   std::unique_ptr<Backend> backend;
   Options options;
   // Compiled body schemas: key "ns/repo" or "ns/repo#kind".
-  std::map<std::string, std::unique_ptr<schema::Validator>> validators;
+  std::map<std::string, std::shared_ptr<const schema::Validator>> validators;
 
   Result<const domain::Repo*> FindRepo(const std::string& name) const;
 
@@ -127,7 +127,8 @@ struct Store::Impl {
 
   Result<Prepared> Prepare(const domain::Repo& repo, const std::string& target, const std::string& kind_in,
                            ChangeType change, const std::optional<VersionRow>& head,
-                           const std::function<Result<json>(const json* current)>& compute) const;
+                           const std::function<Result<json>(const json* current)>& compute,
+                           bool body_checked = false) const;
 
   // One mutation, fully described before any transaction: what the public
   // mutations and Apply hand to WriteOne. `compute` turns the current head
@@ -141,6 +142,7 @@ struct Store::Impl {
     json request;
     std::function<Result<json>(const json* current)> compute;
     bool skip_if_exists = false;  // Apply: a create of an existing live reference is a no-op
+    bool body_checked = false;    // Create: WriteContext::body_checked
   };
 
   // A namespace owned by a plugin is written only by that plugin.

@@ -66,6 +66,12 @@ struct WriteContext {
   // reference leased by someone else rejects the write.
   std::string lease_holder;
   JsonPtr provenance;
+  // Create only: the caller has already checked the body with the store's
+  // own validator for its repo and kind (domain::Repo/Kind::validator: the
+  // operation table does, so a create's body is checked once), and the
+  // store does not check it again. A replace or a patch result is always
+  // checked here.
+  bool body_checked = false;
 };
 
 enum class PatchFormat { kMergePatch, kJsonPatch };
