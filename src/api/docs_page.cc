@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <regex>
 #include <set>
 #include <vector>
 
@@ -112,6 +113,26 @@ std::string SchemaBlock(const json& doc, const json& schema) {
   return "<pre>" + Pretty(schema) + "</pre>";
 }
 
+// A string a schema accepts, when one of a few everyday forms matches its
+// pattern or format (an id, a version, a digest, a time, a pointer); else
+// "..." for the reader to replace.
+std::string ExampleString(const json& schema) {
+  if (schema.value("format", "") == "date-time") return "2026-01-01T00:00:00Z";
+  auto pattern = schema.find("pattern");
+  if (pattern == schema.end() || !pattern->is_string()) return "example";
+  static const char* const kCandidates[] = {
+      "example", "example-1", "1.0.0", "bver://sites/site/example",
+      "sha256:0000000000000000000000000000000000000000000000000000000000000000", "0123456789abcdef"};
+  try {
+    const std::regex re(pattern->get<std::string>(), std::regex::ECMAScript);
+    for (const char* c : kCandidates) {
+      if (std::regex_search(c, re)) return c;
+    }
+  } catch (const std::regex_error&) {
+  }
+  return "...";
+}
+
 // A small example value for a schema: required properties only, a
 // placeholder per type. Good enough for a curl line a person then edits.
 json Example(const json& doc, const json& schema, int depth) {
@@ -147,7 +168,7 @@ json Example(const json& doc, const json& schema, int depth) {
   } else if (schema.contains("properties")) {
     type = "object";
   }
-  if (type == "string") return "...";
+  if (type == "string") return ExampleString(schema);
   if (type == "integer") return 1;
   if (type == "number") return 1.5;
   if (type == "boolean") return true;

@@ -259,7 +259,8 @@ TEST_F(RestUnitTest, DocsPageShowsEveryOperationWithoutCredentials) {
   }
   EXPECT_GT(operations, 10);
   EXPECT_THAT(r.body, HasSubstr("curl -sS -X POST 'http://127.0.0.1:8080/v1/refs/sites/site'"));
-  EXPECT_THAT(r.body, HasSubstr("-d '{\"name\":\"...\"}'"));  // the kind-less body's required field
+  // The kind-less body's required field, with a value its schema accepts.
+  EXPECT_THAT(r.body, HasSubstr("-d '{\"name\":\"example\"}'"));
   EXPECT_THAT(r.body, HasSubstr("<code>/v1/refs/sites/site/{id}/versions/{version}</code>"));
   EXPECT_EQ(Call(rest, "POST", "/docs", "{}").status, 405);
 }
