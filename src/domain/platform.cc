@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/schema/validator.h"
+
 namespace bver::domain {
 
 const char* PrimitiveName(Primitive p) {
@@ -26,6 +28,27 @@ const char* ConflictPolicyName(ConflictPolicy p) {
     case ConflictPolicy::kRestartOnWrite: return "restart_on_write";
   }
   return "fail";
+}
+
+std::vector<Violation> AtBody(std::vector<Violation> violations) {
+  for (Violation& v : violations) {
+    v.path = v.path.empty() ? "body" : (v.path.front() == '[' ? "body" : "body.") + v.path;
+  }
+  return violations;
+}
+
+Result<std::shared_ptr<const schema::Validator>> Repo::BodyValidator(const std::string& kind) const {
+  std::shared_ptr<const schema::Validator> compiled = validator;
+  JsonPtr source = schema;
+  if (!kind.empty()) {
+    const Kind* k = FindKind(kind);
+    if (k == nullptr) return NotFoundError("repo " + qualified_name() + " has no kind \"" + kind + "\"");
+    compiled = k->validator;
+    source = k->effective_schema;
+  }
+  if (compiled) return compiled;
+  BVER_ASSIGN_OR_RETURN(std::unique_ptr<schema::Validator> fresh, schema::Validator::Compile(*source));
+  return std::shared_ptr<const schema::Validator>(std::move(fresh));
 }
 
 nlohmann::json Repo::WithDefaults(nlohmann::json body) const {

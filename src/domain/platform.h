@@ -12,11 +12,17 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "bver/status.h"
+
 namespace bver::schema {
 class Validator;
 }
 
 namespace bver::domain {
+
+// A body's violations as a request names them: "name" -> "body.name",
+// "" -> "body", "[0]" -> "body[0]".
+std::vector<Violation> AtBody(std::vector<Violation> violations);
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
@@ -63,6 +69,10 @@ struct Repo {
   // `body` with the defaults declared at the top level of the repo schema
   // filled in where absent: what a create stores.
   nlohmann::json WithDefaults(nlohmann::json body) const;
+  // The validator of bodies of `kind` ("" for the base schema): the
+  // compiler's (Repo/Kind::validator), or compiled now for a platform
+  // assembled by hand. NotFound for an unknown kind.
+  Result<std::shared_ptr<const schema::Validator>> BodyValidator(const std::string& kind) const;
 };
 
 struct Namespace {

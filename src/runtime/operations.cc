@@ -144,20 +144,12 @@ OperationTable::~OperationTable() = default;
 
 namespace {
 
-// The validators of a repo's bodies, shared with the store when the domain
-// compiler made them (else compiled here: a platform assembled by hand).
-Result<std::shared_ptr<const schema::Validator>> Shared(const std::shared_ptr<const schema::Validator>& v,
-                                                       const JsonPtr& schema) {
-  if (v) return v;
-  BVER_ASSIGN_OR_RETURN(std::unique_ptr<schema::Validator> compiled, schema::Validator::Compile(*schema));
-  return std::shared_ptr<const schema::Validator>(std::move(compiled));
-}
-
 Result<std::function<std::vector<Violation>(const json&)>> BodyCheck(const domain::Repo& repo) {
-  BVER_ASSIGN_OR_RETURN(auto base, Shared(repo.validator, repo.schema));
+  // The validators the store uses too (domain::Repo::BodyValidator).
+  BVER_ASSIGN_OR_RETURN(auto base, repo.BodyValidator(""));
   std::map<std::string, std::shared_ptr<const schema::Validator>> by_kind;
   for (const domain::Kind& k : repo.kinds) {
-    BVER_ASSIGN_OR_RETURN(by_kind[k.name], Shared(k.validator, k.effective_schema));
+    BVER_ASSIGN_OR_RETURN(by_kind[k.name], repo.BodyValidator(k.name));
   }
   const domain::Repo* r = &repo;  // the platform outlives the table
   return std::function<std::vector<Violation>(const json&)>(
@@ -173,9 +165,7 @@ Result<std::function<std::vector<Violation>(const json&)>> BodyCheck(const domai
         } else if (r->kind_required) {
           return {};  // the input schema's required kind reports it
         }
-        std::vector<Violation> out = v->Validate(r->WithDefaults(*body)).violations();
-        for (Violation& x : out) x.path = x.path.empty() ? "body" : (x.path.front() == '[' ? "body" : "body.") + x.path;
-        return out;
+        return domain::AtBody(v->Validate(r->WithDefaults(*body)).violations());
       });
 }
 

@@ -127,10 +127,7 @@ Status Store::Impl::Validate(const domain::Repo& repo, const std::string& kind, 
   if (!s.ok()) {
     // Paths name the field within the request ("body.name"), whichever
     // operation produced the body (a create, a replace, a patch's result).
-    std::vector<Violation> at_body = s.violations();
-    for (Violation& v : at_body) {
-      v.path = v.path.empty() ? "body" : (v.path.front() == '[' ? "body" + v.path : "body." + v.path);
-    }
+    std::vector<Violation> at_body = domain::AtBody(s.violations());
     const std::string message = "body of " + repo.qualified_name() + (kind.empty() ? "" : " (kind " + kind + ")") +
                                 " is invalid: " + std::to_string(at_body.size()) + " violation(s)";
     return InvalidArgumentError(message, std::move(at_body));
@@ -547,19 +544,11 @@ Store::~Store() = default;
 Result<std::unique_ptr<Store>> Store::Open(std::shared_ptr<const domain::Platform> platform,
                                            std::unique_ptr<Backend> backend, Options options) {
   auto impl = std::make_unique<Impl>();
-  // The domain compiler's validators, shared with the operation table; a
-  // platform assembled by hand (tests) has none, and gets them compiled here.
-  auto shared = [](const std::shared_ptr<const schema::Validator>& v,
-                   const JsonPtr& schema) -> Result<std::shared_ptr<const schema::Validator>> {
-    if (v) return v;
-    BVER_ASSIGN_OR_RETURN(std::unique_ptr<schema::Validator> compiled, schema::Validator::Compile(*schema));
-    return std::shared_ptr<const schema::Validator>(std::move(compiled));
-  };
+  // The domain compiler's validators, shared with the operation table.
   for (const domain::Repo& r : platform->repos) {
-    BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name()], shared(r.validator, r.schema));
+    BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name()], r.BodyValidator(""));
     for (const domain::Kind& k : r.kinds) {
-      BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name() + "#" + k.name],
-                            shared(k.validator, k.effective_schema));
+      BVER_ASSIGN_OR_RETURN(impl->validators[r.qualified_name() + "#" + k.name], r.BodyValidator(k.name));
     }
   }
   impl->platform = std::move(platform);
