@@ -167,7 +167,7 @@ void Append(const fs::path& dir, double seconds) {
 void Deliver(const fs::path& dir, std::uint64_t n) {
   Opened o = Open(dir / "deliver");
   Fill(*o.store, n);
-  events::Subscriptions subs(o.store->backend());
+  events::Subscriptions subs(o.store->backend(), o.store->backend());
   Must(subs.CreateConsumer({{"name", "bench"}, {"from", 1}, {"max_ack_pending", 10000}}), "consumer");
   auto start = Clock::now();
   std::uint64_t got = 0;
@@ -189,7 +189,7 @@ void Deliver(const fs::path& dir, std::uint64_t n) {
 
 void Latency(const fs::path& dir, double seconds) {
   Opened o = Open(dir / "latency");
-  events::Subscriptions subs(o.store->backend());
+  events::Subscriptions subs(o.store->backend(), o.store->backend());
   Must(subs.CreateConsumer({{"name", "lat"}}), "consumer");
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -249,7 +249,7 @@ void Replay(const fs::path& dir, std::uint64_t n) {
   double fill_secs = std::chrono::duration<double>(Clock::now() - fill_start).count();
   events::Subscriptions::Options opts;
   opts.scan_budget = 1000000;
-  events::Subscriptions subs(o.store->backend(), opts);
+  events::Subscriptions subs(o.store->backend(), o.store->backend(), opts);
   for (const auto& [label, filter] : {std::pair<const char*, events::EventFilter>{"all", {}},
                                       std::pair<const char*, events::EventFilter>{"1% (channel audit)", {{"audit"}, {}, ""}}}) {
     auto start = Clock::now();

@@ -450,6 +450,7 @@ HttpResponse Rest::Handle(const HttpRequest& request) const {
 
   runtime::Call call;
   call.operation = row->id;
+  call.row = row;
   call.input = std::make_shared<const json>(std::move(input));
   call.principal = *std::move(principal);
   call.correlation_id = corr;

@@ -69,8 +69,8 @@ ApiKeyInfo InfoOf(const store::ApiKeyRow& row) {
 }  // namespace
 
 struct ApiKeys::Impl {
-  Impl(store::Backend& b, Options o) : backend(b), options(std::move(o)) {}
-  store::Backend& backend;
+  Impl(store::KeyTable& k, Options o) : keys(k), options(std::move(o)) {}
+  store::KeyTable& keys;
   Options options;
   struct Cached {
     store::ApiKeyRow row;
@@ -91,7 +91,7 @@ struct ApiKeys::Impl {
         return std::optional<store::ApiKeyRow>(it->second.row);
       }
     }
-    BVER_ASSIGN_OR_RETURN(std::optional<store::ApiKeyRow> row, backend.GetApiKey(id));
+    BVER_ASSIGN_OR_RETURN(std::optional<store::ApiKeyRow> row, keys.GetApiKey(id));
     if (row && options.cache_ttl_ms > 0) {
       std::lock_guard<std::mutex> l(mu);
       if (cache.size() >= kMaxCached) cache.clear();
@@ -106,9 +106,9 @@ struct ApiKeys::Impl {
   }
 };
 
-ApiKeys::ApiKeys(store::Backend& backend) : ApiKeys(backend, Options{}) {}
-ApiKeys::ApiKeys(store::Backend& backend, Options options)
-    : impl_(std::make_unique<Impl>(backend, std::move(options))) {}
+ApiKeys::ApiKeys(store::KeyTable& keys) : ApiKeys(keys, Options{}) {}
+ApiKeys::ApiKeys(store::KeyTable& keys, Options options)
+    : impl_(std::make_unique<Impl>(keys, std::move(options))) {}
 ApiKeys::~ApiKeys() = default;
 
 bool ApiKeys::LooksLikeKey(std::string_view text) { return text.substr(0, kPrefix.size()) == kPrefix; }
@@ -135,12 +135,12 @@ Result<CreatedApiKey> ApiKeys::Create(const std::string& name, const std::vector
   std::string id = internal::Hex(id_bytes);
   std::string secret = internal::Hex(secret_bytes);
   store::ApiKeyRow row{id, name, JoinScopes(scopes), HashSecret(salt, secret), impl_->Now(), 0};
-  BVER_RETURN_IF_ERROR(impl_->backend.WriteTxn([&](store::Txn& t) { return t.PutApiKey(row); }));
+  BVER_RETURN_IF_ERROR(impl_->keys.AddApiKey(row));
   return CreatedApiKey{InfoOf(row), std::string(kPrefix) + id + "_" + secret};
 }
 
 Result<std::vector<ApiKeyInfo>> ApiKeys::List() {
-  BVER_ASSIGN_OR_RETURN(std::vector<store::ApiKeyRow> rows, impl_->backend.ListApiKeys());
+  BVER_ASSIGN_OR_RETURN(std::vector<store::ApiKeyRow> rows, impl_->keys.ListApiKeys());
   std::vector<ApiKeyInfo> out;
   out.reserve(rows.size());
   for (const store::ApiKeyRow& r : rows) out.push_back(InfoOf(r));
@@ -153,12 +153,7 @@ Status ApiKeys::Revoke(std::string_view id_or_key) {
   if (id.size() != kIdHexLen || !IsLowerHex(id)) {
     return InvalidArgumentError("expected a key id (16 lower-case hex digits, as `bver keys list` shows)");
   }
-  bool found = false;
-  std::int64_t now = impl_->Now();
-  BVER_RETURN_IF_ERROR(impl_->backend.WriteTxn([&](store::Txn& t) -> Status {
-    BVER_ASSIGN_OR_RETURN(found, t.RevokeApiKey(id, now));
-    return Status::Ok();
-  }));
+  BVER_ASSIGN_OR_RETURN(bool found, impl_->keys.RevokeApiKey(id, impl_->Now()));
   impl_->Forget(id);
   if (!found) return NotFoundError("no API key with id " + id);
   return Status::Ok();

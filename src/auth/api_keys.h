@@ -53,9 +53,9 @@ class ApiKeys {
     std::function<std::int64_t()> clock;  // microseconds since the epoch; default: system clock
   };
 
-  // `backend` must outlive this object.
-  explicit ApiKeys(store::Backend& backend);
-  ApiKeys(store::Backend& backend, Options options);
+  // `keys` (the store's key table) must outlive this object.
+  explicit ApiKeys(store::KeyTable& keys);
+  ApiKeys(store::KeyTable& keys, Options options);
   ~ApiKeys();
 
   // Creates a key with `scopes` (at least one; each IsValidScope) and an

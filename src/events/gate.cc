@@ -179,12 +179,11 @@ Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext&
     r.outcome = Receipt::Outcome::kQuarantine;
     r.quarantine_id = !readmit_key.empty() ? readmit_key : (!r.event_id.empty() ? r.event_id : core::NewUuidV7());
     std::int64_t now = store_.Now();
-    BVER_RETURN_IF_ERROR(store_.backend().WriteTxn([&](store::Txn& t) -> Status {
-      BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> old, t.GetRecord(kQuarantineRecord, r.quarantine_id));
+    auto change = [&](const std::optional<std::string>& old) -> Result<std::optional<std::string>> {
       std::int64_t attempts = 1;
       json first = core::FormatTimestamp(now);
       if (old) {
-        json o = json::parse(old->value, nullptr, false);
+        json o = json::parse(*old, nullptr, false);
         if (o.is_object()) {
           attempts = o.value("attempts", std::int64_t{0}) + 1;
           if (o.contains("first_quarantined_at")) first = o["first_quarantined_at"];
@@ -198,8 +197,9 @@ Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext&
                     {"first_quarantined_at", first},
                     {"quarantined_at", core::FormatTimestamp(now)},
                     {"actor", ctx.actor}};
-      return t.PutRecord({kQuarantineRecord, r.quarantine_id, value.dump(), now});
-    }));
+      return std::optional<std::string>(value.dump());
+    };
+    BVER_RETURN_IF_ERROR(store_.backend().UpdateRecord(kQuarantineRecord, r.quarantine_id, now, change).status());
     return r;
   }
 

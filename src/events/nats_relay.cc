@@ -118,7 +118,7 @@ NatsRelay::~NatsRelay() { Stop(); }
 void NatsRelay::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
-  stop_ = false;
+  follower_ = std::make_unique<store::Follower>(store_.backend(), store::Follower::Options{.poll = options_.poll});
   status_.running = true;
   thread_ = std::thread([this] { Run(); });
 }
@@ -128,11 +128,9 @@ void NatsRelay::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!thread_.joinable()) return;
-    stop_ = true;
     t = std::move(thread_);
   }
-  cv_.notify_all();
-  store_.backend().WakeWaiters();
+  follower_->Stop();
   t.join();
   std::lock_guard<std::mutex> lock(mu_);
   status_.running = false;
@@ -144,19 +142,10 @@ NatsRelayStatus NatsRelay::Status() const {
   return status_;
 }
 
-bool NatsRelay::stopping() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stop_;
-}
+bool NatsRelay::stopping() const { return follower_ != nullptr && follower_->stopped(); }
 
-bool NatsRelay::Sleep(milliseconds d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, d, [this] { return stop_; });
-  return !stop_;
-}
-
-Result<std::uint64_t> NatsRelay::ReadCursor(store::Backend& backend, const std::string& stream) {
-  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, backend.GetRecord(kRelayRecord, RelayCursorKey(stream)));
+Result<std::uint64_t> NatsRelay::ReadCursor(store::RecordTable& records, const std::string& stream) {
+  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, records.GetRecord(kRelayRecord, RelayCursorKey(stream)));
   if (!row) return std::uint64_t{0};
   json v = json::parse(row->value, nullptr, false);
   if (!v.is_object() || !v.contains("offset") || !v["offset"].is_number_unsigned()) {
@@ -373,14 +362,8 @@ Result<std::size_t> NatsRelay::Round(std::unique_ptr<Conn>& conn, std::uint64_t&
   }
   const std::uint64_t last = events.back().offset;
   json value = {{"offset", last}};
-  BVER_RETURN_IF_ERROR(store_.backend().WriteTxn([&](store::Txn& t) -> bver::Status {
-    store::RecordRow row;
-    row.kind = kRelayRecord;
-    row.key = RelayCursorKey(options_.stream);
-    row.value = value.dump();
-    row.updated_at_us = store_.Now();
-    return t.PutRecord(row);
-  }));
+  BVER_RETURN_IF_ERROR(
+      store_.backend().PutRecord({kRelayRecord, RelayCursorKey(options_.stream), value.dump(), store_.Now()}));
   cursor = last;
   std::lock_guard<std::mutex> lock(mu_);
   status_.cursor = cursor;
@@ -391,25 +374,8 @@ void NatsRelay::Run() {
   std::unique_ptr<Conn> conn;
   std::uint64_t cursor = 0;
   milliseconds backoff = options_.backoff_initial;
-  store::Backend& backend = store_.backend();
-  while (!stopping()) {
-    const std::uint64_t seen = backend.commit_seq();
-    Result<std::size_t> relayed = Round(conn, cursor);
-    if (!relayed.ok()) {
-      if (relayed.status().code() == StatusCode::kCancelled || stopping()) break;
-      bool changed = false;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        changed = status_.last_error != relayed.status().message();
-        status_.last_error = relayed.status().message();
-        status_.connected = conn != nullptr;
-        ++status_.failures;
-      }
-      if (changed && options_.log) options_.log(relayed.status().message());
-      if (!Sleep(backoff)) break;
-      backoff = std::min(backoff * 2, options_.backoff_max);
-      continue;
-    }
+  auto pass = [&]() -> Result<bool> {
+    BVER_ASSIGN_OR_RETURN(std::size_t relayed, Round(conn, cursor));
     backoff = options_.backoff_initial;
     bool recovered = false;
     {
@@ -418,11 +384,23 @@ void NatsRelay::Run() {
       status_.last_error.clear();
     }
     if (recovered && options_.log) options_.log("nats relay: recovered, cursor at offset " + std::to_string(cursor));
-    if (*relayed < options_.batch_size) {
-      // Drained: sleep until a commit in this process, or the poll period.
-      backend.WaitForCommit(seen, options_.poll);
+    return relayed >= options_.batch_size;  // a full batch: more may be waiting
+  };
+  auto failed = [&](const bver::Status& s) -> milliseconds {
+    bool changed = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      changed = status_.last_error != s.message();
+      status_.last_error = s.message();
+      status_.connected = conn != nullptr;
+      ++status_.failures;
     }
-  }
+    if (changed && options_.log) options_.log(s.message());
+    milliseconds wait = backoff;
+    backoff = std::min(backoff * 2, options_.backoff_max);
+    return wait;
+  };
+  follower_->Run(pass, failed);
   conn.reset();
 }
 

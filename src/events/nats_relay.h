@@ -32,7 +32,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,6 +41,7 @@
 #include <vector>
 
 #include "bver/status.h"
+#include "src/store/follower.h"
 #include "src/store/store.h"
 
 namespace bver::events {
@@ -68,7 +68,7 @@ struct NatsRelayOptions {
   // Backoff after a failure: initial, doubled up to max.
   std::chrono::milliseconds backoff_initial{std::chrono::milliseconds(100)};
   std::chrono::milliseconds backoff_max{std::chrono::seconds(5)};
-  // The longest sleep on Backend::WaitForCommit when the log is drained
+  // The longest sleep (store::Follower::Options::poll) when the log is drained
   // (writers in other processes do not wake it).
   std::chrono::milliseconds poll{std::chrono::milliseconds(250)};
   // Called from the relay's thread when it connects, when a round fails with
@@ -115,7 +115,7 @@ class NatsRelay {
   const NatsRelayOptions& options() const { return options_; }
 
   // The cursor as stored (0 when there is none yet).
-  static Result<std::uint64_t> ReadCursor(store::Backend& backend, const std::string& stream);
+  static Result<std::uint64_t> ReadCursor(store::RecordTable& records, const std::string& stream);
 
  private:
   struct Conn;
@@ -129,7 +129,6 @@ class NatsRelay {
   // Publishes a batch and waits for its acks. In async mode, while the acks
   // are in flight, it reads the next full batch into `prefetched_`.
   bver::Status PublishBatch(Conn& conn, const std::vector<store::Event>& events);
-  bool Sleep(std::chrono::milliseconds d);  // false when stopping
   bool stopping() const;
 
   store::Store& store_;
@@ -137,8 +136,7 @@ class NatsRelay {
   std::vector<store::Event> prefetched_;  // the relay thread's only
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  std::unique_ptr<store::Follower> follower_;  // set by Start; waits, sleeps and stops the thread
   NatsRelayStatus status_;
   std::thread thread_;
 };

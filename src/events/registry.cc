@@ -108,7 +108,7 @@ json CompatReport::ToJson() const {
           {"breaks", std::move(b)}};
 }
 
-PayloadRegistry::PayloadRegistry(store::Backend& backend) : backend_(backend) {}
+PayloadRegistry::PayloadRegistry(store::RecordTable& records) : records_(records) {}
 
 Result<std::vector<PayloadSchema>> PayloadRegistry::Versions(const std::string& id) {
   BVER_RETURN_IF_ERROR(CheckSchemaId(id));
@@ -116,7 +116,7 @@ Result<std::vector<PayloadSchema>> PayloadRegistry::Versions(const std::string& 
   std::string after = id + "@";  // sorts before every "id@X.Y.Z"
   std::string prefix = id + "@";
   for (;;) {
-    BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> rows, backend_.ListRecords(kPayloadSchemaRecord, after, 200));
+    BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> rows, records_.ListRecords(kPayloadSchemaRecord, after, 200));
     bool more = rows.size() == 200;
     for (const store::RecordRow& r : rows) {
       if (r.key.compare(0, prefix.size(), prefix) != 0) {
@@ -138,7 +138,7 @@ Result<std::vector<PayloadSchema>> PayloadRegistry::List() {
   std::vector<PayloadSchema> out;
   std::string after;
   for (;;) {
-    BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> rows, backend_.ListRecords(kPayloadSchemaRecord, after, 200));
+    BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> rows, records_.ListRecords(kPayloadSchemaRecord, after, 200));
     for (const store::RecordRow& r : rows) {
       BVER_ASSIGN_OR_RETURN(PayloadSchema s, FromRecord(r));
       out.push_back(std::move(s));
@@ -164,7 +164,7 @@ Result<PayloadSchema> PayloadRegistry::Get(const std::string& id, const std::str
     return InvalidArgumentError("\"" + version + "\" is not a version X.Y.Z",
                                 {{"version", "schema.version", "three numbers X.Y.Z without leading zeros"}});
   }
-  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, backend_.GetRecord(kPayloadSchemaRecord, Key(id, *v)));
+  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, records_.GetRecord(kPayloadSchemaRecord, Key(id, *v)));
   if (!row) return NotFoundError("no payload schema " + Key(id, *v));
   return FromRecord(*row);
 }
@@ -192,7 +192,7 @@ Result<PayloadSchema> PayloadRegistry::Register(const std::string& id, const std
                                 {{"version", "schema.version", "three numbers X.Y.Z without leading zeros"}});
   }
   BVER_ASSIGN_OR_RETURN(CompatReport report, Check(id, schema, mode));
-  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> same, backend_.GetRecord(kPayloadSchemaRecord, Key(id, *v)));
+  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> same, records_.GetRecord(kPayloadSchemaRecord, Key(id, *v)));
   if (same) {
     BVER_ASSIGN_OR_RETURN(PayloadSchema existing, FromRecord(*same));
     if (existing.schema == schema) return existing;
@@ -222,13 +222,12 @@ Result<PayloadSchema> PayloadRegistry::Register(const std::string& id, const std
                 {"mode", std::string(CompatModeName(s.mode))},
                 {"schema", s.schema},
                 {"registered_at_us", s.registered_at_us}};
-  // Checked again inside the transaction: two registrations racing for one
-  // version must not both win.
-  BVER_RETURN_IF_ERROR(backend_.WriteTxn([&](store::Txn& t) -> Status {
-    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> raced, t.GetRecord(kPayloadSchemaRecord, Key(id, *v)));
-    if (raced) return AbortedError(Key(id, *v) + " was registered concurrently; try again");
-    return t.PutRecord({kPayloadSchemaRecord, Key(id, *v), value.dump(), s.registered_at_us});
-  }));
+  // Inserted only where no record is (compare-and-set against none): two
+  // registrations racing for one version must not both win.
+  BVER_ASSIGN_OR_RETURN(bool won, records_.CompareAndSetRecord(
+                                       {kPayloadSchemaRecord, Key(id, *v), value.dump(), s.registered_at_us},
+                                       std::nullopt));
+  if (!won) return AbortedError(Key(id, *v) + " was registered concurrently; try again");
   return s;
 }
 
@@ -240,7 +239,7 @@ Result<std::shared_ptr<const schema::Validator>> PayloadRegistry::ValidatorFor(c
     auto it = validators_.find(key);
     if (it != validators_.end()) return it->second;
   }
-  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, backend_.GetRecord(kPayloadSchemaRecord, key));
+  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, records_.GetRecord(kPayloadSchemaRecord, key));
   if (!row) return NotFoundError("payload schema " + key + " is not registered");
   BVER_ASSIGN_OR_RETURN(PayloadSchema s, FromRecord(*row));
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<schema::Validator> v, Compile(s.schema));

@@ -1,12 +1,12 @@
 // The payload schema registry (BVER.md §6): payload contracts registered as
 // id@semver, each a JSON Schema 2020-12 document that src/schema compiles,
-// kept as records of the store's backend (kind "payload_schema", key
+// kept as records of the store's record table (kind "payload_schema", key
 // "id@X.Y.Z"). Each id has a compatibility mode (compat.h) checked against
 // its latest version when a new one is registered (docs/events.md).
 //
 // Registered versions never change. Thread safety: a PayloadRegistry may be
 // used from any number of threads (compiled validators are cached under a
-// mutex; the backend is thread-safe).
+// mutex; the record table is thread-safe).
 #pragma once
 
 #include <cstdint>
@@ -69,8 +69,8 @@ struct CompatReport {
 
 class PayloadRegistry {
  public:
-  // `backend` must outlive the registry.
-  explicit PayloadRegistry(store::Backend& backend);
+  // `records` must outlive the registry.
+  explicit PayloadRegistry(store::RecordTable& records);
 
   // Registers `schema` as id@version. `mode` empty: the id's mode (its
   // latest version's), or backward for a new id. Errors: InvalidArgument
@@ -98,7 +98,7 @@ class PayloadRegistry {
   Result<std::shared_ptr<const schema::Validator>> ValidatorFor(const std::string& ref);
 
  private:
-  store::Backend& backend_;
+  store::RecordTable& records_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const schema::Validator>> validators_;  // GUARDED_BY(mu_)
 };

@@ -10,6 +10,7 @@
 
 #include "src/core/clock.h"
 #include "src/store/backend.h"
+#include "src/store/follower.h"
 #include "src/store/store.h"
 
 namespace bver::events {
@@ -72,7 +73,7 @@ struct Consumer {
   std::vector<Pending> pending;  // by offset
   std::uint64_t delivered = 0, acked = 0, redelivered = 0;
   std::int64_t created_at_us = 0, updated_at_us = 0;
-  std::uint64_t rev = 0;  // bumped by every change: the compare-and-set token
+  std::uint64_t rev = 0;  // bumped by every change (the stored text is the compare-and-set token)
 
   json Stored() const {
     json p = json::array();
@@ -191,11 +192,18 @@ Result<EventFilter> EventFilter::FromJson(const json& j) {
 }
 
 struct Subscriptions::Impl {
-  store::Backend& backend;
+  store::EventLog& log;
+  store::RecordTable& records;
   Options options;
 
+  // Runs `pass` until it finds something or `wait_ms` has passed.
+  Result<bool> Wait(std::int64_t wait_ms, const std::function<Result<bool>()>& pass) {
+    store::Follower follower(log, {.poll = options.poll_interval});
+    return follower.WaitUntil(pass, std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms));
+  }
+
   Result<std::optional<Consumer>> Find(const std::string& name) {
-    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, backend.GetRecord(kRecordKind, name));
+    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, records.GetRecord(kRecordKind, name));
     if (!row) return std::optional<Consumer>();
     BVER_ASSIGN_OR_RETURN(Consumer c, Consumer::Load(row->value));
     return std::optional<Consumer>(std::move(c));
@@ -208,54 +216,44 @@ struct Subscriptions::Impl {
     return std::move(*c);
   }
 
-  // Writes `c` if the stored record still has revision `expected`; false
-  // when another writer got there first (the caller reads again).
-  Result<bool> CompareAndSet(Consumer c, std::uint64_t expected) {
-    bool won = false;
-    c.rev = expected + 1;
-    c.updated_at_us = NowUs();
-    BVER_RETURN_IF_ERROR(backend.WriteTxn([&](store::Txn& t) -> Status {
-      BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, t.GetRecord(kRecordKind, c.name));
-      if (!row) return NoConsumer(c.name);
-      BVER_ASSIGN_OR_RETURN(Consumer now, Consumer::Load(row->value));
-      if (now.rev != expected) return Status::Ok();
-      BVER_RETURN_IF_ERROR(t.PutRecord({kRecordKind, c.name, c.Stored().dump(), c.updated_at_us}));
-      won = true;
-      return Status::Ok();
-    }));
-    return won;
-  }
-
-  // Reads a consumer, lets `change` edit it, and stores it with
-  // compare-and-set, retrying on a race (`change` runs again on the fresh
-  // record). The consumer as stored.
-  Result<Consumer> Update(const std::string& name, const std::function<void(Consumer&)>& change) {
-    for (int i = 0; i < kCasAttempts; ++i) {
-      BVER_ASSIGN_OR_RETURN(Consumer c, MustFind(name));
-      std::uint64_t rev = c.rev;
-      change(c);
-      Consumer stored = c;
-      BVER_ASSIGN_OR_RETURN(bool won, CompareAndSet(std::move(c), rev));
-      if (won) return stored;
-    }
-    return AbortedError("consumer \"" + name + "\" is being changed by many callers at once; try again");
+  // Reads a consumer, lets `change` edit it (answering false when it
+  // changed nothing), and stores it with compare-and-set, `change` running
+  // again on the fresh record after a lost race (RecordTable::UpdateRecord).
+  // The consumer as stored.
+  Result<Consumer> Update(const std::string& name, const std::function<Result<bool>(Consumer&)>& change) {
+    BVER_RETURN_IF_ERROR(ValidName(name));
+    Consumer out;
+    BVER_RETURN_IF_ERROR(
+        records
+            .UpdateRecord(kRecordKind, name, NowUs(),
+                          [&](const std::optional<std::string>& text) -> Result<std::optional<std::string>> {
+                            if (!text) return NoConsumer(name);
+                            BVER_ASSIGN_OR_RETURN(Consumer c, Consumer::Load(*text));
+                            BVER_ASSIGN_OR_RETURN(bool changed, change(c));
+                            out = c;
+                            if (!changed) return std::optional<std::string>();
+                            out.rev += 1;
+                            out.updated_at_us = NowUs();
+                            return std::optional<std::string>(out.Stored().dump());
+                          })
+            .status());
+    return out;
   }
 
   // What callers see of `c`, with the log's current end.
   Result<json> Public(const Consumer& c) {
-    BVER_ASSIGN_OR_RETURN(std::uint64_t end, backend.LastEventOffset());
+    BVER_ASSIGN_OR_RETURN(std::uint64_t end, log.LastEventOffset());
     return c.Public(end);
   }
 
   // One attempt to hand out up to `max` deliveries.
   Result<json> FetchOnce(const std::string& name, std::size_t max) {
-    for (int i = 0; i < kCasAttempts; ++i) {
-      BVER_ASSIGN_OR_RETURN(Consumer c, MustFind(name));
-      std::uint64_t rev = c.rev;
-      std::uint64_t stored_next = c.next;
+    json out;
+    BVER_RETURN_IF_ERROR(Update(name, [&](Consumer& c) -> Result<bool> {
+      const std::uint64_t stored_next = c.next;
       std::int64_t now = NowUs();
       std::int64_t deadline = now + c.ack_timeout_ms * 1000;
-      json out = json::array();
+      out = json::array();
       std::vector<std::uint64_t> again;
       for (Pending& p : c.pending) {
         if (out.size() + again.size() >= max) break;
@@ -263,7 +261,7 @@ struct Subscriptions::Impl {
       }
       // Redeliveries first, in offset order; their envelopes are read back.
       for (std::uint64_t off : again) {
-        BVER_ASSIGN_OR_RETURN(std::vector<store::Event> ev, backend.ReadEvents(off, 1));
+        BVER_ASSIGN_OR_RETURN(std::vector<store::Event> ev, log.ReadEvents(off, 1));
         Pending& p = *std::find_if(c.pending.begin(), c.pending.end(), [&](const Pending& x) { return x.offset == off; });
         p.deliveries += 1;
         p.deadline_us = deadline;
@@ -276,7 +274,7 @@ struct Subscriptions::Impl {
       std::size_t scanned = 0;
       while (out.size() < max && c.pending.size() < c.max_ack_pending && scanned < options.scan_budget) {
         std::size_t want = std::min<std::size_t>(500, options.scan_budget - scanned);
-        BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, backend.ReadEvents(c.next, want));
+        BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, log.ReadEvents(c.next, want));
         if (batch.empty()) break;
         bool full = false;
         for (const store::Event& e : batch) {
@@ -293,23 +291,20 @@ struct Subscriptions::Impl {
         }
         if (full || batch.size() < want) break;
       }
-      if (out.empty() && c.next == stored_next) return json::array();  // nothing changed: write nothing
       std::sort(out.begin(), out.end(), [](const json& a, const json& b) { return a["offset"] < b["offset"]; });
-      BVER_ASSIGN_OR_RETURN(bool won, CompareAndSet(std::move(c), rev));
-      if (won) return out;
-    }
-    return AbortedError("consumer \"" + name + "\" is being fetched by many callers at once; try again");
+      return !out.empty() || !again.empty() || c.next != stored_next;  // nothing changed: write nothing
+    }).status());
+    return out;
   }
 };
 
-Subscriptions::Subscriptions(store::Backend& backend) : Subscriptions(backend, Options()) {}
+Subscriptions::Subscriptions(store::EventLog& log, store::RecordTable& records)
+    : Subscriptions(log, records, Options()) {}
 
-Subscriptions::Subscriptions(store::Backend& backend, Options options)
-    : impl_(std::make_unique<Impl>(Impl{backend, options})) {}
+Subscriptions::Subscriptions(store::EventLog& log, store::RecordTable& records, Options options)
+    : impl_(std::make_unique<Impl>(Impl{log, records, options})) {}
 
 Subscriptions::~Subscriptions() = default;
-
-store::Backend& Subscriptions::backend() const { return impl_->backend; }
 
 Result<json> Subscriptions::CreateConsumer(const json& spec) {
   if (!spec.is_object()) return FieldError("", "a consumer spec must be a JSON object");
@@ -349,22 +344,28 @@ Result<json> Subscriptions::CreateConsumer(const json& spec) {
   c.created_at_us = c.updated_at_us = NowUs();
   bool created = false;
   std::optional<Consumer> existing;
-  BVER_RETURN_IF_ERROR(impl_->backend.WriteTxn([&](store::Txn& t) -> Status {
-    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, t.GetRecord(kRecordKind, c.name));
+  // Inserted with compare-and-set against no record: of two creations
+  // racing for one name, one creates and the other finds it.
+  for (int i = 0; i < kCasAttempts && !created && !existing; ++i) {
+    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, impl_->records.GetRecord(kRecordKind, c.name));
     if (row) {
       BVER_ASSIGN_OR_RETURN(Consumer old, Consumer::Load(row->value));
       existing = std::move(old);
-      return Status::Ok();
+      break;
     }
     if (from) {
       c.next = *from;
     } else {
-      BVER_ASSIGN_OR_RETURN(c.next, t.NextEventOffset());  // new events only
+      // New events only: from the end of the log as it is now (an event
+      // committed while the consumer is being stored may be delivered too).
+      BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->log.LastEventOffset());
+      c.next = end + 1;
     }
-    created = true;
-    return t.PutRecord({kRecordKind, c.name, c.Stored().dump(), c.updated_at_us});
-  }));
-  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+    BVER_ASSIGN_OR_RETURN(created, impl_->records.CompareAndSetRecord(
+                                       {kRecordKind, c.name, c.Stored().dump(), c.updated_at_us}, std::nullopt));
+  }
+  if (!created && !existing) return AbortedError("consumer \"" + c.name + "\" is being created and deleted by many callers at once; try again");
+  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->log.LastEventOffset());
   if (!created) {
     bool same = existing->filter.ToJson() == c.filter.ToJson() && existing->ack_timeout_ms == c.ack_timeout_ms &&
                 existing->max_ack_pending == c.max_ack_pending;
@@ -387,11 +388,11 @@ Result<json> Subscriptions::GetConsumer(const std::string& name) {
 }
 
 Result<json> Subscriptions::ListConsumers() {
-  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->log.LastEventOffset());
   json out = json::array();
   std::string after;
   for (;;) {
-    BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> rows, impl_->backend.ListRecords(kRecordKind, after, 500));
+    BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> rows, impl_->records.ListRecords(kRecordKind, after, 500));
     for (const store::RecordRow& r : rows) {
       BVER_ASSIGN_OR_RETURN(Consumer c, Consumer::Load(r.value));
       out.push_back(c.Public(end));
@@ -404,11 +405,7 @@ Result<json> Subscriptions::ListConsumers() {
 
 Result<json> Subscriptions::DeleteConsumer(const std::string& name) {
   BVER_RETURN_IF_ERROR(ValidName(name));
-  bool existed = false;
-  BVER_RETURN_IF_ERROR(impl_->backend.WriteTxn([&](store::Txn& t) -> Status {
-    BVER_ASSIGN_OR_RETURN(existed, t.DeleteRecord(kRecordKind, name));
-    return Status::Ok();
-  }));
+  BVER_ASSIGN_OR_RETURN(bool existed, impl_->records.DeleteRecord(kRecordKind, name));
   if (!existed) return NoConsumer(name);
   return json{{"name", name}, {"deleted", true}};
 }
@@ -418,21 +415,18 @@ Result<json> Subscriptions::Fetch(const std::string& name, std::size_t max, std:
   if (wait_ms < 0 || wait_ms > kMaxWaitMs) {
     return FieldError("wait_ms", "wait_ms must be from 0 to " + std::to_string(kMaxWaitMs));
   }
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  for (;;) {
-    std::uint64_t seen = impl_->backend.commit_seq();
-    BVER_ASSIGN_OR_RETURN(json events, impl_->FetchOnce(name, max));
-    auto now = std::chrono::steady_clock::now();
-    if (!events.empty() || now >= until) return json{{"consumer", name}, {"events", std::move(events)}};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
-    impl_->backend.WaitForCommit(seen, std::min(left, impl_->options.poll_interval));
-  }
+  json events;
+  BVER_RETURN_IF_ERROR(impl_->Wait(wait_ms, [&]() -> Result<bool> {
+                          BVER_ASSIGN_OR_RETURN(events, impl_->FetchOnce(name, max));
+                          return !events.empty();
+                        }).status());
+  return json{{"consumer", name}, {"events", std::move(events)}};
 }
 
 Result<json> Subscriptions::Ack(const std::string& name, const std::vector<std::uint64_t>& offsets) {
   if (offsets.empty()) return FieldError("offsets", "offsets must name at least one delivered offset");
   json acked, unknown;
-  BVER_ASSIGN_OR_RETURN(Consumer c, impl_->Update(name, [&](Consumer& c) {
+  BVER_ASSIGN_OR_RETURN(Consumer c, impl_->Update(name, [&](Consumer& c) -> Result<bool> {
     acked = json::array();
     unknown = json::array();
     for (std::uint64_t off : offsets) {
@@ -445,6 +439,7 @@ Result<json> Subscriptions::Ack(const std::string& name, const std::vector<std::
       c.acked += 1;
       acked.push_back(off);
     }
+    return !acked.empty();
   }));
   BVER_ASSIGN_OR_RETURN(json consumer, impl_->Public(c));
   return json{{"acked", std::move(acked)}, {"unknown", std::move(unknown)}, {"consumer", std::move(consumer)}};
@@ -452,9 +447,10 @@ Result<json> Subscriptions::Ack(const std::string& name, const std::vector<std::
 
 Result<json> Subscriptions::Seek(const std::string& name, std::uint64_t offset) {
   if (offset < 1) return FieldError("offset", "offset must be >= 1 (1 replays the whole log)");
-  BVER_ASSIGN_OR_RETURN(Consumer c, impl_->Update(name, [&](Consumer& c) {
+  BVER_ASSIGN_OR_RETURN(Consumer c, impl_->Update(name, [&](Consumer& c) -> Result<bool> {
     c.pending.clear();
     c.next = offset;
+    return true;
   }));
   return impl_->Public(c);
 }
@@ -465,7 +461,7 @@ Result<Subscriptions::Page> Subscriptions::ReadPage(std::uint64_t from, const Ev
   std::size_t scanned = 0;
   while (page.events.size() < limit && scanned < impl_->options.scan_budget) {
     std::size_t want = std::min<std::size_t>(1000, impl_->options.scan_budget - scanned);
-    BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, impl_->backend.ReadEvents(page.next_offset, want));
+    BVER_ASSIGN_OR_RETURN(std::vector<store::Event> batch, impl_->log.ReadEvents(page.next_offset, want));
     for (store::Event& e : batch) {
       ++scanned;
       page.next_offset = e.offset + 1;
@@ -496,24 +492,19 @@ Result<json> Subscriptions::Read(std::uint64_t from, const json& filter_json, st
   }
   BVER_ASSIGN_OR_RETURN(EventFilter filter, EventFilter::FromJson(filter_json));
   if (from == 0) {
-    BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
+    BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->log.LastEventOffset());
     from = end + 1;
   }
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  for (;;) {
-    std::uint64_t seen = impl_->backend.commit_seq();
-    BVER_ASSIGN_OR_RETURN(json page, Read(from, filter, limit));
-    auto now = std::chrono::steady_clock::now();
-    if (!page["events"].empty() || now >= until) {
-      BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->backend.LastEventOffset());
-      page["log_end"] = end;
-      return page;
-    }
-    // Nothing passed the filter: resume past what was scanned.
-    from = page["next_offset"].get<std::uint64_t>();
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
-    impl_->backend.WaitForCommit(seen, std::min(left, impl_->options.poll_interval));
-  }
+  json page;
+  BVER_RETURN_IF_ERROR(impl_->Wait(wait_ms, [&]() -> Result<bool> {
+                          BVER_ASSIGN_OR_RETURN(page, Read(from, filter, limit));
+                          // Nothing passed the filter: resume past what was scanned.
+                          from = page["next_offset"].get<std::uint64_t>();
+                          return !page["events"].empty();
+                        }).status());
+  BVER_ASSIGN_OR_RETURN(std::uint64_t end, impl_->log.LastEventOffset());
+  page["log_end"] = end;
+  return page;
 }
 
 }  // namespace bver::events

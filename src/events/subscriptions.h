@@ -20,7 +20,7 @@
 // skipped).
 //
 // Thread safety: a Subscriptions object may be used from any number of
-// threads; the backend must outlive it.
+// threads.
 #pragma once
 
 #include <chrono>
@@ -37,7 +37,8 @@
 #include "src/store/types.h"
 
 namespace bver::store {
-class Backend;
+class EventLog;
+class RecordTable;
 }  // namespace bver::store
 
 namespace bver::events {
@@ -72,8 +73,10 @@ class Subscriptions : public runtime::SubscriptionService {
     std::chrono::milliseconds poll_interval{250};
   };
 
-  explicit Subscriptions(store::Backend& backend);
-  Subscriptions(store::Backend& backend, Options options);
+  // Consumers are records of `records`; events are read from `log`. Both
+  // must outlive this object.
+  Subscriptions(store::EventLog& log, store::RecordTable& records);
+  Subscriptions(store::EventLog& log, store::RecordTable& records, Options options);
   ~Subscriptions() override;
 
   Result<nlohmann::json> Read(std::uint64_t from, const nlohmann::json& filter, std::size_t limit,
@@ -96,9 +99,6 @@ class Subscriptions : public runtime::SubscriptionService {
   Result<Page> ReadPage(std::uint64_t from, const EventFilter& filter, std::size_t limit);
   // The same as JSON: {"events": [...], "next_offset": N}.
   Result<nlohmann::json> Read(std::uint64_t from, const EventFilter& filter, std::size_t limit);
-
-  // The store the consumers live in (followers wait on its commits).
-  store::Backend& backend() const;
 
  private:
   struct Impl;

@@ -81,7 +81,7 @@ class ConsumerTest : public ::testing::TestWithParam<BackendCase> {
     store_ = std::move(opened->store);
     Subscriptions::Options o;
     o.poll_interval = std::chrono::milliseconds(50);
-    subs_ = std::make_unique<Subscriptions>(store_->backend(), o);
+    subs_ = std::make_unique<Subscriptions>(store_->backend(), store_->backend(), o);
   }
   // A site and an asset per call: two traffic events.
   void Write(const std::string& name) {

@@ -97,7 +97,8 @@ std::string DefaultWorkerName() {
 
 }  // namespace internal
 
-Engine::Impl::Impl(store::Store& s, CapabilityHost& h, EngineOptions o) : store(s), host(h), options(std::move(o)) {
+Engine::Impl::Impl(store::Store& s, CapabilityHost& h, EngineOptions o)
+    : store(s), queue(s.backend()), records(s.backend()), host(h), options(std::move(o)) {
   if (options.worker_name.empty()) options.worker_name = DefaultWorkerName();
   if (options.worker_labels.is_null()) options.worker_labels = DetectLabels();
   if (options.heartbeat_ms <= 0) options.heartbeat_ms = std::max<std::int64_t>(1, options.job_lease_ms / 3);
@@ -305,7 +306,7 @@ Result<json> Engine::Impl::Submit(const runtime::JobStartRequest& req) {
   if (!req.idempotency_key.empty()) {
     BVER_ASSIGN_OR_RETURN(idem_digest, core::JsonDigest(json{{"job", spec.name}, {"input", raw}, {"no_cache", req.no_cache}}));
     BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> rec,
-                          store.backend().GetRecord(kJobIdempotencyKind, req.idempotency_key));
+                          records.GetRecord(kJobIdempotencyKind, req.idempotency_key));
     BVER_ASSIGN_OR_RETURN(std::optional<std::string> seen, IdempotentJob(rec, req.idempotency_key, idem_digest));
     if (seen) return StatusOf(*seen, req.wait_seconds);
   }
@@ -339,7 +340,7 @@ Result<json> Engine::Impl::Submit(const runtime::JobStartRequest& req) {
                 {"pins", res.pins}};
   std::optional<store::RecordRow> cached;
   if (cap.deterministic && !req.no_cache) {
-    BVER_ASSIGN_OR_RETURN(cached, store.backend().GetRecord(kActionCacheKind, res.cache_key));
+    BVER_ASSIGN_OR_RETURN(cached, records.GetRecord(kActionCacheKind, res.cache_key));
   }
   store::WriteContext ctx;
   ctx.actor = row.actor.empty() ? "jobs" : row.actor;
@@ -395,7 +396,7 @@ Result<json> Engine::Impl::StatusOf(const std::string& id, double wait_seconds) 
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::microseconds(static_cast<std::int64_t>(std::max(0.0, wait_seconds) * 1e6));
   while (true) {
-    BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> row, store.backend().GetJob(id));
+    BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> row, queue.GetJob(id));
     if (!row) return NotFoundError("no job " + id);
     if (Ended(row->state) || std::chrono::steady_clock::now() >= deadline) return View(*row);
     std::unique_lock<std::mutex> l(mu);
@@ -505,7 +506,7 @@ Result<nlohmann::json> Engine::CancelJob(const std::string& job_id, const std::s
 
 Result<std::vector<nlohmann::json>> Engine::List(const std::string& state, const std::string& after_id,
                                                  std::size_t limit) {
-  BVER_ASSIGN_OR_RETURN(std::vector<store::JobRow> rows, impl_->store.backend().ListJobs(state, after_id, limit));
+  BVER_ASSIGN_OR_RETURN(std::vector<store::JobRow> rows, impl_->queue.ListJobs(state, after_id, limit));
   std::vector<json> out;
   for (const store::JobRow& r : rows) out.push_back(impl_->View(r));
   return out;

@@ -116,7 +116,9 @@ std::string DefaultWorkerName();
 using namespace internal;  // NOLINT: the two files of one class
 
 struct Engine::Impl {
-  store::Store& store;
+  store::Store& store;    // writes: every job state commits with its event
+  store::JobQueue& queue;  // reads and claims (the store's backend)
+  store::RecordTable& records;  // idempotency keys and the action cache, read
   CapabilityHost& host;
   EngineOptions options;
   std::string labels_text;

@@ -553,7 +553,7 @@ std::optional<store::JobRow> Engine::Impl::Execute(store::JobRow row) {
 Result<bool> Engine::Impl::RunOne(const std::string& worker) {
   std::int64_t now = store.Now();
   BVER_ASSIGN_OR_RETURN(std::optional<store::JobRow> row,
-                        store.backend().ClaimJob(worker, labels_text, now, now + options.job_lease_ms * 1000));
+                        queue.ClaimJob(worker, labels_text, now, now + options.job_lease_ms * 1000));
   if (!row) return false;
   for (std::optional<store::JobRow> next = Execute(std::move(*row)); next;) next = Execute(std::move(*next));
   return true;
@@ -593,13 +593,13 @@ void Engine::Impl::Monitor() {
       }
       if (now < e->next_heartbeat_us) continue;
       e->next_heartbeat_us = now + options.heartbeat_ms * 1000;
-      Result<bool> held = store.backend().RenewJobLease(e->job_id, e->worker, now + options.job_lease_ms * 1000);
+      Result<bool> held = queue.RenewJobLease(e->job_id, e->worker, now + options.job_lease_ms * 1000);
       if (held.ok() && !*held) {
         e->lost = true;
         e->cancel = true;
         continue;
       }
-      Result<std::optional<store::JobRow>> row = store.backend().GetJob(e->job_id);
+      Result<std::optional<store::JobRow>> row = queue.GetJob(e->job_id);
       if (row.ok() && *row && (*row)->cancel_requested) {
         e->cancel_requested = true;
         e->cancel = true;

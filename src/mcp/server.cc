@@ -301,16 +301,16 @@ Server::Answer Server::CallTool(const json& params, const auth::Principal& who) 
     return Answer::Fail(kInvalidParams, "Invalid params: tools/call needs a tool name");
   }
   const std::string tool = name->get<std::string>();
-  std::vector<const runtime::OperationRow*> rows = ToolRows();
-  if (std::none_of(rows.begin(), rows.end(), [&](const runtime::OperationRow* r) { return r->id == tool; })) {
-    return Answer::Fail(kInvalidParams, "Unknown tool: " + tool);
-  }
+  // Every row is a tool (ToolRows): found once, here, and handed to the broker.
+  const runtime::OperationRow* row = broker_->table().Find(tool);
+  if (row == nullptr) return Answer::Fail(kInvalidParams, "Unknown tool: " + tool);
   auto args = params.find("arguments");
   if (args != params.end() && !args->is_object() && !args->is_null()) {
     return Answer::Fail(kInvalidParams, "Invalid params: arguments must be an object");
   }
   runtime::Call call;
   call.operation = tool;
+  call.row = row;
   call.input = std::make_shared<const json>((args == params.end() || args->is_null()) ? json::object() : *args);
   call.principal = who;
   call.transport = options_.transport;

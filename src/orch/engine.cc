@@ -16,7 +16,10 @@ bool StepEnded(const std::string& s) {
 
 }  // namespace internal
 
-Engine::Impl::Impl(store::Store& s, EngineOptions o) : store(s), options(o) {
+Engine::Impl::Impl(store::Store& s, EngineOptions o)
+    : store(s),
+      options(o),
+      follower(s.backend(), {.poll = std::chrono::milliseconds(o.poll_ms), .min_idle = std::chrono::milliseconds(kMinIdleMs)}) {
   for (const domain::Orchestrator& orch : store.platform().orchestrators) {
     orchestrators.emplace(orch.name, &orch);
     if (!orch.input_schema) continue;
@@ -230,14 +233,16 @@ Result<Engine::Impl::Loaded> Engine::Impl::Find(const std::string& orchestrator,
 
 Result<json> Engine::Impl::Get(const std::string& orchestrator, const std::string& run_id, double wait_seconds) {
   auto deadline = Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(std::max(0.0, wait_seconds) * 1e6));
-  while (true) {
-    std::uint64_t seen = store.backend().commit_seq();
-    BVER_ASSIGN_OR_RETURN(Loaded l, Find(orchestrator, run_id));
-    if (l.run.value("state", "") != "running" || Clock::now() >= deadline) return View(std::move(l.run));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    store.backend().WaitForCommit(seen, std::min(left, std::chrono::milliseconds(options.poll_ms)) +
-                                            std::chrono::milliseconds(1));
-  }
+  std::optional<Loaded> found;
+  BVER_RETURN_IF_ERROR(follower
+                           .WaitUntil(
+                               [&]() -> Result<bool> {
+                                 BVER_ASSIGN_OR_RETURN(found, Find(orchestrator, run_id));
+                                 return found->run.value("state", "") != "running";
+                               },
+                               deadline)
+                           .status());
+  return View(std::move(found->run));
 }
 
 Result<json> Engine::Impl::Cancel(const std::string& orchestrator, const std::string& run_id, const std::string& actor,
@@ -324,11 +329,9 @@ void Engine::Stop() {
   {
     std::lock_guard<std::mutex> l(impl_->mu);
     impl_->stopping = true;
-    impl_->stop_flag = true;
     threads.swap(impl_->threads);
   }
-  impl_->stop_cv.notify_all();
-  impl_->store.backend().WakeWaiters();
+  impl_->follower.Stop();
   for (std::thread& t : threads) t.join();
   std::lock_guard<std::mutex> l(impl_->mu);
   impl_->dispatcher = nullptr;  // it may go now

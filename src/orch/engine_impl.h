@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -27,6 +26,7 @@
 #include "src/runtime/problem.h"
 #include "src/runtime/dispatcher.h"
 #include "src/schema/validator.h"
+#include "src/store/follower.h"
 #include "src/store/store.h"
 
 namespace bver::orch {
@@ -74,8 +74,9 @@ struct Engine::Impl {
   const runtime::Dispatcher* dispatcher = nullptr;  // GUARDED_BY(mu); set by Start, cleared by Stop
   std::set<std::string> busy;                     // GUARDED_BY(mu): runs a thread is advancing
   bool stopping = false;                          // GUARDED_BY(mu)
-  std::atomic<bool> stop_flag{false};
-  std::condition_variable stop_cv;  // Stop() was called
+  // The engine threads' waits between passes (and a run's wait in Get);
+  // Stop() stops it, which ends them.
+  store::Follower follower;
   std::vector<std::thread> threads;
 
   Impl(store::Store& s, EngineOptions o);

@@ -8,11 +8,11 @@ Result<bool> Engine::Impl::Pass() {
   if (Dispatcher() == nullptr) return false;
   bool any = false;
   std::string after;
-  while (!stop_flag.load()) {
+  while (!follower.stopped()) {
     BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> page, store.backend().ListRecords(kActiveKind, after, 500));
     for (const store::RecordRow& r : page) {
       after = r.key;
-      if (stop_flag.load()) break;
+      if (follower.stopped()) break;
       {
         std::lock_guard<std::mutex> l(mu);
         if (!busy.insert(r.key).second) continue;
@@ -33,7 +33,7 @@ Result<bool> Engine::Impl::Pass() {
 // Records transitions of run `run_id` until none is possible now.
 Result<bool> Engine::Impl::Advance(const std::string& run_id) {
   bool any = false;
-  for (int i = 0; i < 1000 && !stop_flag.load(); ++i) {
+  for (int i = 0; i < 1000 && !follower.stopped(); ++i) {
     BVER_ASSIGN_OR_RETURN(std::optional<Loaded> l, Load(run_id));
     if (!l) return any;
     if (l->run.value("state", "") != "running") {
@@ -367,23 +367,13 @@ Result<bool> Engine::Impl::Commit(Loaded& l, const std::vector<Pending>& events,
 }
 
 void Engine::Impl::Loop() {
-  while (!stop_flag.load()) {
-    std::uint64_t seen = store.backend().commit_seq();
-    Result<bool> r = Pass();
-    if (!r.ok()) {
-      // A store hiccup: say so once per pass and try again after the poll interval.
-      json line = {{"level", "error"}, {"msg", "orchestrator pass failed"}, {"error", r.status().ToString()}};
-      std::fprintf(stderr, "%s\n", line.dump().c_str());
-    }
-    if (stop_flag.load()) break;
-    if (r.ok() && !*r) {
-      // Nothing to do: not more than one idle pass per kMinIdleMs, however
-      // busy the store is (every commit of the process wakes the wait).
-      std::unique_lock<std::mutex> l(mu);
-      stop_cv.wait_for(l, std::chrono::milliseconds(kMinIdleMs), [this] { return stop_flag.load(); });
-    }
-    store.backend().WaitForCommit(seen, std::chrono::milliseconds(options.poll_ms));
-  }
+  follower.Run([this] { return Pass(); },
+               [this](const Status& s) {
+                 // A store hiccup: say so once per pass and try again after the poll interval.
+                 json line = {{"level", "error"}, {"msg", "orchestrator pass failed"}, {"error", s.ToString()}};
+                 std::fprintf(stderr, "%s\n", line.dump().c_str());
+                 return std::chrono::milliseconds(options.poll_ms);
+               });
 }
 
 }  // namespace bver::orch

@@ -10,10 +10,10 @@ namespace {
 
 class StoreRegistryStorage final : public RegistryStorage {
  public:
-  explicit StoreRegistryStorage(store::Backend& backend) : backend_(backend) {}
+  explicit StoreRegistryStorage(store::RecordTable& records) : records_(records) {}
 
   Result<std::optional<std::string>> Get(const std::string& key) override {
-    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, backend_.GetRecord(kPluginRecordKind, key));
+    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, records_.GetRecord(kPluginRecordKind, key));
     if (!row) return std::optional<std::string>();
     return std::optional<std::string>(std::move(row->value));
   }
@@ -26,16 +26,11 @@ class StoreRegistryStorage final : public RegistryStorage {
     row.updated_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    return backend_.WriteTxn([&](store::Txn& txn) { return txn.PutRecord(row); });
+    return records_.PutRecord(row);
   }
 
   Result<bool> Delete(const std::string& key) override {
-    bool deleted = false;
-    BVER_RETURN_IF_ERROR(backend_.WriteTxn([&](store::Txn& txn) -> Status {
-      BVER_ASSIGN_OR_RETURN(deleted, txn.DeleteRecord(kPluginRecordKind, key));
-      return Status::Ok();
-    }));
-    return deleted;
+    return records_.DeleteRecord(kPluginRecordKind, key);
   }
 
   Result<std::vector<std::pair<std::string, std::string>>> List() override {
@@ -43,7 +38,7 @@ class StoreRegistryStorage final : public RegistryStorage {
     std::string after;
     for (;;) {
       BVER_ASSIGN_OR_RETURN(std::vector<store::RecordRow> page,
-                            backend_.ListRecords(kPluginRecordKind, after, kPage));
+                            records_.ListRecords(kPluginRecordKind, after, kPage));
       for (store::RecordRow& r : page) out.emplace_back(r.key, std::move(r.value));
       if (page.size() < kPage) break;
       after = out.back().first;
@@ -53,13 +48,13 @@ class StoreRegistryStorage final : public RegistryStorage {
 
  private:
   static constexpr std::size_t kPage = 200;
-  store::Backend& backend_;
+  store::RecordTable& records_;
 };
 
 }  // namespace
 
-std::unique_ptr<RegistryStorage> MakeStoreRegistryStorage(store::Backend& backend) {
-  return std::make_unique<StoreRegistryStorage>(backend);
+std::unique_ptr<RegistryStorage> MakeStoreRegistryStorage(store::RecordTable& records) {
+  return std::make_unique<StoreRegistryStorage>(records);
 }
 
 }  // namespace bver::plugin

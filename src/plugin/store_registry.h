@@ -1,6 +1,6 @@
 // The plugin registry kept in the project's store: records of kind "plugin"
-// keyed by plugin id, through the Backend's generic records (backend.h).
-// Thread-safe as the Backend is.
+// keyed by plugin id, in the store's record table (store::RecordTable,
+// backend.h). Thread-safe as the table is.
 #pragma once
 
 #include <memory>
@@ -8,7 +8,7 @@
 #include "src/plugin/registry.h"
 
 namespace bver::store {
-class Backend;
+class RecordTable;
 }
 
 namespace bver::plugin {
@@ -16,7 +16,7 @@ namespace bver::plugin {
 // The record kind of registry entries.
 inline constexpr const char* kPluginRecordKind = "plugin";
 
-// A RegistryStorage over `backend`, which must outlive it.
-std::unique_ptr<RegistryStorage> MakeStoreRegistryStorage(store::Backend& backend);
+// A RegistryStorage over `records`, which must outlive it.
+std::unique_ptr<RegistryStorage> MakeStoreRegistryStorage(store::RecordTable& records);
 
 }  // namespace bver::plugin

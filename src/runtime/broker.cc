@@ -1,13 +1,13 @@
 #include "src/runtime/broker.h"
 
-#include "src/core/clock.h"
-
+#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "src/core/clock.h"
 #include "src/core/uuid.h"
 #include "src/runtime/handlers.h"
 #include "src/schema/validator.h"
@@ -124,11 +124,17 @@ Status Broker::Sanitize(const Status& s, const std::string& correlation_id, std:
   return Status(s.code(), "internal error; the server log has the details (correlation id " + correlation_id + ")");
 }
 
+const OperationRow* Broker::RowOf(const Call& call) const {
+  if (call.row == nullptr) return table_->Find(call.operation);
+  assert(call.row == table_->Find(call.operation) && "Call::row is not this table's row of the operation");
+  return call.row;
+}
+
 void Broker::Observe(CallRecord record) const { options_.observer(record); }
 
 Status Broker::Authorize(const Call& call) const {
   Status s = [&]() -> Status {
-    const OperationRow* row = table_->Find(call.operation);
+    const OperationRow* row = RowOf(call);
     if (row == nullptr) return NotFoundError("no operation \"" + Clip(call.operation) + "\"");
     if (!call.correlation_id.empty()) BVER_RETURN_IF_ERROR(CheckCorrelationId(call.correlation_id));
     if (call.input) {
@@ -170,7 +176,7 @@ Result<json> Broker::Invoke(const Call& call_in) const {
     return r;
   };
 
-  const OperationRow* row = table_->Find(call.operation);
+  const OperationRow* row = RowOf(call);
   if (row == nullptr) return finish(NotFoundError("no operation \"" + Clip(call.operation) + "\""));
   if (!call_in.correlation_id.empty()) {
     Status s = CheckCorrelationId(call.correlation_id);

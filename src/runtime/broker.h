@@ -95,6 +95,8 @@ class Broker final : public Dispatcher {
   Status Check(const Call& call, const OperationRow& row, const nlohmann::json& input) const;
   Status Sanitize(const Status& s, const std::string& correlation_id, std::string* detail) const;
   void Observe(CallRecord record) const;
+  // call.row when set, else the row of call.operation (null when none).
+  const OperationRow* RowOf(const Call& call) const;
 
   std::shared_ptr<const OperationTable> table_;
   Options options_;

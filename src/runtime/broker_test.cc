@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <fstream>
+#include <iterator>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -391,6 +392,54 @@ TEST_F(BrokerTest, OutputViolationsAreInternalErrorsLoggedNeverShown) {
   EXPECT_EQ(rec.correlation_id, "corr-out-1");
   EXPECT_THAT(rec.internal_detail, HasSubstr("output of refs.site.get does not match its schema"));
   EXPECT_THAT(rec.internal_detail, HasSubstr("pointer"));
+}
+
+TEST_F(BrokerTest, AVersionWrittenBeforeTheDomainChangedIsAnsweredAsStored) {
+  // Under today's domain "A1" is a valid name; the next one asks for five
+  // characters at least. The stored version keeps its shape: reading it
+  // after the change answers it as it was written, not an internal error
+  // for not fitting the new schema (the answer's shape is still checked).
+  ASSERT_TRUE(Run("refs.site.create", {{"id", "old1"}, {"kind", "power.substation"}, {"body", {{"name", "A1"}}}}).ok());
+  broker_.reset();
+  table_.reset();
+  artifacts_.reset();
+  store_.reset();
+  std::ifstream in(BVER_SOURCE_DIR "/examples/substation/bver.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string before = "name: { type: string, minLength: 1, maxLength: 200 }";
+  std::size_t at = yaml.find(before);
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, before.size(), "name: { type: string, minLength: 5, maxLength: 200 }");
+  std::ofstream(dir_ / "next.yaml") << yaml;
+  Result<domain::Platform> next = domain::CompileFile((dir_ / "next.yaml").string());
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  platform_ = std::make_shared<const domain::Platform>(std::move(next).value());
+  Result<std::unique_ptr<store::Backend>> b =
+      store::sqlite::OpenSqlite({(dir_ / "bver.db").string(), store::sqlite::Durability::kFast, 2});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  store::Store::Options o;
+  o.manifest_fingerprint = "sha256:next";
+  Result<std::unique_ptr<store::Store>> s = store::Store::Open(platform_, std::move(b).value(), o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  store_ = std::move(s).value();
+  artifacts_ = std::make_unique<store::ArtifactStore>((dir_ / "artifacts").string(), store_->backend());
+  Result<std::unique_ptr<OperationTable>> t = OperationTable::Build(platform_, {store_.get(), artifacts_.get()});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  table_ = std::move(t).value();
+
+  Result<json> got = Run("refs.site.get", {{"id", "old1"}});
+  ASSERT_TRUE(got.ok()) << got.status().ToString() << " " << LastRecord().internal_detail;
+  EXPECT_EQ((*got)["body"]["name"], "A1");
+  EXPECT_EQ((*got)["version"], 1);
+  Result<json> listed = Run("refs.site.list", json::object());
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString() << " " << LastRecord().internal_detail;
+  ASSERT_EQ((*listed)["items"].size(), 1u);
+  EXPECT_EQ((*listed)["items"][0]["body"]["name"], "A1");
+  // New writes meet the new schema, with the store's precise violation.
+  Result<json> patched = Run("refs.site.patch", {{"id", "old1"}, {"merge", {{"status", "ready"}}}});
+  ASSERT_EQ(patched.status().code(), StatusCode::kInvalidArgument) << patched.status().ToString();
+  ASSERT_FALSE(patched.status().violations().empty());
+  EXPECT_EQ(patched.status().violations()[0].path, "body.name");
 }
 
 TEST_F(BrokerTest, AHandlerThatThrowsIsAnInternalError) {

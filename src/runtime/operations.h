@@ -55,6 +55,8 @@ class SchemaService;
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
 // One invocation of an operation, as a transport hands it to the broker.
+struct OperationRow;
+
 struct Call {
   std::string operation;  // "refs.site.create"
   JsonPtr input;          // the arguments object; null means {}
@@ -64,6 +66,10 @@ struct Call {
   std::string correlation_id;
   std::string causation_id;  // optional: the event or call that caused this one
   std::string transport;     // "http", "mcp", "cli", "test": for logs and metrics
+  // The row of `operation`, when the transport has already found it in the
+  // broker's own table (REST finds it by route): the broker then does not
+  // look it up again. Null: the broker finds it by `operation`.
+  const OperationRow* row = nullptr;
 };
 
 // Where an input field comes from in an HTTP request. Path, query and header
@@ -118,6 +124,8 @@ struct OperationRow {
   JsonPtr input_schema;   // {"type":"object", ...}
   JsonPtr output_schema;  // {"type":"object", ...}
   std::shared_ptr<const schema::Validator> input_validator;
+  // The answer's shape, except reference bodies (checked by the store when
+  // written; an old version keeps the shape it was written with).
   std::shared_ptr<const schema::Validator> output_validator;
   HttpBinding http;
   // A create's body check, after input_validator (which checks only that

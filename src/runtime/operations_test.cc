@@ -231,7 +231,7 @@ TEST(OperationSchemas, TargetsAndPatchFormsAreExclusive) {
   EXPECT_TRUE(HasViolation(v, "where", "type")) << Dump(v);
 }
 
-TEST(OperationSchemas, OutputsCheckCurrentBodiesByKindButNotTombstones) {
+TEST(OperationSchemas, OutputsPublishBodiesByKindAndCheckTheShapeNotStoredBodies) {
   auto t = Table();
   const OperationRow& get = *t->Find("refs.site.get");
   json ref = {{"pointer", "bver://sites/site/s1~1"}, {"ns", "sites"}, {"repo", "site"}, {"id", "s1"},
@@ -241,12 +241,26 @@ TEST(OperationSchemas, OutputsCheckCurrentBodiesByKindButNotTombstones) {
   EXPECT_TRUE(get.output_validator->Validate(ref).ok());
   json wrong = ref;
   wrong["kind"] = nullptr;
-  EXPECT_FALSE(get.output_validator->Validate(wrong).ok()) << "bays is not a base property";
+  // The published schema (OpenAPI, MCP, SDKs) describes today's bodies by kind.
+  Result<std::unique_ptr<schema::Validator>> published = schema::Validator::Compile(*get.output_schema);
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  EXPECT_TRUE((*published)->Validate(ref).ok());
+  EXPECT_FALSE((*published)->Validate(wrong).ok()) << "bays is not a base property";
+  // The broker's check leaves stored bodies alone (the store checked each
+  // when written; an older version keeps its shape) but checks the rest.
+  EXPECT_TRUE(get.output_validator->Validate(wrong).ok());
+  json bad_shape = ref;
+  bad_shape["version"] = 0;
+  EXPECT_FALSE(get.output_validator->Validate(bad_shape).ok());
+  bad_shape = ref;
+  bad_shape.erase("body");
+  EXPECT_FALSE(get.output_validator->Validate(bad_shape).ok());
   const OperationRow& list = *t->Find("refs.site.list");
   json tomb = ref;
   tomb["deleted"] = true;
   tomb["body"] = json::object();
   EXPECT_TRUE(list.output_validator->Validate({{"items", {ref, tomb}}}).ok());
+  EXPECT_FALSE(list.output_validator->Validate({{"items", {bad_shape}}}).ok());
 }
 
 TEST(OperationSchemas, EmbeddedDomainSchemasKeepTheirReferences) {

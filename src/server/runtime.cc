@@ -218,7 +218,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   rt->jobs = std::make_unique<jobs::Engine>(*rt->store, *rt->capability_host, std::move(engine_options));
   rt->payload_schemas = std::make_unique<events::PayloadRegistry>(rt->store->backend());
   rt->gate = std::make_unique<events::Gate>(*rt->store, *rt->payload_schemas);
-  rt->subscriptions = std::make_unique<events::Subscriptions>(rt->store->backend());
+  rt->subscriptions = std::make_unique<events::Subscriptions>(rt->store->backend(), rt->store->backend());
   orch::EngineOptions orch_options;
   orch_options.threads = runtime_options.orch_threads;
   rt->orchestrators = std::make_unique<orch::Engine>(*rt->store, orch_options);

@@ -164,35 +164,25 @@ class Txn {
   virtual Status PutJob(const JobRow& row) = 0;
 };
 
-// True when a backend can evaluate `f` in its query (see ListHeads).
+// True when a backend can evaluate `f` in its query (see RefReads::ListHeads).
 bool IsPushableFilter(const Filter& f);
 
-class Backend {
+// ---------------------------------------------------------------------------
+// The parts of a backend. A module takes the part it needs, never the whole
+// Backend: the Store reads references through RefReads, followers of the log
+// (subscriptions, the NATS relay, triggers, orchestrators) hold an EventLog,
+// the job engine a JobQueue, auth a KeyTable, and the plugin registry,
+// consumers, runs and cursors a RecordTable. Writes that must be atomic with
+// a reference or an event go through the Store (Store::Apply) instead.
+// ---------------------------------------------------------------------------
+
+// Versioned references: heads, versions, history, lists, edges and link
+// revisions, write leases, the artifact index. Each read is consistent on
+// its own; no transaction spans calls.
+class RefReads {
  public:
-  virtual ~Backend() = default;
+  virtual ~RefReads() = default;
 
-  // "sqlite" or "postgresql".
-  virtual std::string Name() const = 0;
-
-  // Runs `fn` in one write transaction and commits it durably before
-  // returning. If `fn` returns an error, nothing it wrote is kept and that
-  // error is returned. Backends may run several callers' callbacks in one
-  // physical transaction (group commit), each isolated by a savepoint.
-  // Every successful commit advances commit_seq() and wakes WaitForCommit.
-  Status WriteTxn(const std::function<Status(Txn&)>& fn);
-
-  // Commits made through this Backend object so far (this process only).
-  std::uint64_t commit_seq() const;
-  // Blocks until commit_seq() > seen or `timeout` has passed, and answers
-  // commit_seq(). What followers of the event log (subscriptions, the
-  // relay, triggers, orchestrators) sleep on instead of polling hard.
-  // Writers in other processes (a `bver worker` on the same database) do
-  // not wake it: followers still re-read after each timeout.
-  std::uint64_t WaitForCommit(std::uint64_t seen, std::chrono::milliseconds timeout) const;
-  // Wakes every waiter at once (shutdown), without a commit.
-  void WakeWaiters() const;
-
-  // Reads (each consistent on its own; no transaction spans calls).
   virtual Result<std::optional<VersionRow>> GetHead(const std::string& ns, const std::string& repo,
                                                     const std::string& id) = 0;
   virtual Result<std::optional<VersionRow>> GetVersion(const std::string& ns,
@@ -218,24 +208,50 @@ class Backend {
                                                     const std::string& after_id,
                                                     std::size_t limit, bool include_deleted,
                                                     const std::vector<Filter>& filters) = 0;
-  virtual Result<std::vector<Event>> ReadEvents(std::uint64_t from_offset, std::size_t limit) = 0;
-  // The offset of the newest event (0 for an empty log).
-  virtual Result<std::uint64_t> LastEventOffset() = 0;
-  virtual Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) = 0;
-  virtual Result<std::optional<Lease>> GetLease(const std::string& target) = 0;
-  virtual Result<bool> HasArtifact(const std::string& digest) = 0;
   // Edges pointing at `to` (ns/repo/id).
   virtual Result<std::vector<EdgeRow>> EdgesTo(const std::string& to) = 0;
   // The link revisions of `target` (ns/repo/id) by referencing repo ("ns/repo").
   virtual Result<std::map<std::string, std::uint64_t>> LinkRevs(const std::string& target) = 0;
-  // One API key by id (revoked ones too); every key in id order.
-  virtual Result<std::optional<ApiKeyRow>> GetApiKey(const std::string& id) = 0;
-  virtual Result<std::vector<ApiKeyRow>> ListApiKeys() = 0;
+  virtual Result<std::optional<Lease>> GetLease(const std::string& target) = 0;
+  virtual Result<bool> HasArtifact(const std::string& digest) = 0;
+};
 
-  // Records of one kind in key order, after `after_key`, at most `limit`.
-  virtual Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) = 0;
-  virtual Result<std::vector<RecordRow>> ListRecords(const std::string& kind, const std::string& after_key,
-                                                     std::size_t limit) = 0;
+// The event log and the ledger, append-only, read from an offset; and the
+// commit signal a follower of the log sleeps on (store/follower.h wraps it:
+// followers use that, not these calls).
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  virtual Result<std::vector<Event>> ReadEvents(std::uint64_t from_offset, std::size_t limit) = 0;
+  // The offset of the newest event (0 for an empty log).
+  virtual Result<std::uint64_t> LastEventOffset() = 0;
+  virtual Result<std::vector<LedgerRow>> ReadLedger(std::uint64_t from_seq, std::size_t limit) = 0;
+
+  // Commits made through this object so far (this process only).
+  std::uint64_t commit_seq() const;
+  // Blocks until commit_seq() > seen or `timeout` has passed, and answers
+  // commit_seq(). Writers in other processes (a `bver worker` on the same
+  // database) do not wake it: followers still re-read after each timeout.
+  std::uint64_t WaitForCommit(std::uint64_t seen, std::chrono::milliseconds timeout) const;
+  // Wakes every waiter at once (a follower stopping), without a commit.
+  void WakeWaiters() const;
+
+ protected:
+  // Called by the backend after each durable commit.
+  void NoteCommit();
+
+ private:
+  mutable std::mutex commit_mu_;
+  mutable std::condition_variable commit_cv_;
+  std::uint64_t commit_seq_ = 0;        // guarded by commit_mu_
+  mutable std::uint64_t wake_gen_ = 0;  // guarded by commit_mu_
+};
+
+// The job queue (src/jobs/ owns what the fields mean).
+class JobQueue {
+ public:
+  virtual ~JobQueue() = default;
 
   // Jobs in id (submission) order after `after_id`, in `state` ("" any).
   virtual Result<std::optional<JobRow>> GetJob(const std::string& id) = 0;
@@ -254,16 +270,86 @@ class Backend {
   // longer holds it (the job ended, was cancelled or was taken over).
   virtual Result<bool> RenewJobLease(const std::string& id, const std::string& worker,
                                      std::int64_t lease_until_us) = 0;
+};
+
+// API keys (src/auth/api_keys.h). Each write is its own durable transaction.
+class KeyTable {
+ public:
+  virtual ~KeyTable() = default;
+
+  // One key by id (revoked ones too); every key in id order.
+  virtual Result<std::optional<ApiKeyRow>> GetApiKey(const std::string& id) = 0;
+  virtual Result<std::vector<ApiKeyRow>> ListApiKeys() = 0;
+  // Inserts a new key: AlreadyExists when the id is taken.
+  virtual Status AddApiKey(const ApiKeyRow& row) = 0;
+  // Revokes an active key (true); false when there is no such key; a key
+  // already revoked keeps its first revocation time (and true is answered).
+  virtual Result<bool> RevokeApiKey(const std::string& id, std::int64_t at_us) = 0;
+};
+
+// Records (RecordRow) with compare-and-set. Each write is its own durable
+// transaction; the stored value text is the version a writer compares.
+class RecordTable {
+ public:
+  virtual ~RecordTable() = default;
+
+  virtual Result<std::optional<RecordRow>> GetRecord(const std::string& kind, const std::string& key) = 0;
+  // Records of one kind in key order, after `after_key`, at most `limit`.
+  virtual Result<std::vector<RecordRow>> ListRecords(const std::string& kind, const std::string& after_key,
+                                                     std::size_t limit) = 0;
+  // Writes `row` when the stored value of (kind, key) is still `expected`
+  // (std::nullopt: when there is no record); false, writing nothing, when
+  // another writer changed it first.
+  virtual Result<bool> CompareAndSetRecord(const RecordRow& row, const std::optional<std::string>& expected) = 0;
+  // Inserts or replaces `row`, whatever is stored.
+  virtual Status PutRecord(const RecordRow& row) = 0;
+  // Removes a record; whether there was one.
+  virtual Result<bool> DeleteRecord(const std::string& kind, const std::string& key) = 0;
+
+  // What Update's `change` answers: the new value, or std::nullopt to
+  // leave the record as it is.
+  using Change = std::function<Result<std::optional<std::string>>(const std::optional<std::string>& current)>;
+  // Read-modify-write of one record: reads it, lets `change` compute the new
+  // value from the current one (std::nullopt when absent), and writes it
+  // with compare-and-set, running `change` again on the fresh value when
+  // another writer got there first (a bounded number of times, then
+  // Aborted). An error from `change` is returned as is, nothing written.
+  // Answers the value stored (or kept) in the end.
+  Result<std::optional<std::string>> UpdateRecord(const std::string& kind, const std::string& key,
+                                                  std::int64_t now_us, const Change& change);
+};
+
+// The whole backend: every part, and the one write transaction the Store
+// builds each mutation on (references, versions, events and ledger entries
+// of one write commit together or not at all).
+//
+// Thread safety: shared by all threads of the process; each method may be
+// called concurrently. A Txn is used by one thread, only for the duration
+// of the WriteTxn callback.
+class Backend : public RefReads, public EventLog, public JobQueue, public KeyTable, public RecordTable {
+ public:
+  ~Backend() override = default;
+
+  // "sqlite" or "postgresql".
+  virtual std::string Name() const = 0;
+
+  // Runs `fn` in one write transaction and commits it durably before
+  // returning. If `fn` returns an error, nothing it wrote is kept and that
+  // error is returned. Backends may run several callers' callbacks in one
+  // physical transaction (group commit), each isolated by a savepoint.
+  // Every successful commit advances commit_seq() and wakes WaitForCommit.
+  Status WriteTxn(const std::function<Status(Txn&)>& fn);
+
+  // KeyTable and RecordTable writes, each one WriteTxn.
+  Status AddApiKey(const ApiKeyRow& row) final;
+  Result<bool> RevokeApiKey(const std::string& id, std::int64_t at_us) final;
+  Result<bool> CompareAndSetRecord(const RecordRow& row, const std::optional<std::string>& expected) final;
+  Status PutRecord(const RecordRow& row) final;
+  Result<bool> DeleteRecord(const std::string& kind, const std::string& key) final;
 
  protected:
   // The backend's transaction (see WriteTxn).
   virtual Status DoWriteTxn(const std::function<Status(Txn&)>& fn) = 0;
-
- private:
-  mutable std::mutex commit_mu_;
-  mutable std::condition_variable commit_cv_;
-  std::uint64_t commit_seq_ = 0;     // guarded by commit_mu_
-  mutable std::uint64_t wake_gen_ = 0;  // guarded by commit_mu_
 };
 
 // Whether a job needing `required` labels may run on a worker with

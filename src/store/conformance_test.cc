@@ -721,6 +721,63 @@ TEST_P(StoreConformance, RecordsByKindAndKey) {
   EXPECT_TRUE(b.GetRecord("other", "a")->has_value());
 }
 
+TEST_P(StoreConformance, RecordCompareAndSetWinsOnlyOnTheValueItRead) {
+  RecordTable& records = store_->backend();
+  // Insert-if-absent: the first wins, the second (also expecting none) loses.
+  Result<bool> first = records.CompareAndSetRecord({"k", "x", R"({"n":1})", 1}, std::nullopt);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(*first);
+  EXPECT_FALSE(*records.CompareAndSetRecord({"k", "x", R"({"n":9})", 2}, std::nullopt));
+  // A stale expectation loses and writes nothing; the current one wins.
+  EXPECT_FALSE(*records.CompareAndSetRecord({"k", "x", R"({"n":9})", 3}, std::string(R"({"n":0})")));
+  EXPECT_EQ((*records.GetRecord("k", "x"))->value, R"({"n":1})");
+  EXPECT_TRUE(*records.CompareAndSetRecord({"k", "x", R"({"n":2})", 4}, std::string(R"({"n":1})")));
+  EXPECT_EQ((*records.GetRecord("k", "x"))->value, R"({"n":2})");
+  // Expecting a value where there is no record loses too.
+  EXPECT_FALSE(*records.CompareAndSetRecord({"k", "y", "{}", 5}, std::string("{}")));
+  EXPECT_FALSE(records.GetRecord("k", "y")->has_value());
+  // Put and delete, each its own transaction.
+  ASSERT_TRUE(records.PutRecord({"k", "y", "{}", 6}).ok());
+  EXPECT_TRUE(*records.DeleteRecord("k", "y"));
+  EXPECT_FALSE(*records.DeleteRecord("k", "y"));
+}
+
+TEST_P(StoreConformance, ConcurrentRecordUpdatesNeverLoseOne) {
+  RecordTable& records = store_->backend();
+  constexpr int kThreads = 4, kEach = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        Result<std::optional<std::string>> r = records.UpdateRecord(
+            "counter", "c", 1, [](const std::optional<std::string>& cur) -> Result<std::optional<std::string>> {
+              int n = cur ? json::parse(*cur)["n"].get<int>() : 0;
+              return std::optional<std::string>(json{{"n", n + 1}}.dump());
+            });
+        if (!r.ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(json::parse((*records.GetRecord("counter", "c"))->value)["n"], kThreads * kEach);
+  // A change that answers nothing leaves the record as it is; an error is
+  // answered as is, nothing written.
+  Result<std::optional<std::string>> same = records.UpdateRecord(
+      "counter", "c", 2, [](const std::optional<std::string>&) -> Result<std::optional<std::string>> {
+        return std::optional<std::string>();
+      });
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(json::parse(**same)["n"], kThreads * kEach);
+  Result<std::optional<std::string>> bad = records.UpdateRecord(
+      "counter", "c", 3, [](const std::optional<std::string>&) -> Result<std::optional<std::string>> {
+        return InvalidArgumentError("no");
+      });
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*records.GetRecord("counter", "c"))->updated_at_us, 1);
+}
+
 JobRow QueuedJob(const std::string& id, std::int64_t run_after, const std::string& labels = "") {
   JobRow j;
   j.id = id;

@@ -211,15 +211,18 @@ Result<Store::Impl::Prepared> Store::Impl::Prepare(const domain::Repo& repo, con
     BVER_ASSIGN_OR_RETURN(new_body, compute(old_body.get()));
     if (!(body_checked && change == ChangeType::kCreated)) BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
   }
-  // I-JSON check and digest from one canonicalization.
+  // One serialization of the body: its canonical form (RFC 8785) is the
+  // I-JSON check, the digest's input and the stored snapshot. (It parses
+  // back to an equal value; a float with no fraction reads back as an
+  // integer, which JSON, JSON Schema and our diffs treat as the same number.)
   Result<std::string> canon = core::CanonicalJson(new_body);
   if (!canon.ok()) return InvalidArgumentError("body cannot be stored: " + canon.status().message());
   p.body_digest = "sha256:" + core::Sha256Hex(*canon);
+  p.body_text = std::move(canon).value();
   // Version 1 has no previous version: its diff is empty and its snapshot
   // is the content.
   p.diff = head ? patch::Diff(*old_body, new_body) : json::array();
   p.diff_text = p.diff.dump();
-  p.body_text = new_body.dump();
   if (change != ChangeType::kDeleted) p.edges = EdgesOf(repo, target, new_body);
   // Most writes do not touch pointer fields: then the edge rows stay.
   std::vector<EdgeRow> old_edges = old_body ? EdgesOf(repo, target, *old_body) : std::vector<EdgeRow>{};

@@ -1,6 +1,5 @@
 #include "src/triggers/processor.h"
 
-#include <condition_variable>
 #include <iostream>
 #include <optional>
 #include <vector>
@@ -9,6 +8,7 @@
 
 #include "src/auth/principal.h"
 #include "src/core/clock.h"
+#include "src/store/follower.h"
 #include "src/triggers/match.h"
 #include "src/runtime/broker.h"
 #include "src/runtime/problem.h"
@@ -70,10 +70,10 @@ struct TriggerProcessor::Impl {
   ProcessorOptions options;
   std::vector<Compiled> triggers;
 
-  std::mutex mu;  // guards running, stopping (with cv)
-  std::condition_variable cv;
+  std::mutex mu;  // guards running, follower
   bool running = false;
   std::atomic<bool> stopping{false};
+  std::unique_ptr<store::Follower> follower;  // set by Start: the loop's waits and stop
   std::thread thread;
 
   Impl(store::Store& s, ProcessorOptions o) : store(s), options(o) {
@@ -346,19 +346,15 @@ struct TriggerProcessor::Impl {
   }
 
   void Loop(const runtime::Dispatcher& dispatcher) {
-    store::Backend& backend = store.backend();
-    while (!stopping.load()) {
-      std::uint64_t seen = backend.commit_seq();
-      Result<std::size_t> n = RunOnce(dispatcher);
-      if (!n.ok()) {
-        std::cerr << json{{"component", "triggers"}, {"error", ErrorJson(n.status())}}.dump() << "\n";
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait_for(l, options.idle_wait * 4, [&] { return stopping.load(); });
-        continue;
-      }
-      if (*n >= options.batch || stopping.load()) continue;
-      backend.WaitForCommit(seen, options.idle_wait);
-    }
+    follower->Run(
+        [&]() -> Result<bool> {
+          BVER_ASSIGN_OR_RETURN(std::size_t n, RunOnce(dispatcher));
+          return n >= options.batch;  // a full batch: more may be waiting
+        },
+        [&](const Status& s) {
+          std::cerr << json{{"component", "triggers"}, {"error", ErrorJson(s)}}.dump() << "\n";
+          return options.idle_wait * 4;
+        });
   }
 };
 
@@ -380,6 +376,9 @@ Status TriggerProcessor::Start(const runtime::Dispatcher& dispatcher) {
   BVER_RETURN_IF_ERROR(Prepare(dispatcher));
   std::lock_guard<std::mutex> l(impl_->mu);
   impl_->stopping = false;
+  impl_->follower = std::make_unique<store::Follower>(
+      impl_->store.backend(),
+      store::Follower::Options{.poll = impl_->options.idle_wait});
   impl_->running = true;
   impl_->thread = std::thread([this, &dispatcher] { impl_->Loop(dispatcher); });
   return Status::Ok();
@@ -391,8 +390,7 @@ void TriggerProcessor::Stop() {
     if (!impl_->running) return;
     impl_->stopping = true;
   }
-  impl_->cv.notify_all();
-  impl_->store.backend().WakeWaiters();
+  impl_->follower->Stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   std::lock_guard<std::mutex> l(impl_->mu);
   impl_->running = false;

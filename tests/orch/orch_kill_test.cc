@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -93,8 +95,24 @@ const json& Step(const json& run, const std::string& id) {
 
 class OrchCli : public ::testing::TestWithParam<std::string> {
  protected:
+  // The project folders go however the test ends; on a failure, the logs of
+  // the processes it started are shown first (the end of each).
+  void TearDown() override {
+    for (const fs::path& dir : dirs_) {
+      if (HasFailure() && fs::exists(dir)) {
+        for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+          if (e.path().extension() != ".log") continue;
+          std::string text = bver::testing::ReadFileForTest(e.path());
+          if (text.size() > 4000) text = text.substr(text.size() - 4000);
+          std::cerr << "---- " << e.path().filename().string() << " (end)\n" << text << "\n";
+        }
+      }
+      if (std::getenv("BVER_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir);
+    }
+  }
   Project Open(const std::string& name) {
     Project p = NewProject(name + "_" + GetParam());
+    dirs_.push_back(p.dir);
     if (GetParam() == "postgresql") {
       bver::Result<std::string> url = bver::testing::TestDatabaseUrl("orch_cli_" + name);
       EXPECT_TRUE(url.ok()) << url.status().ToString();
@@ -102,6 +120,7 @@ class OrchCli : public ::testing::TestWithParam<std::string> {
     }
     return p;
   }
+  std::vector<fs::path> dirs_;
 };
 
 TEST_P(OrchCli, KilledMidRunTheRunResumesAndEveryStepCommitsOnce) {
@@ -270,6 +289,12 @@ TEST(OrchEndToEnd, SubstationDesignSiteThroughRest) {
   fs::remove_all(p.dir);
   fs::create_directories(p.dir / "scratch");
   fs::copy_file(BVER_SOURCE_DIR "/examples/substation/bver.yaml", p.dir / "bver.yaml");
+  struct RemovedAtEnd {
+    fs::path dir;
+    ~RemovedAtEnd() {
+      if (std::getenv("BVER_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir);
+    }
+  } removed_at_end{p.dir};
   for (const std::string& plugin :
        {std::string(BVER_BINARY_DIR "/plugins/substation-starter"), std::string(BVER_SOURCE_DIR "/plugins/substation-checks")}) {
     bver::testing::CommandResult r = p.Bver({"plugins", "install", plugin});
