@@ -44,14 +44,24 @@ class BrokerTest : public ::testing::Test {
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    Result<domain::Platform> p = domain::CompileFile(BVER_SOURCE_DIR "/examples/substation/bver.yaml");
+    Open(BVER_SOURCE_DIR "/examples/substation/bver.yaml", "sha256:test");
+  }
+
+  // The platform of `yaml`, the store in dir_ (kept across calls), its
+  // artifacts and the operation table; the broker is made on first use.
+  void Open(const std::string& yaml, const std::string& fingerprint) {
+    broker_.reset();
+    table_.reset();
+    artifacts_.reset();
+    store_.reset();
+    Result<domain::Platform> p = domain::CompileFile(yaml);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     platform_ = std::make_shared<const domain::Platform>(std::move(p).value());
     Result<std::unique_ptr<store::Backend>> b =
         store::sqlite::OpenSqlite({(dir_ / "bver.db").string(), store::sqlite::Durability::kFast, 2});
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     store::Store::Options o;
-    o.manifest_fingerprint = "sha256:test";
+    o.manifest_fingerprint = fingerprint;
     Result<std::unique_ptr<store::Store>> s = store::Store::Open(platform_, std::move(b).value(), o);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
@@ -400,10 +410,6 @@ TEST_F(BrokerTest, AVersionWrittenBeforeTheDomainChangedIsAnsweredAsStored) {
   // after the change answers it as it was written, not an internal error
   // for not fitting the new schema (the answer's shape is still checked).
   ASSERT_TRUE(Run("refs.site.create", {{"id", "old1"}, {"kind", "power.substation"}, {"body", {{"name", "A1"}}}}).ok());
-  broker_.reset();
-  table_.reset();
-  artifacts_.reset();
-  store_.reset();
   std::ifstream in(BVER_SOURCE_DIR "/examples/substation/bver.yaml");
   std::string yaml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string before = "name: { type: string, minLength: 1, maxLength: 200 }";
@@ -411,21 +417,7 @@ TEST_F(BrokerTest, AVersionWrittenBeforeTheDomainChangedIsAnsweredAsStored) {
   ASSERT_NE(at, std::string::npos);
   yaml.replace(at, before.size(), "name: { type: string, minLength: 5, maxLength: 200 }");
   std::ofstream(dir_ / "next.yaml") << yaml;
-  Result<domain::Platform> next = domain::CompileFile((dir_ / "next.yaml").string());
-  ASSERT_TRUE(next.ok()) << next.status().ToString();
-  platform_ = std::make_shared<const domain::Platform>(std::move(next).value());
-  Result<std::unique_ptr<store::Backend>> b =
-      store::sqlite::OpenSqlite({(dir_ / "bver.db").string(), store::sqlite::Durability::kFast, 2});
-  ASSERT_TRUE(b.ok()) << b.status().ToString();
-  store::Store::Options o;
-  o.manifest_fingerprint = "sha256:next";
-  Result<std::unique_ptr<store::Store>> s = store::Store::Open(platform_, std::move(b).value(), o);
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
-  store_ = std::move(s).value();
-  artifacts_ = std::make_unique<store::ArtifactStore>((dir_ / "artifacts").string(), store_->backend());
-  Result<std::unique_ptr<OperationTable>> t = OperationTable::Build(platform_, {store_.get(), artifacts_.get()});
-  ASSERT_TRUE(t.ok()) << t.status().ToString();
-  table_ = std::move(t).value();
+  Open((dir_ / "next.yaml").string(), "sha256:next");
 
   Result<json> got = Run("refs.site.get", {{"id", "old1"}});
   ASSERT_TRUE(got.ok()) << got.status().ToString() << " " << LastRecord().internal_detail;
