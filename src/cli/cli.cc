@@ -83,6 +83,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterStoreCommands(app, ctx, code);
   RegisterArtifactCommands(app, ctx, code);
   RegisterKeyCommands(app, ctx, code);
+  RegisterMigrateCommands(app, ctx, code);
   RegisterServeCommands(app, ctx, code);
   RegisterMcpCommands(app, ctx, code);
   RegisterPluginCommands(app, ctx, code);

@@ -37,6 +37,7 @@ void RegisterEventCommands(CLI::App& app, Context& ctx, int& code);   // bver ev
 void RegisterCallCommands(CLI::App& app, Context& ctx, int& code);    // bver call OP
 void RegisterSdkCommands(CLI::App& app, Context& ctx, int& code);     // bver sdk typescript|python
 void RegisterLoginCommands(CLI::App& app, Context& ctx, int& code);   // bver login|logout
+void RegisterMigrateCommands(CLI::App& app, Context& ctx, int& code);  // bver migrate plan|apply
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {

@@ -83,7 +83,7 @@ class Compiler {
     const json& root = doc_.value();
     ObjectReader top(diag_, root, AttributePath(),
                      {"bver", "platform", "namespaces", "capabilities", "jobs", "orchestrators",
-                      "triggers"});
+                      "triggers", "migrations"});
     if (!top.valid()) return diag_.ToStatus();
     if (auto v = top.Integer("bver", 1, 1000)) {
       if (*v != kManifestFormatVersion) {
@@ -104,8 +104,89 @@ class Compiler {
     GenerateOperations();
     if (const json* triggers = top.Object("triggers")) ReadTriggers(*triggers);
     CheckOrchestratorOps();
+    if (const json* migrations = top.Object("migrations")) ReadMigrations(*migrations);
     if (!diag_.ok()) return diag_.ToStatus();
     return std::move(p_);
+  }
+
+  // migrations: { NAME: { from: VERSION, repo: ns/repo, kind: K?, steps: [...] } }
+  // The steps' shapes are checked here; what they do to a body is
+  // src/migrate/'s (docs/migrations.md).
+  void ReadMigrations(const json& migrations) {
+    AttributePath base = AttributePath().Key("migrations");
+    for (auto it = migrations.begin(); it != migrations.end(); ++it) {
+      AttributePath path = base.Key(it.key());
+      ObjectReader r(diag_, it.value(), path, {"from", "repo", "kind", "steps", "description"});
+      if (!r.valid()) continue;
+      Transform t;
+      t.name = it.key();
+      t.from = r.String("from", true).value_or("");
+      if (!t.from.empty() && !IsSemver(t.from)) {
+        diag_.Error(path.Key("from"), "domain.semver",
+                    "\"" + t.from + "\" is not a semantic version: name the platform version the store migrates from");
+      }
+      std::string repo_name = r.String("repo", true).value_or("");
+      const Repo* repo = repo_name.empty() ? nullptr : p_.FindRepo(repo_name);
+      if (!repo_name.empty() && repo == nullptr) {
+        diag_.Error(path.Key("repo"), "domain.reference", "no repo \"" + repo_name + "\" in this platform");
+      }
+      if (repo != nullptr) t.repo = repo->qualified_name();
+      t.kind = r.String("kind").value_or("");
+      if (repo != nullptr && !t.kind.empty() && repo->FindKind(t.kind) == nullptr) {
+        diag_.Error(path.Key("kind"), "domain.reference",
+                    "repo " + repo->qualified_name() + " has no kind \"" + t.kind + "\"");
+      }
+      const json* steps = r.Get("steps");
+      if (steps == nullptr || !steps->is_array() || steps->empty()) {
+        diag_.Error(path.Key("steps"), "domain.required",
+                    "steps must be a non-empty list (RFC 6902 operations, split, map)");
+        continue;
+      }
+      for (std::size_t i = 0; i < steps->size(); ++i) CheckStep((*steps)[i], path.Key("steps").Index(i));
+      t.steps = Share(*steps);
+      p_.migrations.push_back(std::move(t));
+    }
+  }
+
+  void CheckStep(const json& step, const AttributePath& path) {
+    static const std::map<std::string, std::vector<const char*>> kRequired = {
+        {"add", {"path", "value"}},   {"remove", {"path"}},         {"replace", {"path", "value"}},
+        {"move", {"from", "path"}},   {"copy", {"from", "path"}},   {"test", {"path", "value"}},
+        {"split", {"from", "into"}},  {"map", {"path", "values"}}};
+    if (!step.is_object() || !step.contains("op") || !step["op"].is_string()) {
+      diag_.Error(path, "domain.migration", "a step is a mapping with an \"op\"");
+      return;
+    }
+    auto rule = kRequired.find(step["op"].get<std::string>());
+    if (rule == kRequired.end()) {
+      diag_.Error(path.Key("op"), "domain.migration",
+                  "unknown op \"" + step["op"].get<std::string>() +
+                      "\"; expected add, remove, replace, move, copy, test, split or map");
+      return;
+    }
+    for (const char* key : rule->second) {
+      if (!step.contains(key)) {
+        diag_.Error(path, "domain.migration", "op \"" + rule->first + "\" needs \"" + key + "\"");
+      }
+    }
+    for (const char* key : {"path", "from"}) {
+      if (step.contains(key) && (!step[key].is_string() || (!step[key].get<std::string>().empty() &&
+                                                             step[key].get<std::string>()[0] != '/'))) {
+        diag_.Error(path.Key(key), "domain.migration", std::string(key) + " is a JSON Pointer such as \"/name\"");
+      }
+    }
+    if (rule->first == "split") {
+      const json& into = step.value("into", json());
+      bool ok = into.is_array() && into.size() >= 2 &&
+                std::all_of(into.begin(), into.end(), [](const json& x) { return x.is_string(); });
+      if (!ok) diag_.Error(path.Key("into"), "domain.migration", "into is a list of at least two JSON Pointers");
+      if (step.contains("separator") && (!step["separator"].is_string() || step["separator"].get<std::string>().empty())) {
+        diag_.Error(path.Key("separator"), "domain.migration", "separator is a non-empty string");
+      }
+    }
+    if (rule->first == "map" && !step.value("values", json()).is_object()) {
+      diag_.Error(path.Key("values"), "domain.migration", "values maps old string values to new values");
+    }
   }
 
  private:
@@ -221,11 +302,16 @@ class Compiler {
                       "kind \"" + kit.key() +
                           "\" must be dotted lower-case words, e.g. power.substation");
         }
-        ObjectReader kr(diag_, kit.value(), kpath, {"description", "schema"});
+        ObjectReader kr(diag_, kit.value(), kpath, {"description", "schema", "renamed_from"});
         if (!kr.valid()) continue;
         Kind kind;
         kind.name = kit.key();
         kind.description = kr.String("description").value_or("");
+        kind.renamed_from = kr.String("renamed_from").value_or("");
+        if (!kind.renamed_from.empty() && !std::regex_match(kind.renamed_from, DottedName())) {
+          diag_.Error(kpath.Key("renamed_from"), "domain.name",
+                      "renamed_from names the kind's former name, dotted lower-case words");
+        }
         json ext = json::object();
         if (const json* ks = kr.Get("schema")) {
           SchemaWalkResult kw = WalkSchema(*ks, kpath.Key("schema"), diag_);

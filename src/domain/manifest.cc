@@ -30,11 +30,13 @@ json OperationJson(const Operation& o) {
 json RepoJson(const Repo& r) {
   json kinds = json::array();
   for (const Kind& k : r.kinds) {
-    kinds.push_back(json{{"name", k.name},
-                         {"description", k.description},
-                         {"schema_id", r.ns + "." + r.name + "." + k.name + "@" + r.schema_version},
-                         {"extension", *k.extension},
-                         {"schema", *k.effective_schema}});
+    json kind = {{"name", k.name},
+                 {"description", k.description},
+                 {"schema_id", r.ns + "." + r.name + "." + k.name + "@" + r.schema_version},
+                 {"extension", *k.extension},
+                 {"schema", *k.effective_schema}};
+    if (!k.renamed_from.empty()) kind["renamed_from"] = k.renamed_from;
+    kinds.push_back(std::move(kind));
   }
   json pointers = json::array();
   for (const PointerField& f : r.pointers) {
@@ -129,7 +131,7 @@ json ToManifest(const Platform& p) {
     }
   }
   std::sort(plugins.begin(), plugins.end());
-  return json{{"manifest_format", kManifestFormat},
+  json out = json{{"manifest_format", kManifestFormat},
               {"runtime_api", kRuntimeApiLevel},
               {"platform", json{{"id", p.id}, {"version", p.version}, {"description", p.description}}},
               {"namespaces", namespaces},
@@ -141,6 +143,16 @@ json ToManifest(const Platform& p) {
               {"operations", ops},
               {"scopes", p.AllScopes()},
               {"requires", json{{"plugins", plugins}}}};
+  // Only when declared, so a domain without transforms keeps its fingerprint.
+  if (!p.migrations.empty()) {
+    json migrations = json::array();
+    for (const Transform& t : p.migrations) {
+      migrations.push_back(json{{"name", t.name}, {"from", t.from}, {"repo", t.repo}, {"kind", t.kind},
+                                {"steps", *t.steps}});
+    }
+    out["migrations"] = std::move(migrations);
+  }
+  return out;
 }
 
 Result<std::string> ManifestFingerprint(const json& manifest) {

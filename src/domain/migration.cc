@@ -50,10 +50,27 @@ std::string Child(const std::string& base, const std::string& key) {
 
 class Planner {
  public:
+  // Where the changes being added are (CompareSchema keeps it current).
+  struct Loc {
+    std::string repo, kind, path;
+  };
+
   void Add(ChangeClass c, std::string subject, std::string what, std::string detail,
-           std::vector<Touches> touches = {}) {
-    plan.changes.push_back(
-        Change{c, std::move(subject), std::move(what), std::move(detail), std::move(touches)});
+           std::vector<Touches> touches = {}, bool rewrites = false) {
+    Change ch;
+    ch.cls = c;
+    ch.subject = std::move(subject);
+    ch.what = std::move(what);
+    ch.detail = std::move(detail);
+    ch.touches = std::move(touches);
+    ch.repo = loc_.repo;
+    ch.kind = loc_.kind;
+    ch.path = loc_.path;
+    ch.rewrites = rewrites || c == ChangeClass::kDestructive;
+    plan.changes.push_back(std::move(ch));
+  }
+  void At(std::string repo, std::string kind, std::string path) {
+    loc_ = Loc{std::move(repo), std::move(kind), std::move(path)};
   }
 
   // Compares two schemas describing the values at `path` of records of
@@ -61,6 +78,7 @@ class Planner {
   void CompareSchema(const json& o, const json& n, const std::string& repo, const std::string& kind,
                      const std::string& path, int depth) {
     if (depth > 32 || !o.is_object() || !n.is_object()) return;
+    At(repo, kind, path);
     std::string subject = repo + (kind.empty() ? "" : "#" + kind) + (path.empty() ? "" : ": " + path);
     std::string where_path = path.empty() ? "body" : path;
     Touches all{repo, kind, path.empty() ? "all" : where_path + " exists"};
@@ -138,9 +156,32 @@ class Planner {
     for (const json& r : n.value("required", json::array())) {
       if (r.is_string()) nreq.insert(r.get<std::string>());
     }
+    // Declared renames: x-bver-renamed-from on the new field's schema.
+    std::map<std::string, std::string> renamed;  // old name -> new name
+    for (auto it = np.begin(); it != np.end(); ++it) {
+      if (!it.value().is_object() || !it.value().contains("x-bver-renamed-from")) continue;
+      const json& from = it.value()["x-bver-renamed-from"];
+      if (!from.is_string()) continue;
+      std::string old_name = from.get<std::string>();
+      if (op.contains(old_name) && !np.contains(old_name) && !op.contains(it.key())) renamed[old_name] = it.key();
+    }
+    std::set<std::string> rename_targets;
+    for (const auto& [from, to] : renamed) {
+      rename_targets.insert(to);
+      if (oreq.count(from)) oreq.insert(to);
+    }
     for (auto it = op.begin(); it != op.end(); ++it) {
       std::string p = Child(path, it.key());
       std::string s = repo + (kind.empty() ? "" : "#" + kind) + ": " + p;
+      At(repo, kind, p);
+      if (auto r = renamed.find(it.key()); r != renamed.end()) {
+        std::string np_path = Child(path, r->second);
+        At(repo, kind, np_path);
+        Add(ChangeClass::kCompatible, repo + (kind.empty() ? "" : "#" + kind) + ": " + np_path, "field renamed",
+            p + " -> " + np_path + "; values move with it", {}, true);
+        CompareSchema(it.value(), np[r->second], repo, kind, np_path, depth + 1);
+        continue;
+      }
       if (!np.contains(it.key())) {
         bool closed = n.value("additionalProperties", json(true)) == false ||
                       n.value("unevaluatedProperties", json(true)) == false;
@@ -153,32 +194,36 @@ class Planner {
       }
     }
     for (auto it = np.begin(); it != np.end(); ++it) {
-      if (op.contains(it.key())) continue;
+      if (op.contains(it.key()) || rename_targets.count(it.key())) continue;
       std::string p = Child(path, it.key());
       std::string s = repo + (kind.empty() ? "" : "#" + kind) + ": " + p;
+      At(repo, kind, p);
       if (!nreq.count(it.key())) Add(ChangeClass::kAdditive, s, "field added", "optional");
     }
     for (const std::string& r : nreq) {
       if (oreq.count(r)) continue;
       std::string p = Child(path, r);
       std::string s = repo + (kind.empty() ? "" : "#" + kind) + ": " + p;
+      At(repo, kind, p);
       bool has_default = np.contains(r) && np[r].is_object() && np[r].contains("default");
-      bool is_new = !op.contains(r);
+      bool is_new = !op.contains(r) && !rename_targets.count(r);
       if (has_default) {
         Add(ChangeClass::kCompatible, s, is_new ? "required field added with default" : "field made required",
-            "records without it take the default " + np[r]["default"].dump());
+            "records without it take the default " + np[r]["default"].dump(), {}, true);
       } else {
         Add(ChangeClass::kDestructive, s,
             is_new ? "required field added without default" : "field made required without default",
             "records without it become invalid", {{repo, kind, p + " missing"}});
       }
     }
+    At(repo, kind, path);
     for (const std::string& r : oreq) {
       if (!nreq.count(r) && np.contains(r)) {
         Add(ChangeClass::kCompatible, repo + (kind.empty() ? "" : "#" + kind) + ": " + Child(path, r),
             "field made optional", "");
       }
     }
+    At(repo, kind, path);
     bool o_closed = o.value("additionalProperties", json(true)) == false;
     bool n_closed = n.value("additionalProperties", json(true)) == false;
     if (!o_closed && n_closed) {
@@ -234,6 +279,9 @@ class Planner {
   }
 
   MigrationPlan plan;
+
+ private:
+  Loc loc_;
 };
 
 }  // namespace
@@ -245,6 +293,10 @@ const char* ChangeClassName(ChangeClass c) {
     case ChangeClass::kDestructive: return "destructive";
   }
   return "destructive";
+}
+
+bool MigrationPlan::Rewrites() const {
+  return std::any_of(changes.begin(), changes.end(), [](const Change& c) { return c.rewrites; });
 }
 
 int MigrationPlan::Count(ChangeClass c) const {
@@ -264,6 +316,7 @@ MigrationPlan PlanMigration(const json& o, const json& n) {
     nrepos[r.value("namespace", "") + "/" + r.value("name", "")] = r;
   }
   for (const auto& [name, r] : orepos) {
+    p.At(name, "", "");
     if (!nrepos.count(name)) {
       p.Add(ChangeClass::kDestructive, name, "repo removed", "every reference of the repo and its history",
             {{name, "", "all"}});
@@ -274,8 +327,22 @@ MigrationPlan PlanMigration(const json& o, const json& n) {
     std::map<std::string, json> okinds, nkinds;
     for (const json& k : r.value("kinds", json::array())) okinds[k.value("name", "")] = k;
     for (const json& k : nr.value("kinds", json::array())) nkinds[k.value("name", "")] = k;
+    // Declared kind renames: renamed_from on the new kind.
+    std::map<std::string, std::string> renamed;  // old kind -> new kind
+    for (const auto& [kname, k] : nkinds) {
+      std::string from = k.value("renamed_from", "");
+      if (!from.empty() && okinds.count(from) && !nkinds.count(from) && !okinds.count(kname)) renamed[from] = kname;
+    }
+    std::set<std::string> rename_targets;
+    for (const auto& [from, to] : renamed) rename_targets.insert(to);
     for (const auto& [kname, k] : okinds) {
-      if (!nkinds.count(kname)) {
+      p.At(name, kname, "");
+      if (auto rn = renamed.find(kname); rn != renamed.end()) {
+        p.At(name, rn->second, "");
+        p.Add(ChangeClass::kCompatible, name + "#" + rn->second, "kind renamed",
+              kname + " -> " + rn->second + "; its references keep their ids and history", {}, true);
+        p.CompareSchema(k["extension"], nkinds[rn->second]["extension"], name, rn->second, "", 0);
+      } else if (!nkinds.count(kname)) {
         p.Add(ChangeClass::kDestructive, name + "#" + kname, "kind removed",
               "references of this kind lose their kind", {{name, kname, "all"}});
       } else {
@@ -283,8 +350,12 @@ MigrationPlan PlanMigration(const json& o, const json& n) {
       }
     }
     for (const auto& [kname, k] : nkinds) {
-      if (!okinds.count(kname)) p.Add(ChangeClass::kAdditive, name + "#" + kname, "kind added", "");
+      p.At(name, kname, "");
+      if (!okinds.count(kname) && !rename_targets.count(kname)) {
+        p.Add(ChangeClass::kAdditive, name + "#" + kname, "kind added", "");
+      }
     }
+    p.At(name, "", "");
     if (r.value("scopes", json()) != nr.value("scopes", json())) {
       p.Add(ChangeClass::kCompatible, name, "scopes changed",
             r.value("scopes", json()).dump() + " -> " + nr.value("scopes", json()).dump() +
@@ -296,8 +367,20 @@ MigrationPlan PlanMigration(const json& o, const json& n) {
     }
   }
   for (const auto& [name, r] : nrepos) {
+    p.At(name, "", "");
     if (!orepos.count(name)) p.Add(ChangeClass::kAdditive, name, "repo added", "");
   }
+  // Declared transforms that run on this migration (from the old version).
+  for (const json& t : n.value("migrations", json::array())) {
+    if (t.value("from", "") != p.plan.from_version) continue;
+    std::string repo = t.value("repo", ""), kind = t.value("kind", "");
+    p.At(repo, kind, "");
+    p.Add(ChangeClass::kCompatible, repo + (kind.empty() ? "" : "#" + kind), "transform",
+          "migrations." + t.value("name", "") + ": " + std::to_string(t.value("steps", json::array()).size()) +
+              " step(s) run on every stored body, checked on a dry run first",
+          {}, true);
+  }
+  p.At("", "", "");
   p.CompareNamed(o, n, "capabilities", "id", "capability");
   p.CompareNamed(o, n, "jobs", "name", "job");
   p.CompareNamed(o, n, "orchestrators", "name", "orchestrator");
@@ -321,10 +404,15 @@ json MigrationPlanToJson(const MigrationPlan& plan) {
                            {"subject", c.subject},
                            {"what", c.what},
                            {"detail", c.detail},
-                           {"touches", touches}});
+                           {"touches", touches},
+                           {"repo", c.repo},
+                           {"kind", c.kind},
+                           {"path", c.path},
+                           {"rewrites", c.rewrites}});
   }
   return json{{"from_version", plan.from_version},
               {"to_version", plan.to_version},
+              {"rewrites", plan.Rewrites()},
               {"summary", json{{"additive", plan.Count(ChangeClass::kAdditive)},
                                {"compatible", plan.Count(ChangeClass::kCompatible)},
                                {"destructive", plan.Count(ChangeClass::kDestructive)}}},

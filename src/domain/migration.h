@@ -27,11 +27,21 @@ struct Touches {
 };
 
 struct Change {
-  ChangeClass cls;
+  ChangeClass cls = ChangeClass::kAdditive;
   std::string subject;  // "sites/site", "sites/site#power.substation", "sites/site: status"
   std::string what;     // "enum value removed"
   std::string detail;   // human sentence
   std::vector<Touches> touches;  // destructive changes only
+  // Where: the repo ("ns/repo"; empty for a change of no repo, such as a
+  // job), the kind (empty: the repo's base schema) and the attribute path
+  // in the body (dotted, "[*]" for array items; empty: the whole body).
+  std::string repo;
+  std::string kind;
+  std::string path;
+  // Stored bodies must be rewritten (a default filled, a field or kind
+  // renamed, a transform, anything destructive): the store cannot adopt
+  // the new manifest without `migrate apply`.
+  bool rewrites = false;
 };
 
 struct MigrationPlan {
@@ -41,9 +51,14 @@ struct MigrationPlan {
 
   int Count(ChangeClass c) const;
   bool HasDestructive() const { return Count(ChangeClass::kDestructive) > 0; }
+  bool Rewrites() const;
 };
 
-// Both arguments are manifests as written by ToManifest().
+// Both arguments are manifests as written by ToManifest(). Renames are
+// declared in the new manifest (`x-bver-renamed-from: OLD` on a field's
+// schema, `renamed_from: OLD` on a kind) and planned as renames, never as a
+// drop and an add; the new manifest's transforms (`migrations:`) whose
+// `from` is the old platform version are listed as changes too.
 MigrationPlan PlanMigration(const nlohmann::json& old_manifest, const nlohmann::json& new_manifest);
 
 nlohmann::json MigrationPlanToJson(const MigrationPlan& plan);

@@ -42,6 +42,10 @@ struct PointerField {
 struct Kind {
   std::string name;  // "power.substation"
   std::string description;
+  // The kind's former name (`renamed_from:`): `migrate apply` moves the
+  // references of that kind to this one instead of dropping a kind and
+  // adding another.
+  std::string renamed_from;
   JsonPtr extension;         // as declared
   JsonPtr effective_schema;  // repo schema with the extension merged in
   // effective_schema compiled by Compile(): the one validator the store and
@@ -174,6 +178,18 @@ struct Operation {
   bool idempotent = false;
 };
 
+// A declared data transform (`migrations:` in bver.yaml): steps applied to
+// every stored body of a repo (and kind) when the store migrates from
+// platform version `from`. The steps are RFC 6902 operations plus `split`
+// and `map` (docs/migrations.md); src/migrate/ runs them.
+struct Transform {
+  std::string name;
+  std::string from;  // the platform version the store migrates from
+  std::string repo;  // "ns/repo"
+  std::string kind;  // empty: every reference of the repo
+  JsonPtr steps;     // array of step objects, as declared
+};
+
 struct Platform {
   std::string id;
   std::string version;
@@ -185,6 +201,7 @@ struct Platform {
   std::vector<Orchestrator> orchestrators;
   std::vector<Trigger> triggers;
   std::vector<Operation> operations;
+  std::vector<Transform> migrations;
 
   const Repo* FindRepo(const std::string& name) const;  // by repo name or "ns/repo"
   const Capability* FindCapability(const std::string& id) const;

@@ -8,6 +8,7 @@
 #include "src/runtime/handlers.h"
 #include "src/runtime/ingest_ops.h"
 #include "src/runtime/key_ops.h"
+#include "src/runtime/migrate_ops.h"
 #include "src/runtime/schema_ops.h"
 #include "src/runtime/job_ops.h"
 #include "src/runtime/trigger_ops.h"
@@ -318,6 +319,10 @@ Result<std::unique_ptr<OperationTable>> OperationTable::Build(std::shared_ptr<co
   if (bindings.schemas != nullptr || all) {
     BVER_RETURN_IF_ERROR(add_family(bindings.schemas != nullptr, "payload schema registry",
                                     internal::SchemaRows(bindings.schemas)));
+  }
+  if (bindings.migrations != nullptr || all) {
+    BVER_RETURN_IF_ERROR(add_family(bindings.migrations != nullptr, "store to migrate",
+                                    internal::MigrateRows(bindings.migrations)));
   }
   t->platform_ = std::move(platform);
   if (bindings.keys != nullptr || all) {

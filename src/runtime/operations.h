@@ -51,6 +51,7 @@ class OrchestratorService;
 class SubscriptionService;
 class KeyService;
 class SchemaService;
+class MigrationService;
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
@@ -168,6 +169,8 @@ class OperationTable {
     KeyService* keys = nullptr;
     // The event payload schema registry; null: no schemas.* rows.
     SchemaService* schemas = nullptr;
+    // The store's domain migration; null: no migrate.* rows.
+    MigrationService* migrations = nullptr;
     // Declare every kernel row even without its service (the manifest, the
     // documentation): those rows answer FailedPrecondition when called.
     bool declare_every_row = false;

@@ -18,6 +18,7 @@
 #include "src/orch/engine.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
+#include "src/migrate/migrate.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/store_registry.h"
 #include "src/runtime/schema_service.h"
@@ -66,6 +67,33 @@ class StoreKeys final : public runtime::KeyService {
 };
 
 // runtime::SchemaService over the payload schema registry (src/events/registry.h).
+class StoreMigrations final : public runtime::MigrationService {
+ public:
+  explicit StoreMigrations(Runtime& rt) : rt_(rt) {}
+
+  Result<nlohmann::json> Plan(const nlohmann::json& input) override {
+    migrate::PlanOptions o;
+    o.limit = input.value("limit", 20);
+    o.change = input.value("change", -1);
+    o.offset = input.value("offset", 0);
+    return migrate::Plan(*rt_.store, *rt_.manifest, rt_.fingerprint, o);
+  }
+
+  Result<nlohmann::json> Apply(const nlohmann::json& input, const std::string& actor,
+                               const std::string& correlation_id) override {
+    migrate::ApplyOptions o = MigrationOptions(rt_);
+    o.yes = input.value("yes", false);
+    o.backup = input.value("backup", true);
+    o.batch = input.value("batch", 500);
+    o.actor = actor;
+    o.correlation_id = correlation_id;
+    return migrate::Apply(*rt_.store, *rt_.manifest, rt_.fingerprint, o);
+  }
+
+ private:
+  Runtime& rt_;
+};
+
 class RegistrySchemas final : public runtime::SchemaService {
  public:
   explicit RegistrySchemas(events::PayloadRegistry& registry) : registry_(registry) {}
@@ -182,11 +210,15 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   auto rt = std::make_unique<Runtime>();
   if (runtime_options.orch_threads < 0) runtime_options.orch_threads = runtime_options.job_threads < 0 ? 2 : 0;
   BVER_ASSIGN_OR_RETURN(domain::Platform compiled, domain::CompileFile(project.domain_file));
-  BVER_ASSIGN_OR_RETURN(rt->fingerprint, domain::ManifestFingerprint(domain::ToManifest(compiled)));
+  auto manifest = std::make_shared<const nlohmann::json>(domain::ToManifest(compiled));
+  BVER_ASSIGN_OR_RETURN(rt->fingerprint, domain::ManifestFingerprint(*manifest));
+  rt->manifest = std::move(manifest);
   rt->platform = std::make_shared<const domain::Platform>(std::move(compiled));
   rt->project = project;
   BVER_ASSIGN_OR_RETURN(rt->store,
                         store::OpenStore(rt->project.store_url, rt->project.dir, rt->platform, rt->fingerprint));
+  // The store's platform record against bver.yaml (src/migrate/migrate.h).
+  BVER_RETURN_IF_ERROR(migrate::CheckOnOpen(*rt->store, *rt->manifest, rt->fingerprint).status());
   if (Result<std::string> dir = store::ChooseArtifactDir(rt->project.store_url, rt->project.dir); dir.ok()) {
     rt->artifacts = std::make_unique<store::ArtifactStore>(*dir, rt->store->backend());
     rt->artifact_service = std::make_unique<StoreArtifacts>(nullptr, nullptr, *rt->artifacts);
@@ -244,6 +276,8 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   bindings.keys = rt->keys.get();
   rt->schemas = std::make_unique<RegistrySchemas>(*rt->payload_schemas);
   bindings.schemas = rt->schemas.get();
+  rt->migrations = std::make_unique<StoreMigrations>(*rt);
+  bindings.migrations = rt->migrations.get();
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<runtime::OperationTable> table,
                         runtime::OperationTable::Build(rt->platform, bindings));
   if (runtime_options.job_threads > 0) rt->jobs->Start();
@@ -254,6 +288,20 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   rt->orchestrators->Start(*rt->broker);
   if (runtime_options.run_triggers) BVER_RETURN_IF_ERROR(rt->triggers->Start(*rt->broker));
   return rt;
+}
+
+migrate::ApplyOptions MigrationOptions(Runtime& rt) {
+  migrate::ApplyOptions o;
+  o.backup_dir = (std::filesystem::path(rt.project.dir) / ".bver" / "backups").string();
+  plugin::Registry* plugins = rt.plugins.get();
+  const domain::Platform* platform = rt.platform.get();
+  o.check_plugins = [plugins, platform]() -> Status {
+    if (plugins == nullptr) return Status::Ok();
+    BVER_ASSIGN_OR_RETURN(std::vector<plugin::InstalledPlugin> all, plugins->List());
+    for (const plugin::InstalledPlugin& p : all) BVER_RETURN_IF_ERROR(plugin::Registry::Check(p, platform, all));
+    return Status::Ok();
+  };
+  return o;
 }
 
 Result<nlohmann::json> WorkerLabels(const std::string& extra) {

@@ -19,6 +19,7 @@
 #include "src/runtime/artifact_service.h"
 #include "src/runtime/broker.h"
 #include "src/runtime/key_service.h"
+#include "src/runtime/migrate_service.h"
 
 namespace bver::domain {
 struct Platform;
@@ -49,6 +50,9 @@ class Engine;
 namespace bver::triggers {
 class TriggerProcessor;
 }
+namespace bver::migrate {
+struct ApplyOptions;
+}
 
 namespace bver::server {
 
@@ -67,6 +71,7 @@ Result<Project> LocateProject(const std::string& domain_file, const std::string&
 struct Runtime {
   std::shared_ptr<const domain::Platform> platform;
   std::string fingerprint;  // of the compiled manifest
+  std::shared_ptr<const nlohmann::json> manifest;  // the compiled manifest
   Project project;
   std::unique_ptr<store::Store> store;
   // Null when the store has no artifact folder (PostgreSQL without
@@ -95,6 +100,11 @@ struct Runtime {
   std::unique_ptr<runtime::KeyService> keys;
   // The payload schema registry as the schemas.* operations see it.
   std::unique_ptr<runtime::SchemaService> schemas;
+  // The store's domain migration as the migrate.* operations see it. When
+  // the store holds data of another manifest that needs rewriting, the
+  // runtime still opens: reads are answered, writes wait for `migrate
+  // apply` (store->MigrationPending() says why).
+  std::unique_ptr<runtime::MigrationService> migrations;
   std::shared_ptr<const runtime::Broker> broker;
   // Starts the operations of bver.yaml's triggers from events
   // (docs/triggers.md); runs only with RuntimeOptions::run_triggers.
@@ -133,6 +143,11 @@ struct RuntimeOptions {
 // first error, as it is (file:line:column for the domain).
 Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Broker::Options options = {},
                                              RuntimeOptions runtime_options = {});
+
+// What `migrate apply` needs besides its flags, for this runtime: the
+// backup folder (.bver/backups in the project) and the check of the
+// installed plugins against the new platform.
+migrate::ApplyOptions MigrationOptions(Runtime& rt);
 
 // The labels this process's job workers offer: the detected ones (os, arch,
 // tools on PATH) and `extra` ("k=v,..."; InvalidArgument when malformed).

@@ -131,4 +131,9 @@ bool LabelsMatch(const std::string& required, const std::string& offered) {
   return true;
 }
 
+Status Backend::SnapshotTo(const std::string& path) {
+  return UnimplementedError(Name() + " stores cannot write a snapshot to " + path +
+                            " yet; back the database up with its own tools first");
+}
+
 }  // namespace bver::store

@@ -333,6 +333,11 @@ class Backend : public RefReads, public EventLog, public JobQueue, public KeyTab
   // "sqlite" or "postgresql".
   virtual std::string Name() const = 0;
 
+  // Writes a consistent copy of the whole store into the new file `path`
+  // while writers go on (SQLite: VACUUM INTO). Unimplemented where the
+  // backend has no such copy (PostgreSQL: pg_dump, the backup issue).
+  virtual Status SnapshotTo(const std::string& path);
+
   // Runs `fn` in one write transaction and commits it durably before
   // returning. If `fn` returns an error, nothing it wrote is kept and that
   // error is returned. Backends may run several callers' callbacks in one

@@ -90,6 +90,7 @@ const char* ChangeTypeName(ChangeType c) {
     case ChangeType::kPatched: return "patched";
     case ChangeType::kReplaced: return "replaced";
     case ChangeType::kDeleted: return "deleted";
+    case ChangeType::kMigrated: return "migrated";
   }
   return "created";
 }
@@ -201,7 +202,7 @@ Result<Store::Impl::Prepared> Store::Impl::Prepare(const domain::Repo& repo, con
                          const std::function<Result<json>(const json* current)>& compute, bool body_checked) const {
   Prepared p;
   p.base_version = head ? head->version : 0;
-  p.kind = head ? head->kind : kind_in;
+  p.kind = head && change != ChangeType::kMigrated ? head->kind : kind_in;
   JsonPtr old_body;
   if (head) {
     BVER_ASSIGN_OR_RETURN(old_body, BodyOf(*head));
@@ -389,6 +390,10 @@ Status Store::Impl::AppendLedgerEntry(Txn& t, const std::string& ts, const std::
                 {"event_id", event_id},
                 {"event_offset", offset},
                 {"body_digest", body_digest}};
+  // A migrated version's entry names the manifests it went from and to.
+  if (act == "ref.migrated" && ctx.provenance && ctx.provenance->contains("migration")) {
+    entry["migration"] = (*ctx.provenance)["migration"];
+  }
   BVER_ASSIGN_OR_RETURN(lr.entry, core::CanonicalJson(entry));
   lr.hash = core::Sha256Hex(lr.entry);
   return t.AppendLedger(lr);
@@ -396,6 +401,7 @@ Status Store::Impl::AppendLedgerEntry(Txn& t, const std::string& ts, const std::
 
 // The shared path of every single mutation: one transaction.
 Result<Reference> Store::Impl::Mutate(const Plan& m, const WriteContext& ctx) {
+  BVER_RETURN_IF_ERROR(RefuseWhilePending());
   BVER_RETURN_IF_ERROR(CheckOwner(*m.repo, ctx));
   std::string request_digest;
   if (!ctx.idempotency_key.empty()) {
@@ -594,6 +600,9 @@ Result<std::vector<Reference>> Store::Apply(const std::vector<Change>& changes, 
   if (ctx.expected_version) {
     return InvalidArgumentError("a changeset takes no expected version for all of its entries");
   }
+  bool migrating_only = std::all_of(changes.begin(), changes.end(),
+                                    [](const Change& c) { return c.op == Change::Op::kMigrate; });
+  if (!migrating_only) BVER_RETURN_IF_ERROR(impl_->RefuseWhilePending());
   std::vector<Impl::Plan> plans;
   std::vector<std::optional<Impl::Prepared>> early;
   std::vector<Violation> problems;
@@ -614,6 +623,16 @@ Result<std::vector<Reference>> Store::Apply(const std::vector<Change>& changes, 
         case Change::Op::kPatch: return impl_->PlanPatch(c.target, c.format, *c.body);
         case Change::Op::kReplace: return impl_->PlanReplace(c.target, *c.body);
         case Change::Op::kDelete: return impl_->PlanDelete(c.target);
+        case Change::Op::kMigrate: {
+          BVER_ASSIGN_OR_RETURN(Impl::Plan p, impl_->PlanReplace(c.target, *c.body));
+          if (!c.kind.empty() && p.repo->FindKind(c.kind) == nullptr) {
+            return InvalidArgumentError("repo " + p.repo->qualified_name() + " has no kind \"" + c.kind + "\"");
+          }
+          p.change = ChangeType::kMigrated;
+          p.kind = c.kind;
+          p.request["op"] = "migrate";
+          return p;
+        }
       }
       return InternalError("unknown change");
     }();
@@ -624,7 +643,9 @@ Result<std::vector<Reference>> Store::Apply(const std::vector<Change>& changes, 
       }
       continue;
     }
-    if (Status s = impl_->CheckOwner(*m->repo, ctx); !s.ok()) {
+    // A migration reshapes what a plugin's namespace holds for the new
+    // manifest; it writes as the operator, not as the plugin.
+    if (Status s = c.op == Change::Op::kMigrate ? Status::Ok() : impl_->CheckOwner(*m->repo, ctx); !s.ok()) {
       problems.push_back({where, "owner", s.message()});
       continue;
     }
@@ -721,5 +742,24 @@ Result<std::uint64_t> Store::AppendEvent(const std::string& channel, const std::
 }
 
 std::int64_t Store::Now() const { return impl_->options.clock(); }
+
+void Store::SetMigrationPending(std::string reason) {
+  std::lock_guard<std::mutex> lock(impl_->pending_mu);
+  impl_->pending = !reason.empty();
+  impl_->pending_reason = std::move(reason);
+}
+
+std::string Store::MigrationPending() const {
+  std::lock_guard<std::mutex> lock(impl_->pending_mu);
+  return impl_->pending_reason;
+}
+
+Status Store::Impl::RefuseWhilePending() const {
+  if (!pending.load(std::memory_order_acquire)) return Status::Ok();
+  std::lock_guard<std::mutex> lock(pending_mu);
+  if (pending_reason.empty()) return Status::Ok();
+  return Status(StatusCode::kFailedPrecondition, pending_reason,
+                {{"store", "migration_required", "run `bver migrate plan`, then `bver migrate apply`"}});
+}
 
 }  // namespace bver::store

@@ -36,9 +36,14 @@ std::int64_t SystemClockMicros();
 // One entry of a changeset (Store::Apply): what a Generator returns, once
 // the runtime has checked it.
 struct Change {
-  enum class Op { kCreate, kPatch, kReplace, kDelete };
+  // kMigrate (migrate apply, src/migrate/): `target` gets `body` and kind
+  // `kind` (a renamed kind's new name, or its kind as it is) as a version
+  // of change type `migrated`, stamped with the migration in
+  // ctx.provenance; the one write a store waiting for a migration takes.
+  enum class Op { kCreate, kPatch, kReplace, kDelete, kMigrate };
   Op op = Op::kCreate;
-  // kCreate: the repo ("repo" or "ns/repo"), kind and id (empty: a new UUIDv7).
+  // kCreate: the repo ("repo" or "ns/repo"), kind and id (empty: a new
+  // UUIDv7). kMigrate: the kind.
   std::string repo;
   std::string kind;
   std::string id;
@@ -46,10 +51,10 @@ struct Change {
   // written and the entry answers the current head. Lets a rerun of a
   // deterministic generator be a no-op.
   bool skip_if_exists = false;
-  // kPatch, kReplace, kDelete: the reference (unpinned, no path).
+  // kPatch, kReplace, kDelete, kMigrate: the reference (unpinned, no path).
   Pointer target;
   PatchFormat format = PatchFormat::kMergePatch;  // kPatch
-  JsonPtr body;  // kCreate, kReplace: the body; kPatch: the patch document
+  JsonPtr body;  // kCreate, kReplace, kMigrate: the body; kPatch: the patch document
 };
 
 class Store {
@@ -167,6 +172,14 @@ class Store {
 
   // The store's clock (microseconds since the epoch, UTC).
   std::int64_t Now() const;
+
+  // A store whose data was written under another manifest than the one it
+  // was opened with waits for `migrate apply`: while `reason` is set, every
+  // write but a kMigrate change is refused with FailedPrecondition
+  // carrying it (reads are answered as stored). Empty: writes allowed.
+  // Thread-safe.
+  void SetMigrationPending(std::string reason);
+  std::string MigrationPending() const;
 
  private:
   struct Impl;

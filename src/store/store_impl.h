@@ -87,6 +87,11 @@ struct Store::Impl {
   Options options;
   // Compiled body schemas: key "ns/repo" or "ns/repo#kind".
   std::map<std::string, std::shared_ptr<const schema::Validator>> validators;
+  // SetMigrationPending: `pending` is the fast path, the reason under the mutex.
+  std::atomic<bool> pending{false};
+  mutable std::mutex pending_mu;
+  std::string pending_reason;  // GUARDED_BY(pending_mu)
+  Status RefuseWhilePending() const;
 
   Result<const domain::Repo*> FindRepo(const std::string& name) const;
 

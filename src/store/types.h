@@ -19,7 +19,9 @@ namespace bver::store {
 
 using JsonPtr = std::shared_ptr<const nlohmann::json>;
 
-enum class ChangeType { kCreated, kPatched, kReplaced, kDeleted };
+// kMigrated: a version written by `migrate apply` (the body reshaped for a
+// new manifest, or the reference moved to a renamed kind).
+enum class ChangeType { kCreated, kPatched, kReplaced, kDeleted, kMigrated };
 const char* ChangeTypeName(ChangeType c);  // "created", ...
 
 // A reference at one version.

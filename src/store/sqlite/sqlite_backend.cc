@@ -245,6 +245,16 @@ class SqliteBackend : public Backend {
 
   std::string Name() const override { return "sqlite"; }
 
+  Status SnapshotTo(const std::string& path) override {
+    Reader r(this);
+    BVER_ASSIGN_OR_RETURN(sqlite3_stmt * st, r->Prepare("VACUUM INTO ?1"));
+    Bind(st, path);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return SqliteError(r->db(), "snapshot into " + path);
+    return Status::Ok();
+  }
+
   // Group commit (group_commit.h): many writers share one fsync per batch.
   Status DoWriteTxn(const std::function<Status(Txn&)>& fn) override { return group_.Submit(fn); }
 

@@ -22,6 +22,7 @@ ChangeType ParseChange(const std::string& s) {
   if (s == "patched") return ChangeType::kPatched;
   if (s == "replaced") return ChangeType::kReplaced;
   if (s == "deleted") return ChangeType::kDeleted;
+  if (s == "migrated") return ChangeType::kMigrated;
   return ChangeType::kCreated;
 }
 
