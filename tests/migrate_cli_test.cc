@@ -264,4 +264,35 @@ TEST_F(MigrateCli, ARunningServerServesReadsRefusesWritesAndMigratesOverRest) {
   EXPECT_EQ(old.Json()["body"]["mail"], "p2@example.org");
 }
 
+TEST_F(MigrateCli, BadInputGetsAClearErrorAndChangesNothing) {
+  WriteDomain(kV1);
+  Seed(20);
+  // A bver.yaml that no longer compiles: the error names the line.
+  std::ofstream(dir_ / "bver.yaml") << "bver: 1\nplatform: { id: people, version: 2.0.0 }\nnamespaces:\n  org:\n"
+                                       "    owner: core\n    repos:\n      person:\n        schema: { type: strin }\n";
+  bver::testing::CommandResult broken = Bver({"migrate", "plan"});
+  EXPECT_EQ(broken.code, 1) << broken.err;
+  EXPECT_THAT(broken.err, HasSubstr("bver.yaml:8"));
+  bver::testing::CommandResult broken_apply = Bver({"migrate", "apply", "--yes", "--json"});
+  EXPECT_NE(broken_apply.code, 0);
+  EXPECT_THAT(broken_apply.out, HasSubstr("\"error\""));
+
+  WriteDomain(kV2);
+  bver::testing::CommandResult limit = Bver({"migrate", "plan", "--limit", "5000", "--json"});
+  EXPECT_EQ(limit.code, 1) << limit.out;
+  EXPECT_THAT(limit.out, HasSubstr("limit"));
+  bver::testing::CommandResult batch = Bver({"migrate", "apply", "--batch", "0"});
+  EXPECT_EQ(batch.code, 1) << batch.err;
+  EXPECT_THAT(batch.err, HasSubstr("batch"));
+  bver::testing::CommandResult help = Bver({"migrate", "apply", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--yes"));
+
+  // Nothing was migrated by any of it.
+  bver::testing::CommandResult plan = Bver({"migrate", "plan", "--json"});
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  EXPECT_EQ(json::parse(plan.out)["state"], "needs_apply");
+  EXPECT_EQ(json::parse(plan.out)["references"]["rewritten"], 20);
+}
+
 }  // namespace

@@ -82,6 +82,10 @@ struct ApplyFlags {
 
 int ApplyInProcess(Context& ctx, ApplyFlags& f) {
   Output o{ctx.out, ctx.err, f.call.store.json};
+  if (f.batch < 1 || f.batch > 10000) {
+    return o.Fail(InvalidArgumentError("--batch is 1 to 10000 references per transaction (got " +
+                                       std::to_string(f.batch) + ")"));
+  }
   RuntimeOptions ro;
   ro.job_threads = 0;
   ro.orch_threads = 0;
@@ -106,7 +110,7 @@ int ApplyInProcess(Context& ctx, ApplyFlags& f) {
   migrate::ApplyOptions options = server::MigrationOptions(r);
   options.yes = yes;
   options.backup = !f.no_backup;
-  options.batch = static_cast<std::size_t>(std::max(1, f.batch));
+  options.batch = static_cast<std::size_t>(f.batch);
   options.actor = "cli";
   const bool as_json = f.call.store.json;
   options.progress = [&ctx, as_json](const migrate::Progress& p) {

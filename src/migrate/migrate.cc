@@ -513,6 +513,8 @@ Result<json> Apply(store::Store& store, const json& manifest, const std::string&
         c.target = Pointer(ns, name, row.id);
         c.kind = o.kind;
         c.body = std::make_shared<const json>(std::move(o.body));
+        c.body_checked = true;  // Migrator::Run checked it with the repo's validator
+        c.base_version = row.version;
         changes.push_back(std::move(c));
       }
       after = rows.back().id;

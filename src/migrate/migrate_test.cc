@@ -524,6 +524,48 @@ TEST_P(Migrations, AnApplyStoppedHalfwayResumesAndMigratesEveryReferenceOnce) {
   ExpectLedgerOk();
 }
 
+TEST_P(Migrations, AWriteByAProcessThatDoesNotKnowOfTheMigrationIsNeverOverwritten) {
+  Open(kV1);
+  Seed(1000, [](int i) { return json{{"name", "P" + std::to_string(i)}, {"mail", "old"}}; },
+       [](int) { return std::string(); });
+  // A second process still running the old domain (it opened the store
+  // before bver.yaml changed, so nothing holds its writes back).
+  std::shared_ptr<domain::Platform> old_platform = platform_;
+  Result<std::unique_ptr<store::Backend>> b = GetParam().open(dir_);
+  ASSERT_TRUE(b.ok());
+  Result<std::unique_ptr<store::Store>> stale = store::Store::Open(old_platform, std::move(b).value(), {});
+  ASSERT_TRUE(stale.ok());
+  ASSERT_EQ(Open(kV2Compatible).state, OpenCheck::State::kPending);
+  ApplyOptions o = Options();
+  o.after_batch = [&](std::uint64_t batches) -> Status {
+    if (batches == 1) {
+      return (*stale)->Patch(Ptr(900), store::PatchFormat::kMergePatch, {{"mail", "written meanwhile"}}, ctx_).status();
+    }
+    return Status::Ok();
+  };
+  // Written between two batches: the later batch reads the new head and
+  // migrates it; nothing is lost.
+  Result<json> done = Apply(*store_, manifest_, fingerprint_, o);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(Head(900)["email"], "written meanwhile");
+  EXPECT_EQ(Version(900), 3u);
+  EXPECT_EQ(Version(899), 2u);
+  // Written between a batch's read and its commit: the migrated version
+  // is refused rather than written over the new head.
+  ASSERT_TRUE(store_->Patch(Ptr(5), store::PatchFormat::kMergePatch, {{"email", "newer"}}, ctx_).ok());
+  store::Change late;
+  late.op = store::Change::Op::kMigrate;
+  late.target = Ptr(5);
+  late.body = std::make_shared<const json>(json{{"name", "P5"}, {"team", "core"}});
+  late.base_version = 2;
+  Result<std::vector<store::Reference>> refused = store_->Apply({late}, ctx_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kAborted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("changed while it was being migrated"));
+  EXPECT_EQ(Head(5)["email"], "newer");
+  ExpectLedgerOk();
+}
+
 TEST_P(Migrations, RefusesAStoreMigratedByANewerBverAndIncompatiblePlugins) {
   Open(kV1);
   json newer = manifest_;

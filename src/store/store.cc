@@ -210,7 +210,10 @@ Result<Store::Impl::Prepared> Store::Impl::Prepare(const domain::Repo& repo, con
   json new_body = json::object();
   if (change != ChangeType::kDeleted) {
     BVER_ASSIGN_OR_RETURN(new_body, compute(old_body.get()));
-    if (!(body_checked && change == ChangeType::kCreated)) BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
+    // A create's or a migration's body may come checked with the store's
+    // own validator (WriteContext::body_checked, migrate's dry run).
+    const bool checked = body_checked && (change == ChangeType::kCreated || change == ChangeType::kMigrated);
+    if (!checked) BVER_RETURN_IF_ERROR(Validate(repo, p.kind, new_body));
   }
   // One serialization of the body: its canonical form (RFC 8785) is the
   // I-JSON check, the digest's input and the stored snapshot. (It parses
@@ -296,6 +299,11 @@ Result<Store::Impl::Written> Store::Impl::WriteOne(Txn& t, const Plan& m, const 
                          (head ? " (deleted at version " + std::to_string(head->version) + ")" : ""));
   }
   std::uint64_t current = head ? head->version : 0;
+  if (m.base_version != 0 && m.base_version != current) {
+    return AbortedError("bver://" + target + " changed while it was being migrated (version " +
+                        std::to_string(m.base_version) + " read, the head is at " + std::to_string(current) +
+                        "): stop the writers that do not know of the migration, then run apply again");
+  }
   if (ctx.expected_version && *ctx.expected_version != current) {
     // A stale precondition (HTTP 412 for If-Match), not a race to retry:
     // the caller must read the new head first.
@@ -630,6 +638,8 @@ Result<std::vector<Reference>> Store::Apply(const std::vector<Change>& changes, 
           }
           p.change = ChangeType::kMigrated;
           p.kind = c.kind;
+          p.body_checked = c.body_checked;
+          p.base_version = c.base_version;
           p.request["op"] = "migrate";
           return p;
         }

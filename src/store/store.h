@@ -55,6 +55,14 @@ struct Change {
   Pointer target;
   PatchFormat format = PatchFormat::kMergePatch;  // kPatch
   JsonPtr body;  // kCreate, kReplace, kMigrate: the body; kPatch: the patch document
+  // kMigrate: the caller has checked `body` with the store's own validator
+  // for the repo and kind (domain::Repo::BodyValidator), so the store does
+  // not check it again.
+  bool body_checked = false;
+  // kMigrate: the head version `body` was computed from; a head that moved
+  // since (a writer that does not know of the migration) fails the change
+  // with Aborted instead of being overwritten.
+  std::uint64_t base_version = 0;
 };
 
 class Store {

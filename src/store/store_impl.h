@@ -148,6 +148,7 @@ struct Store::Impl {
     std::function<Result<json>(const json* current)> compute;
     bool skip_if_exists = false;  // Apply: a create of an existing live reference is a no-op
     bool body_checked = false;    // Create: WriteContext::body_checked
+    std::uint64_t base_version = 0;  // Migrate: the head must still be at this version
   };
 
   // A namespace owned by a plugin is written only by that plugin.
