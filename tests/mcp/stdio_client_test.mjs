@@ -87,6 +87,17 @@ try {
     assert.equal(got.structuredContent.body.bays, 4);
   });
 
+  await step("migrate.plan is a tool: the store is at the manifest it serves", async () => {
+    const plan = await client.callTool({ name: "migrate.plan", arguments: { limit: 5 } });
+    assert.notEqual(plan.isError, true, JSON.stringify(plan));
+    assert.equal(plan.structuredContent.state, "current");
+    assert.equal(plan.structuredContent.from.fingerprint, plan.structuredContent.to.fingerprint);
+    assert.ok(plan.structuredContent.references.examined >= 1, JSON.stringify(plan.structuredContent.references));
+    const bad = await client.callTool({ name: "migrate.apply", arguments: { batch: 0 } });
+    assert.equal(bad.isError, true);
+    assert.equal(JSON.parse(bad.content[0].text).code, "invalid_argument");
+  });
+
   await step("tools/call with bad input is an isError result", async () => {
     const bad = await client.callTool({ name: "refs.site.create", arguments: { body: { name: 7 } } });
     assert.equal(bad.isError, true);
