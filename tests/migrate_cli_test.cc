@@ -154,6 +154,13 @@ TEST_F(MigrateCli, KilledAtRandomPointsAndRunAgainMigratesEveryReferenceExactlyO
   Seed(kN);
   WriteDomain(kV2);
 
+  // bver doctor says the store waits for a migration, and why.
+  bver::testing::CommandResult doctor = Bver({"doctor", "--json"});
+  ASSERT_EQ(doctor.code, 0) << doctor.err;
+  json d = json::parse(doctor.out);
+  EXPECT_EQ(d["project"]["migration"], "waiting") << doctor.out;
+  EXPECT_THAT(d["project"].value("problem", ""), HasSubstr("bver migrate apply"));
+
   bver::testing::CommandResult plan = Bver({"migrate", "plan", "--json"});
   ASSERT_EQ(plan.code, 0) << plan.err << plan.out;
   json p = json::parse(plan.out);
@@ -227,6 +234,9 @@ TEST_F(MigrateCli, KilledAtRandomPointsAndRunAgainMigratesEveryReferenceExactlyO
 
   bver::testing::CommandResult write_after = Bver({"ref", "create", "person", "--data", R"({"name":"x"})"});
   EXPECT_EQ(write_after.code, 0) << write_after.err;
+  bver::testing::CommandResult doctor_after = Bver({"doctor"});
+  EXPECT_EQ(doctor_after.code, 0);
+  EXPECT_THAT(doctor_after.out, HasSubstr("migrated to it"));
 }
 
 TEST_F(MigrateCli, ARunningServerServesReadsRefusesWritesAndMigratesOverRest) {

@@ -15,6 +15,8 @@
 #include "src/plugin/compat.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/runner.h"
+#include "src/cli/runtime.h"
+#include "src/store/store.h"
 #include "src/server/runtime.h"
 
 namespace bver::cli {
@@ -142,9 +144,29 @@ void RegisterDoctor(CLI::App& app, Context& ctx) {
         }
         tools[tool] = found.empty() ? json(nullptr) : json(found);
       }
+      // In a project folder: the store, and whether it holds the manifest
+      // bver.yaml compiles to (docs/migrations.md).
+      json project = nullptr;
+      if (fs::exists("bver.yaml")) {
+        RuntimeOptions ro;
+        ro.job_threads = 0;
+        ro.orch_threads = 0;
+        Result<std::unique_ptr<Runtime>> rt = OpenRuntime(StoreFlags{}, {}, ro);
+        if (!rt.ok()) {
+          project = {{"ok", false}, {"problem", rt.status().message()}};
+        } else {
+          std::string pending = (*rt)->store->MigrationPending();
+          project = {{"ok", pending.empty()},
+                     {"store", (*rt)->project.store_url},
+                     {"manifest", (*rt)->fingerprint},
+                     {"migration", pending.empty() ? "current" : "waiting"}};
+          if (!pending.empty()) project["problem"] = pending;
+        }
+      }
       if (*as_json) {
         Output{ctx.out, ctx.err, true}.Json(
             {{"version", "0.1.0"},
+             {"project", project},
              {"runtime_api", plugin::kRuntimeApiLevel},
              {"plugin_abi", BVER_PLUGIN_ABI_VERSION},
              {"plugin_protocol", plugin::kProtocolVersion},
@@ -164,6 +186,14 @@ void RegisterDoctor(CLI::App& app, Context& ctx) {
         ctx.out << "network isolation for exec plugins: NO -- plugins that declare no network still "
                    "get it: "
                 << net.reason << "\n";
+      }
+      if (!project.is_null()) {
+        if (project.contains("store")) {
+          ctx.out << "store: " << project["store"].get<std::string>() << ", manifest "
+                  << project["manifest"].get<std::string>().substr(0, 19) << ": "
+                  << (project["migration"] == "current" ? "migrated to it" : "WAITS FOR A MIGRATION") << "\n";
+        }
+        if (project.contains("problem")) ctx.out << "  problem: " << project["problem"].get<std::string>() << "\n";
       }
       ctx.out << "exec plugin PATH: " << plugin::kPluginPath << "\n";
       for (auto it = tools.begin(); it != tools.end(); ++it) {
