@@ -162,13 +162,18 @@ void AddCallFlags(CLI::App* cmd, CallOptions& o) {
   cmd->add_option("--timeout", o.timeout_seconds, "With --server: seconds to wait for the answer")->capture_default_str();
 }
 
+std::string ChosenServer(const CallOptions& o) {
+  if (!o.server.empty()) return o.server;
+  const char* env = std::getenv("BVER_SERVER");
+  return env != nullptr ? env : "";
+}
+
 Result<std::unique_ptr<Invoker>> Invoker::Open(const CallOptions& o) {
   if (!o.correlation_id.empty()) {
     if (Status s = runtime::Broker::CheckCorrelationId(o.correlation_id); !s.ok()) return s.WithPrefix("--correlation-id");
   }
   std::string corr = o.correlation_id.empty() ? runtime::Broker::NewCorrelationId() : o.correlation_id;
-  std::string server = o.server;
-  if (const char* env = std::getenv("BVER_SERVER"); server.empty() && env != nullptr) server = env;
+  std::string server = ChosenServer(o);
   if (!server.empty()) {
     Result<net::ClientTarget> target = net::ParseServerUrl(server);
     if (!target.ok()) return target.status().WithPrefix("--server");

@@ -43,6 +43,9 @@ struct CallOptions {
 // --server, --correlation-id and --timeout on `cmd`.
 void AddCallFlags(CLI::App* cmd, CallOptions& o);
 
+// Where calls go: --server, else $BVER_SERVER; empty: in-process.
+std::string ChosenServer(const CallOptions& o);
+
 class Invoker {
  public:
   // In-process: opens the project's runtime. Remote: checks the URL.

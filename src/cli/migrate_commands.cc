@@ -26,14 +26,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string Short(const std::string& fp) {
-  std::string f = fp.rfind("sha256:", 0) == 0 ? fp.substr(7) : fp;
-  return f.substr(0, 12);
-}
-
 int PrintPlan(const Output& o, const json& p) {
-  o.out << "migration " << p["from"].value("version", "") << " (" << Short(p["from"].value("fingerprint", "")) << ") -> "
-        << p["to"].value("version", "") << " (" << Short(p["to"].value("fingerprint", "")) << "): " << p["state"].get<std::string>()
+  o.out << "migration " << p["from"].value("version", "") << " (" << migrate::ShortFingerprint(p["from"].value("fingerprint", "")) << ") -> "
+        << p["to"].value("version", "") << " (" << migrate::ShortFingerprint(p["to"].value("fingerprint", "")) << "): " << p["state"].get<std::string>()
         << "\n";
   const json& s = p.value("summary", json::object());
   o.out << "  " << s.value("additive", 0) << " additive, " << s.value("compatible", 0) << " compatible, "
@@ -142,7 +137,7 @@ int ApplyInProcess(Context& ctx, ApplyFlags& f) {
     return 0;
   }
   o.out << "migrated " << d.value("migrated", 0) << " reference(s) of " << d.value("examined", 0) << " examined to "
-        << d["to"].value("version", "") << " (" << Short(d["to"].value("fingerprint", "")) << ") in "
+        << d["to"].value("version", "") << " (" << migrate::ShortFingerprint(d["to"].value("fingerprint", "")) << ") in "
         << d.value("batches", 0) << " batch(es)" << (d.value("resumed", false) ? ", resuming an earlier apply" : "")
         << "\n";
   if (!d.value("backup", "").empty()) o.out << "snapshot before the migration: " << d.value("backup", "") << "\n";
@@ -191,9 +186,7 @@ void RegisterMigrateCommands(CLI::App& app, Context& ctx, int& /*code*/) {
     cmd->add_option("--batch", f->batch, "references per transaction (1-10000)")->capture_default_str();
     cmd->callback([&ctx, f] {
       ctx.action = [&ctx, f] {
-        std::string server = f->call.server;
-        if (const char* env = std::getenv("BVER_SERVER"); server.empty() && env != nullptr) server = env;
-        if (server.empty()) return ApplyInProcess(ctx, *f);
+        if (ChosenServer(f->call).empty()) return ApplyInProcess(ctx, *f);
         json input = {{"yes", f->yes}, {"backup", !f->no_backup}, {"batch", f->batch}};
         return RunOperation(ctx, f->call, "migrate.apply", input, [](const Output& o, const json& d) {
           o.out << "migrated " << d.value("migrated", 0) << " reference(s) of " << d.value("examined", 0)

@@ -156,15 +156,7 @@ class Planner {
     for (const json& r : n.value("required", json::array())) {
       if (r.is_string()) nreq.insert(r.get<std::string>());
     }
-    // Declared renames: x-bver-renamed-from on the new field's schema.
-    std::map<std::string, std::string> renamed;  // old name -> new name
-    for (auto it = np.begin(); it != np.end(); ++it) {
-      if (!it.value().is_object() || !it.value().contains("x-bver-renamed-from")) continue;
-      const json& from = it.value()["x-bver-renamed-from"];
-      if (!from.is_string()) continue;
-      std::string old_name = from.get<std::string>();
-      if (op.contains(old_name) && !np.contains(old_name) && !op.contains(it.key())) renamed[old_name] = it.key();
-    }
+    const std::map<std::string, std::string> renamed = FieldRenames(op, np);
     std::set<std::string> rename_targets;
     for (const auto& [from, to] : renamed) {
       rename_targets.insert(to);
@@ -295,6 +287,34 @@ const char* ChangeClassName(ChangeClass c) {
   return "destructive";
 }
 
+std::map<std::string, std::string> FieldRenames(const json& old_props, const json& new_props) {
+  std::map<std::string, std::string> renamed;
+  if (!old_props.is_object() || !new_props.is_object()) return renamed;
+  for (auto it = new_props.begin(); it != new_props.end(); ++it) {
+    if (!it.value().is_object() || !it.value().contains("x-bver-renamed-from")) continue;
+    const json& from = it.value()["x-bver-renamed-from"];
+    if (!from.is_string()) continue;
+    std::string old_name = from.get<std::string>();
+    if (old_props.contains(old_name) && !new_props.contains(old_name) && !old_props.contains(it.key())) {
+      renamed[old_name] = it.key();
+    }
+  }
+  return renamed;
+}
+
+std::map<std::string, std::string> KindRenames(const json& old_repo, const json& new_repo) {
+  std::set<std::string> old_kinds, new_kinds;
+  for (const json& k : old_repo.value("kinds", json::array())) old_kinds.insert(k.value("name", ""));
+  for (const json& k : new_repo.value("kinds", json::array())) new_kinds.insert(k.value("name", ""));
+  std::map<std::string, std::string> renamed;
+  for (const json& k : new_repo.value("kinds", json::array())) {
+    std::string from = k.value("renamed_from", "");
+    std::string to = k.value("name", "");
+    if (!from.empty() && old_kinds.count(from) && !new_kinds.count(from) && !old_kinds.count(to)) renamed[from] = to;
+  }
+  return renamed;
+}
+
 bool MigrationPlan::Rewrites() const {
   return std::any_of(changes.begin(), changes.end(), [](const Change& c) { return c.rewrites; });
 }
@@ -327,12 +347,7 @@ MigrationPlan PlanMigration(const json& o, const json& n) {
     std::map<std::string, json> okinds, nkinds;
     for (const json& k : r.value("kinds", json::array())) okinds[k.value("name", "")] = k;
     for (const json& k : nr.value("kinds", json::array())) nkinds[k.value("name", "")] = k;
-    // Declared kind renames: renamed_from on the new kind.
-    std::map<std::string, std::string> renamed;  // old kind -> new kind
-    for (const auto& [kname, k] : nkinds) {
-      std::string from = k.value("renamed_from", "");
-      if (!from.empty() && okinds.count(from) && !nkinds.count(from) && !okinds.count(kname)) renamed[from] = kname;
-    }
+    const std::map<std::string, std::string> renamed = KindRenames(r, nr);
     std::set<std::string> rename_targets;
     for (const auto& [from, to] : renamed) rename_targets.insert(to);
     for (const auto& [kname, k] : okinds) {

@@ -10,6 +10,7 @@
 // Pure functions over JSON; no store access (applying plans is later work).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,5 +63,14 @@ struct MigrationPlan {
 MigrationPlan PlanMigration(const nlohmann::json& old_manifest, const nlohmann::json& new_manifest);
 
 nlohmann::json MigrationPlanToJson(const MigrationPlan& plan);
+
+// The renames a new manifest declares, as the planner and src/migrate both
+// read them: old name -> new name. A rename holds when the old name is gone
+// from the new side and the new name is new.
+//   FieldRenames: between two `properties` objects (x-bver-renamed-from);
+//   KindRenames:  between two repo entries of manifests (renamed_from).
+std::map<std::string, std::string> FieldRenames(const nlohmann::json& old_properties,
+                                                const nlohmann::json& new_properties);
+std::map<std::string, std::string> KindRenames(const nlohmann::json& old_repo, const nlohmann::json& new_repo);
 
 }  // namespace bver::domain

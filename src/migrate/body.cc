@@ -55,18 +55,7 @@ Result<json::json_pointer> ToJsonPointer(const std::string& attribute_path) {
   BVER_ASSIGN_OR_RETURN(AttributePath p, AttributePath::Parse(attribute_path));
   std::string out;
   for (const PathSegment& s : p.segments()) {
-    std::string token = s.is_key() ? s.key() : std::to_string(s.index());
-    std::string escaped;
-    for (char c : token) {
-      if (c == '~') {
-        escaped += "~0";
-      } else if (c == '/') {
-        escaped += "~1";
-      } else {
-        escaped += c;
-      }
-    }
-    out += "/" + escaped;
+    out += "/" + (s.is_key() ? patch::EscapePointerToken(s.key()) : std::to_string(s.index()));
   }
   return json::json_pointer(out);
 }
@@ -160,17 +149,7 @@ Migrator::Migrator(const json& old_manifest, const json& new_manifest, const dom
   }
   for (const auto& [repo, r] : new_repos_) {
     auto old = old_repos_.find(repo);
-    if (old == old_repos_.end()) continue;
-    std::set<std::string> old_kinds, new_kinds;
-    for (const json& k : old->second.value("kinds", json::array())) old_kinds.insert(k.value("name", ""));
-    for (const json& k : r.value("kinds", json::array())) new_kinds.insert(k.value("name", ""));
-    for (const json& k : r.value("kinds", json::array())) {
-      std::string from = k.value("renamed_from", "");
-      std::string to = k.value("name", "");
-      if (!from.empty() && old_kinds.count(from) && !new_kinds.count(from) && !old_kinds.count(to)) {
-        kind_renames_[repo][from] = to;
-      }
-    }
+    if (old != old_repos_.end()) kind_renames_[repo] = domain::KindRenames(old->second, r);
   }
   std::string from_version = old_manifest.value("/platform/version"_json_pointer, "");
   for (const json& t : new_manifest.value("migrations", json::array())) {
@@ -229,17 +208,9 @@ void Migrator::Reshape(json& body, const json& os, const json& ns, const std::st
   if (!body.is_object()) return;
   const json& op = Props(os);
   const json& np = Props(ns);
-  std::map<std::string, std::string> renamed, reverse;  // old -> new, new -> old
-  for (auto it = np.begin(); it != np.end(); ++it) {
-    if (!it.value().is_object() || !it.value().contains("x-bver-renamed-from")) continue;
-    const json& from = it.value()["x-bver-renamed-from"];
-    if (!from.is_string()) continue;
-    std::string old_name = from.get<std::string>();
-    if (op.contains(old_name) && !np.contains(old_name) && !op.contains(it.key())) {
-      renamed[old_name] = it.key();
-      reverse[it.key()] = old_name;
-    }
-  }
+  const std::map<std::string, std::string> renamed = domain::FieldRenames(op, np);
+  std::map<std::string, std::string> reverse;  // new -> old
+  for (const auto& [from, to] : renamed) reverse[to] = from;
   if (!settle) {
     for (const auto& [from, to] : renamed) {
       if (body.contains(from) && !body.contains(to)) {

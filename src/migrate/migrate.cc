@@ -20,15 +20,11 @@ constexpr char kCurrentKey[] = "current";
 constexpr char kCursorKey[] = "migration";
 constexpr std::size_t kScanPage = 1000;
 
-std::string Short(const std::string& fingerprint) {
-  std::string f = fingerprint.rfind("sha256:", 0) == 0 ? fingerprint.substr(7) : fingerprint;
-  return f.substr(0, 12);
-}
 
 std::string Describe(const json& manifest, const std::string& fingerprint) {
   std::string version = manifest.value("/platform/version"_json_pointer, "");
   return "platform " + manifest.value("/platform/id"_json_pointer, std::string("?")) + " " + version + " (manifest " +
-         Short(fingerprint) + ")";
+         ShortFingerprint(fingerprint) + ")";
 }
 
 Result<std::optional<json>> ReadRecord(store::RecordTable& records, const char* key) {
@@ -50,8 +46,8 @@ std::string PlatformRecord(const json& manifest, const std::string& fingerprint,
 std::string PendingReason(const json& old_manifest, const std::string& old_fp, const json& manifest,
                           const std::string& fp, const std::optional<json>& cursor) {
   if (cursor && cursor->value("to", "") != fp) {
-    return "a migration of this store to manifest " + Short(cursor->value("to", "")) +
-           " stopped halfway, and bver.yaml now compiles to " + Short(fp) +
+    return "a migration of this store to manifest " + ShortFingerprint(cursor->value("to", "")) +
+           " stopped halfway, and bver.yaml now compiles to " + ShortFingerprint(fp) +
            ": restore the bver.yaml of that migration and run `bver migrate apply` to finish it first";
   }
   if (cursor) {
@@ -79,24 +75,30 @@ bool MigratedTo(const store::VersionRow& row, const std::string& fp) {
   return !prov.is_discarded() && prov.value("/migration/to"_json_pointer, std::string()) == fp;
 }
 
-// Everything the dry run found.
+// Everything the dry run found. Counts, pointers and losses are as a
+// plain apply sees the references; `rewritten`, `unchanged` and
+// `yes_invalid` as apply --yes does (values the new schema refuses removed).
 struct DryRun {
   std::uint64_t total = 0, rewritten = 0, unchanged = 0, already = 0;
   std::map<int, std::uint64_t> counts;              // change index (-1: invalid, no change names it) -> references
   std::map<int, std::vector<std::string>> pointers;  // the page of each
   std::map<int, std::string> example_loss;
-  std::vector<json> failures;  // transform failures
-  std::vector<json> invalid;   // invalid even with --yes
-  std::uint64_t failures_count = 0, invalid_count = 0, yes_needed = 0;
+  std::vector<json> failures;     // transform failures
+  std::vector<json> yes_invalid;  // invalid even with --yes
+  std::uint64_t failures_count = 0, invalid_count = 0, yes_invalid_count = 0, yes_needed = 0;
   std::map<std::string, std::uint64_t> dropped_repo_counts;
 };
 
-// Scans every head the migration examines. With `yes`, as apply --yes
-// would run (values the new schema refuses removed).
+json ViolationsJson(const std::vector<Violation>& violations) {
+  json vs = json::array();
+  for (const Violation& v : violations) vs.push_back(json{{"path", v.path}, {"rule", v.rule}, {"message", v.message}});
+  return vs;
+}
+
 // `resuming`: heads an earlier apply of this migration already wrote are
 // skipped (only then: a head migrated to `fp` in an earlier migration, and
 // changed since, must be examined like any other).
-Result<DryRun> Scan(store::Store& store, const Migrator& m, const std::string& fp, bool yes, bool resuming,
+Result<DryRun> Scan(store::Store& store, const Migrator& m, const std::string& fp, bool resuming,
                     const PlanOptions& page) {
   DryRun d;
   store::Backend& b = store.backend();
@@ -105,65 +107,61 @@ Result<DryRun> Scan(store::Store& store, const Migrator& m, const std::string& f
     bool wanted = page.change < 0 ? n < page.limit : change == page.change && n >= page.offset && n < page.offset + page.limit;
     if (wanted) d.pointers[change].push_back(pointer);
   };
-  for (const std::string& repo : m.repos()) {
+  // Every head of `repo`, a page at a time.
+  auto each = [&](const std::string& repo, const std::function<Status(const store::VersionRow&)>& fn) -> Status {
     auto [ns, name] = SplitRepo(repo);
-    std::string after;
-    while (true) {
+    for (std::string after;;) {
       BVER_ASSIGN_OR_RETURN(std::vector<store::VersionRow> rows, b.ListHeads(ns, name, "", after, kScanPage, false, {}));
-      for (const store::VersionRow& row : rows) {
-        ++d.total;
-        if (resuming && MigratedTo(row, fp)) {
-          ++d.already;
-          continue;
-        }
-        json body = json::parse(row.body, nullptr, false);
-        if (body.is_discarded()) return DataLossError("the stored body of " + PointerOf(repo, row.id) + " is not JSON");
-        std::string pointer = PointerOf(repo, row.id);
-        Outcome o = m.Run(repo, row.kind, body, yes);
-        if (!o.failure.empty()) {
-          if (d.failures.size() < 20) d.failures.push_back(json{{"pointer", pointer}, {"problem", o.failure}});
-          ++d.failures_count;
-          continue;
-        }
-        for (int c : o.touched) note(c, pointer);
-        for (std::size_t i = 0; i < o.touched.size() && i < o.losses.size(); ++i) {
-          d.example_loss.emplace(o.touched[i], o.losses[i]);
-        }
-        if (!o.losses.empty()) ++d.yes_needed;
-        if (!o.invalid.empty()) {
-          if (d.invalid.size() < 20) {
-            json vs = json::array();
-            for (const Violation& v : o.invalid) vs.push_back(json{{"path", v.path}, {"rule", v.rule}, {"message", v.message}});
-            d.invalid.push_back(json{{"pointer", pointer}, {"violations", vs}});
-          }
-          ++d.invalid_count;
-          continue;
-        }
-        ++(o.changed ? d.rewritten : d.unchanged);
-      }
-      if (rows.size() < kScanPage) break;
+      for (const store::VersionRow& row : rows) BVER_RETURN_IF_ERROR(fn(row));
+      if (rows.size() < kScanPage) return Status::Ok();
       after = rows.back().id;
     }
+  };
+  for (const std::string& repo : m.repos()) {
+    BVER_RETURN_IF_ERROR(each(repo, [&](const store::VersionRow& row) -> Status {
+      ++d.total;
+      if (resuming && MigratedTo(row, fp)) {
+        ++d.already;
+        return Status::Ok();
+      }
+      json body = json::parse(row.body, nullptr, false);
+      if (body.is_discarded()) return DataLossError("the stored body of " + PointerOf(repo, row.id) + " is not JSON");
+      std::string pointer = PointerOf(repo, row.id);
+      Outcome o = m.Run(repo, row.kind, body, false);
+      if (!o.failure.empty()) {
+        if (d.failures.size() < 20) d.failures.push_back(json{{"pointer", pointer}, {"problem", o.failure}});
+        ++d.failures_count;
+        return Status::Ok();
+      }
+      for (int c : o.touched) note(c, pointer);
+      for (std::size_t i = 0; i < o.touched.size() && i < o.losses.size(); ++i) {
+        d.example_loss.emplace(o.touched[i], o.losses[i]);
+      }
+      if (!o.losses.empty()) ++d.yes_needed;
+      if (!o.invalid.empty()) {
+        ++d.invalid_count;
+        o = m.Run(repo, row.kind, body, true);  // what --yes would make of it
+        if (!o.invalid.empty()) {
+          if (d.yes_invalid.size() < 20) d.yes_invalid.push_back(json{{"pointer", pointer}, {"violations", ViolationsJson(o.invalid)}});
+          ++d.yes_invalid_count;
+          return Status::Ok();
+        }
+      }
+      ++(o.changed ? d.rewritten : d.unchanged);
+      return Status::Ok();
+    }));
   }
   for (const std::string& repo : m.dropped_repos()) {
-    auto [ns, name] = SplitRepo(repo);
-    BVER_ASSIGN_OR_RETURN(std::vector<store::VersionRow> rows, b.ListHeads(ns, name, "", "", 1, false, {}));
-    d.dropped_repo_counts[repo] = rows.size();  // whether any; counted exactly below
-    if (rows.empty()) continue;
-    std::uint64_t n = 0;
-    std::string after;
-    while (true) {
-      BVER_ASSIGN_OR_RETURN(rows, b.ListHeads(ns, name, "", after, kScanPage, false, {}));
-      n += rows.size();
-      if (rows.size() < kScanPage) break;
-      after = rows.back().id;
-    }
-    d.dropped_repo_counts[repo] = n;
+    std::uint64_t& n = d.dropped_repo_counts[repo];
+    BVER_RETURN_IF_ERROR(each(repo, [&n](const store::VersionRow&) {
+      ++n;
+      return Status::Ok();
+    }));
   }
   return d;
 }
 
-json ToJson(const domain::MigrationPlan& plan, const DryRun& yes_run, const DryRun& no_run, const PlanOptions& page) {
+json ToJson(const domain::MigrationPlan& plan, const DryRun& no_run, const PlanOptions& page) {
   json out = domain::MigrationPlanToJson(plan);
   for (std::size_t i = 0; i < plan.changes.size(); ++i) {
     json& c = out["changes"][i];
@@ -188,12 +186,12 @@ json ToJson(const domain::MigrationPlan& plan, const DryRun& yes_run, const DryR
     out["invalid_under_new_schema"] = sweep;
   }
   out["references"] = {{"examined", no_run.total},
-                       {"rewritten", yes_run.rewritten},
-                       {"unchanged", yes_run.unchanged},
+                       {"rewritten", no_run.rewritten},
+                       {"unchanged", no_run.unchanged},
                        {"already_migrated", no_run.already},
                        {"losing_data", no_run.yes_needed}};
   out["transform_failures"] = {{"count", no_run.failures_count}, {"first", no_run.failures}};
-  out["invalid_even_with_yes"] = {{"count", yes_run.invalid_count}, {"first", yes_run.invalid}};
+  out["invalid_even_with_yes"] = {{"count", no_run.yes_invalid_count}, {"first", no_run.yes_invalid}};
   std::uint64_t dropped = 0;
   for (const auto& [repo, n] : no_run.dropped_repo_counts) dropped += n;
   bool needs_yes = no_run.yes_needed > 0 || dropped > 0;
@@ -203,10 +201,10 @@ json ToJson(const domain::MigrationPlan& plan, const DryRun& yes_run, const DryR
                       no_run.failures[0].value("pointer", "") + ": " + no_run.failures[0].value("problem", "") +
                       "); fix the transform under migrations:");
   }
-  if (yes_run.invalid_count > 0 && no_run.failures_count == 0) {
-    blocked.push_back(std::to_string(yes_run.invalid_count) +
+  if (no_run.yes_invalid_count > 0 && no_run.failures_count == 0) {
+    blocked.push_back(std::to_string(no_run.yes_invalid_count) +
                       " reference(s) would stay invalid under the new schema even with --yes (first: " +
-                      yes_run.invalid[0].value("pointer", "") +
+                      no_run.yes_invalid[0].value("pointer", "") +
                       "); declare a transform under migrations: that makes them valid, or a default");
   }
   out["needs_yes"] = needs_yes;
@@ -215,19 +213,29 @@ json ToJson(const domain::MigrationPlan& plan, const DryRun& yes_run, const DryR
   return out;
 }
 
+// The store's platform record (as stored, for compare-and-set, and parsed)
+// and the cursor of a migration halfway, if any.
 struct Loaded {
   json old_manifest;
   std::string old_fp;
+  std::int64_t recorded_at_us = 0;
+  std::string text;
   std::optional<json> cursor;
 };
 
-Result<std::optional<Loaded>> Load(store::Store& store) {
-  BVER_ASSIGN_OR_RETURN(std::optional<json> current, ReadRecord(store.backend(), kCurrentKey));
-  if (!current) return std::optional<Loaded>();
+Result<std::optional<Loaded>> Load(store::RecordTable& records) {
+  BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, records.GetRecord(kRecordKind, kCurrentKey));
+  if (!row) return std::optional<Loaded>();
+  json current = json::parse(row->value, nullptr, false);
+  if (current.is_discarded() || !current.is_object()) {
+    return DataLossError(std::string("the store's ") + kRecordKind + "/" + kCurrentKey + " record is not JSON");
+  }
   Loaded l;
-  l.old_manifest = current->value("manifest", json::object());
-  l.old_fp = current->value("fingerprint", "");
-  BVER_ASSIGN_OR_RETURN(l.cursor, ReadRecord(store.backend(), kCursorKey));
+  l.old_manifest = current.value("manifest", json::object());
+  l.old_fp = current.value("fingerprint", "");
+  l.recorded_at_us = current.value("recorded_at_us", std::int64_t{0});
+  l.text = std::move(row->value);
+  BVER_ASSIGN_OR_RETURN(l.cursor, ReadRecord(records, kCursorKey));
   return std::optional<Loaded>(std::move(l));
 }
 
@@ -249,22 +257,24 @@ json Current(const json& manifest, const std::string& fingerprint) {
 
 }  // namespace
 
+std::string ShortFingerprint(const std::string& fingerprint) {
+  std::string f = fingerprint.rfind("sha256:", 0) == 0 ? fingerprint.substr(7) : fingerprint;
+  return f.substr(0, 12);
+}
+
 Result<std::optional<StoredPlatform>> ReadStoredPlatform(store::RecordTable& records) {
-  BVER_ASSIGN_OR_RETURN(std::optional<json> current, ReadRecord(records, kCurrentKey));
-  if (!current) return std::optional<StoredPlatform>();
-  StoredPlatform p;
-  p.fingerprint = current->value("fingerprint", "");
-  p.manifest = current->value("manifest", json::object());
-  p.recorded_at_us = current->value("recorded_at_us", std::int64_t{0});
-  return std::optional<StoredPlatform>(std::move(p));
+  BVER_ASSIGN_OR_RETURN(std::optional<Loaded> loaded, Load(records));
+  if (!loaded) return std::optional<StoredPlatform>();
+  return std::optional<StoredPlatform>(
+      StoredPlatform{std::move(loaded->old_fp), std::move(loaded->old_manifest), loaded->recorded_at_us});
 }
 
 Result<OpenCheck> CheckOnOpen(store::Store& store, const json& manifest, const std::string& fingerprint,
                               const std::string& actor) {
   for (int attempt = 0; attempt < 3; ++attempt) {
-    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> row, store.backend().GetRecord(kRecordKind, kCurrentKey));
+    BVER_ASSIGN_OR_RETURN(std::optional<Loaded> loaded, Load(store.backend()));
     OpenCheck check;
-    if (!row) {
+    if (!loaded) {
       // A new store (or one from before platform records): it holds what
       // bver.yaml declares now.
       store::RecordRow fresh{kRecordKind, kCurrentKey, PlatformRecord(manifest, fingerprint, store.Now()), store.Now()};
@@ -274,7 +284,6 @@ Result<OpenCheck> CheckOnOpen(store::Store& store, const json& manifest, const s
       store.SetMigrationPending("");
       return check;
     }
-    BVER_ASSIGN_OR_RETURN(std::optional<Loaded> loaded, Load(store));
     BVER_RETURN_IF_ERROR(CheckRuntimeApi(loaded->old_manifest, manifest));
     if (loaded->old_fp == fingerprint && !loaded->cursor) {
       store.SetMigrationPending("");
@@ -284,7 +293,7 @@ Result<OpenCheck> CheckOnOpen(store::Store& store, const json& manifest, const s
     if (!loaded->cursor && !plan.Rewrites()) {
       // Nothing stored changes shape: adopt the manifest now, on the record.
       store::RecordRow next{kRecordKind, kCurrentKey, PlatformRecord(manifest, fingerprint, store.Now()), store.Now()};
-      BVER_ASSIGN_OR_RETURN(bool set, store.backend().CompareAndSetRecord(next, row->value));
+      BVER_ASSIGN_OR_RETURN(bool set, store.backend().CompareAndSetRecord(next, loaded->text));
       if (!set) continue;
       store::WriteContext ctx;
       ctx.actor = actor;
@@ -304,7 +313,7 @@ Result<OpenCheck> CheckOnOpen(store::Store& store, const json& manifest, const s
 
 Result<json> Plan(store::Store& store, const json& manifest, const std::string& fingerprint, const PlanOptions& options) {
   if (options.limit > 1000) return InvalidArgumentError("limit is at most 1000 pointers per change");
-  BVER_ASSIGN_OR_RETURN(std::optional<Loaded> loaded, Load(store));
+  BVER_ASSIGN_OR_RETURN(std::optional<Loaded> loaded, Load(store.backend()));
   json old_manifest = loaded ? loaded->old_manifest : manifest;
   std::string old_fp = loaded ? loaded->old_fp : fingerprint;
   if (loaded) BVER_RETURN_IF_ERROR(CheckRuntimeApi(loaded->old_manifest, manifest));
@@ -314,9 +323,8 @@ Result<json> Plan(store::Store& store, const json& manifest, const std::string& 
   domain::MigrationPlan plan = domain::PlanMigration(old_manifest, manifest);
   Migrator m(old_manifest, manifest, store.platform(), plan);
   const bool resuming = loaded && loaded->cursor;
-  BVER_ASSIGN_OR_RETURN(DryRun no_run, Scan(store, m, fingerprint, false, resuming, options));
-  BVER_ASSIGN_OR_RETURN(DryRun yes_run, Scan(store, m, fingerprint, true, resuming, PlanOptions{0, -1, 0}));
-  json out = ToJson(plan, yes_run, no_run, options);
+  BVER_ASSIGN_OR_RETURN(DryRun dry, Scan(store, m, fingerprint, resuming, options));
+  json out = ToJson(plan, dry, options);
   out["from"] = {{"fingerprint", old_fp}, {"version", old_manifest.value("/platform/version"_json_pointer, "")}};
   out["to"] = {{"fingerprint", fingerprint}, {"version", manifest.value("/platform/version"_json_pointer, "")}};
   std::string state = "current";
@@ -334,7 +342,7 @@ Result<json> Apply(store::Store& store, const json& manifest, const std::string&
   auto started = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   if (options.batch == 0 || options.batch > 10000) return InvalidArgumentError("batch is 1 to 10000 references");
-  BVER_ASSIGN_OR_RETURN(std::optional<Loaded> loaded, Load(store));
+  BVER_ASSIGN_OR_RETURN(std::optional<Loaded> loaded, Load(store.backend()));
   if (!loaded) {
     BVER_ASSIGN_OR_RETURN(OpenCheck c, CheckOnOpen(store, manifest, fingerprint, options.actor));
     (void)c;
@@ -364,7 +372,7 @@ Result<json> Apply(store::Store& store, const json& manifest, const std::string&
 
   // The dry run: nothing is written unless every reference migrates.
   const bool resumed = loaded->cursor.has_value();
-  BVER_ASSIGN_OR_RETURN(DryRun dry, Scan(store, m, fingerprint, options.yes, resumed, PlanOptions{5, -1, 0}));
+  BVER_ASSIGN_OR_RETURN(DryRun dry, Scan(store, m, fingerprint, resumed, PlanOptions{5, -1, 0}));
   if (dry.failures_count > 0) {
     json first = dry.failures[0];
     return FailedPreconditionError(std::to_string(dry.failures_count) +
@@ -386,10 +394,10 @@ Result<json> Apply(store::Store& store, const json& manifest, const std::string&
     return FailedPreconditionError("the migration loses data and needs confirmation (--yes): " + what +
                                    ". Nothing was written; `bver migrate plan` lists the references");
   }
-  if (dry.invalid_count > 0) {
-    return FailedPreconditionError(std::to_string(dry.invalid_count) +
+  if (dry.yes_invalid_count > 0) {
+    return FailedPreconditionError(std::to_string(dry.yes_invalid_count) +
                                    " reference(s) would stay invalid under the new schema even with --yes (first: " +
-                                   dry.invalid[0].value("pointer", "") +
+                                   dry.yes_invalid[0].value("pointer", "") +
                                    "); declare a transform under migrations: that makes them valid. Nothing was written");
   }
 
@@ -404,7 +412,7 @@ Result<json> Apply(store::Store& store, const json& manifest, const std::string&
       std::string dir = options.backup_dir.empty() ? std::string(".bver/backups") : options.backup_dir;
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
-      std::string file = (std::filesystem::path(dir) / ("pre-migrate-" + Short(old_fp) + "-to-" + Short(fingerprint) +
+      std::string file = (std::filesystem::path(dir) / ("pre-migrate-" + ShortFingerprint(old_fp) + "-to-" + ShortFingerprint(fingerprint) +
                                                         "-" + std::to_string(store.Now()) + ".db"))
                              .string();
       Status s = ec ? InvalidArgumentError("cannot create " + dir + ": " + ec.message())

@@ -42,6 +42,10 @@ struct StoredPlatform {
 };
 Result<std::optional<StoredPlatform>> ReadStoredPlatform(store::RecordTable& records);
 
+// The first 12 hex digits of a "sha256:..." manifest fingerprint, as
+// messages and `bver migrate` show it.
+std::string ShortFingerprint(const std::string& fingerprint);
+
 struct OpenCheck {
   enum class State { kCurrent, kAdopted, kPending };
   State state = State::kCurrent;
