@@ -248,9 +248,13 @@ TEST_F(CallTest, UnknownCommandsAndStatusOutsideAProject) {
   EXPECT_EQ(typo.code, 2);
   EXPECT_THAT(typo.err, HasSubstr("unknown command 'stauts'"));
   EXPECT_THAT(typo.err, HasSubstr("did you mean 'status'?"));
-  bver::testing::CommandResult init = Run({"init"});
+  bver::testing::CommandResult unknown = Run({"frobnicate"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command 'frobnicate'"));
+  EXPECT_THAT(unknown.err, ::testing::Not(HasSubstr("did you mean")));
+  bver::testing::CommandResult init = Run({"init"});  // a command now: its folder is required
   EXPECT_EQ(init.code, 2);
-  EXPECT_THAT(init.err, HasSubstr("unknown command 'init'"));
+  EXPECT_THAT(init.err, HasSubstr("DIR is required"));
 
   fs::path empty = dir_ / "empty";
   fs::create_directories(empty);

@@ -79,6 +79,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   Context ctx{out, err, {}};
   int code = 0;
   RegisterCoreCommands(app, ctx, code);
+  RegisterSandboxCommands(app, ctx, code);
   RegisterDomainCommands(app, ctx, code);
   RegisterStoreCommands(app, ctx, code);
   RegisterArtifactCommands(app, ctx, code);

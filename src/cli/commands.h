@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -38,6 +39,7 @@ void RegisterCallCommands(CLI::App& app, Context& ctx, int& code);    // bver ca
 void RegisterSdkCommands(CLI::App& app, Context& ctx, int& code);     // bver sdk typescript|python
 void RegisterLoginCommands(CLI::App& app, Context& ctx, int& code);   // bver login|logout
 void RegisterMigrateCommands(CLI::App& app, Context& ctx, int& code);  // bver migrate plan|apply
+void RegisterSandboxCommands(CLI::App& app, Context& ctx, int& code);  // bver init, bver reset
 
 // Flags of every command that uses the store (store_commands.cc).
 struct StoreFlags {
@@ -54,5 +56,17 @@ struct StoreLocation {
   std::string project_dir;
 };
 Result<StoreLocation> LocateStore(const StoreFlags& f);
+
+// OK in a project folder (the flags' domain file exists); otherwise
+// FailedPrecondition saying so and how to name one (-C DIR, -f FILE).
+Status RequireProject(const StoreFlags& f);
+
+// The `bver up` serving the project in `project_dir` (serve_commands.cc):
+// from its .bver/up.json, when the process named there still runs.
+struct RunningServer {
+  long pid = 0;
+  std::string url;
+};
+std::optional<RunningServer> FindRunningServer(const std::string& project_dir);
 
 }  // namespace bver::cli

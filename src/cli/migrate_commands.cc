@@ -4,12 +4,9 @@
 // (count, rate, time left; --json: one line per batch) and asks on a
 // terminal before a plan that loses data; with --server it is one call.
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -88,17 +85,16 @@ int ApplyInProcess(Context& ctx, ApplyFlags& f) {
   if (!rt.ok()) return o.Fail(rt.status());
   Runtime& r = **rt;
   bool yes = f.yes;
-  if (!yes && !f.call.store.json && ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO)) {
+  if (!yes && !f.call.store.json && CanAsk()) {
     // On a terminal, a plan that loses data is shown and confirmed.
     Result<json> plan = migrate::Plan(*r.store, *r.manifest, r.fingerprint);
     if (!plan.ok()) return o.Fail(plan.status());
     if (plan->value("needs_yes", false) && plan->value("can_apply", false)) {
       PrintPlan(Output{ctx.err, ctx.err, false}, *plan);
-      ctx.err << "This migration loses the data listed above (a snapshot is taken first). Type yes to apply: "
-              << std::flush;
-      std::string answer;
-      std::getline(std::cin, answer);
-      if (answer != "yes") return o.Fail(Status(StatusCode::kAborted, "not confirmed; nothing was written"));
+      if (!Confirm(ctx.err, "This migration loses the data listed above (a snapshot is taken first). Type yes to apply: ",
+                   {"yes"})) {
+        return o.Fail(Status(StatusCode::kAborted, "not confirmed; nothing was written"));
+      }
       yes = true;
     }
   }

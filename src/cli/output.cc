@@ -1,5 +1,10 @@
 #include "src/cli/output.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+
 #include "src/core/status_map.h"
 
 namespace bver::cli {
@@ -30,5 +35,17 @@ int Output::Fail(const Status& status) const {
 }
 
 void Output::Json(const nlohmann::json& value) const { out << value.dump() << "\n"; }
+
+bool CanAsk() { return ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO); }
+
+bool Confirm(std::ostream& err, const std::string& question, const std::vector<std::string>& accepted) {
+  err << question << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  const std::size_t first = answer.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return false;
+  answer = answer.substr(first, answer.find_last_not_of(" \t\r") - first + 1);
+  return std::find(accepted.begin(), accepted.end(), answer) != accepted.end();
+}
 
 }  // namespace bver::cli

@@ -3,6 +3,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,5 +24,14 @@ struct Output {
 };
 
 nlohmann::json StatusToJson(const Status& status);
+
+// Whether a person can be asked: standard input and standard error are
+// terminals. Commands that destroy data ask only then, and otherwise want
+// --yes.
+bool CanAsk();
+
+// Prints `question` on `err`, reads one line from standard input and
+// answers whether it is one of `accepted` (blanks around it ignored).
+bool Confirm(std::ostream& err, const std::string& question, const std::vector<std::string>& accepted);
 
 }  // namespace bver::cli

@@ -237,15 +237,9 @@ int Up(const Output& o, const UpFlags& f) {
 
 // ---- bver status / bver down ----
 
-// Outside a project there is nothing to ask about: say so, and how to point
-// at one (rather than "not running", which reads as if there were one).
-Status RequireProject(const StoreFlags& f) {
-  std::error_code ec;
-  if (fs::exists(f.file, ec)) return Status::Ok();
-  return FailedPreconditionError("no " + f.file + " in " + fs::current_path(ec).string() +
-                                 ": this is not a BVER project folder; run the command in one, or name it with "
-                                 "`bver -C DIR ...` or `-f FILE`");
-}
+// Outside a project (RequireProject) there is nothing to ask about: say so,
+// and how to point at one (rather than "not running", which reads as if
+// there were one).
 
 int StatusCommand(const Output& o, const StoreFlags& f) {
   if (Status s = RequireProject(f); !s.ok()) return o.Fail(s);
@@ -328,6 +322,14 @@ int Down(const Output& o, const StoreFlags& f, int timeout_s) {
 }
 
 }  // namespace
+
+std::optional<RunningServer> FindRunningServer(const std::string& project_dir) {
+  Result<json> doc = ReadStatusFile(StatusPath(project_dir));
+  if (!doc.ok()) return std::nullopt;
+  const long pid = (*doc)["pid"].get<long>();
+  if (pid == ::getpid() || !IsLiveBver(pid)) return std::nullopt;
+  return RunningServer{pid, doc->value("url", std::string("?"))};
+}
 
 void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   auto f = std::make_shared<UpFlags>();

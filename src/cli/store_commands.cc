@@ -5,6 +5,7 @@
 // local operator, or against a server with --server -- so the JSON is REST's,
 // the errors are its problems, and every write carries a correlation id.
 // Without --json the answer is printed for a person.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -86,6 +87,14 @@ CLI::App* AddAlias(CLI::App* parent, Context& ctx, const char* name, const char*
 Result<StoreLocation> LocateStore(const StoreFlags& f) {
   BVER_ASSIGN_OR_RETURN(server::Project p, server::LocateProject(f.file, f.store));
   return StoreLocation{p.store_url, p.dir};
+}
+
+Status RequireProject(const StoreFlags& f) {
+  std::error_code ec;
+  if (std::filesystem::exists(f.file, ec)) return Status::Ok();
+  return FailedPreconditionError("no " + f.file + " in " + std::filesystem::current_path(ec).string() +
+                                 ": this is not a BVER project folder; run the command in one, or name it with "
+                                 "`bver -C DIR ...` or `-f FILE`");
 }
 
 void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {

@@ -65,6 +65,20 @@ Result<std::string> ChooseArtifactDir(const std::string& store_url, const std::s
                               "\": expected sqlite:PATH or postgresql://user@host:port/db");
 }
 
+Result<std::string> SqliteFile(const std::string& store_url, const std::string& project_dir) {
+  if (store_url.rfind("sqlite:", 0) == 0) {
+    std::string path = store_url.substr(7);
+    path = path.substr(0, path.find('?'));
+    if (path.empty()) return InvalidArgumentError("sqlite: URL needs a path, e.g. sqlite:.bver/bver.db");
+    return InProject(path, project_dir).string();
+  }
+  if (store_url.rfind("postgresql://", 0) == 0 || store_url.rfind("postgres://", 0) == 0) {
+    return FailedPreconditionError("a PostgreSQL store is a database on its server, not a file of this project");
+  }
+  return InvalidArgumentError("unknown store URL \"" + store_url +
+                              "\": expected sqlite:PATH or postgresql://user@host:port/db");
+}
+
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::string& project_dir) {
   if (url.rfind("sqlite:", 0) == 0) {
     std::string rest = url.substr(7);

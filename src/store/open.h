@@ -28,6 +28,12 @@ Result<std::string> ChooseStoreUrl(const std::string& flag, const std::string& p
 // what to set. Relative paths are relative to `project_dir`. Creates nothing.
 Result<std::string> ChooseArtifactDir(const std::string& store_url, const std::string& project_dir);
 
+// The database file of a sqlite:PATH URL (PATH resolved against
+// `project_dir`, options dropped); it may not exist yet. FailedPrecondition
+// for a PostgreSQL URL (its database is no file here), InvalidArgument for
+// any other.
+Result<std::string> SqliteFile(const std::string& store_url, const std::string& project_dir);
+
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::string& project_dir);
 
 // Compiles nothing: takes an already compiled platform and its fingerprint.

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -592,6 +593,37 @@ Result<std::vector<LedgerRow>> SqliteBackend::ReadLedger(std::uint64_t from_seq,
 
 Result<std::unique_ptr<Backend>> OpenSqlite(const SqliteOptions& options) {
   return SqliteBackend::Open(options);
+}
+
+Status CheckNotInUse(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::Ok();
+  sqlite3* db = nullptr;
+  // Without SQLITE_OPEN_CREATE: a file that went away is not recreated.
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc == SQLITE_CANTOPEN) {
+    sqlite3_close_v2(db);
+    return Status::Ok();
+  }
+  if (rc != SQLITE_OK) {
+    Status s = UnavailableError("cannot open SQLite database " + path + ": " +
+                                (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close_v2(db);
+    return s;
+  }
+  // In exclusive locking mode the lock is taken at the first access; no
+  // busy timeout, so a lock held elsewhere answers SQLITE_BUSY at once.
+  rc = sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;", nullptr, nullptr, nullptr);
+  Status s = Status::Ok();
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    s = FailedPreconditionError("the SQLite database " + path +
+                                " is open in another process (a `bver up`, `bver worker` or `bver mcp` of this "
+                                "store); stop it first");
+  } else if (rc != SQLITE_OK && rc != SQLITE_NOTADB && rc != SQLITE_CORRUPT) {
+    s = UnavailableError("cannot lock SQLite database " + path + ": " + sqlite3_errmsg(db));
+  }
+  sqlite3_close_v2(db);
+  return s;
 }
 
 }  // namespace bver::store::sqlite

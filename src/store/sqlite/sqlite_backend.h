@@ -30,4 +30,11 @@ struct SqliteOptions {
 
 Result<std::unique_ptr<Backend>> OpenSqlite(const SqliteOptions& options);
 
+// Whether no process has the database at `path` open (this one included):
+// OK when none has, or when there is no such file or it is not an SQLite
+// database; FailedPrecondition when one has. Asks SQLite for an exclusive
+// lock without waiting -- every open connection to a WAL database holds a
+// shared one -- then releases it; writes nothing.
+Status CheckNotInUse(const std::string& path);
+
 }  // namespace bver::store::sqlite
