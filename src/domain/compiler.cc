@@ -76,6 +76,23 @@ std::optional<Primitive> ParsePrimitive(const std::string& s) {
 }
 
 class Compiler {
+  // A figment as read, with what its users need merged in.
+  struct FigmentSource {
+    Figment figment;
+    AttributePath path;
+    std::vector<PointerField> pointers;
+    std::vector<std::string> artifacts;
+    std::vector<json> rule_schemas;
+    json fragment;  // the schema fragment, expanded, without the rules
+  };
+  // One `use:` by a repo or kind: where its templates are instantiated.
+  struct FigmentUse {
+    FigmentSource* source;
+    std::string repo;       // "ns/repo"
+    std::string repo_name;  // "repo"
+    std::string kind;       // empty for the repo's own use
+  };
+
  public:
   explicit Compiler(const SourceDocument& doc) : doc_(doc), diag_(doc) {}
 
@@ -83,7 +100,7 @@ class Compiler {
     const json& root = doc_.value();
     ObjectReader top(diag_, root, AttributePath(),
                      {"bver", "platform", "namespaces", "capabilities", "jobs", "orchestrators",
-                      "triggers", "migrations"});
+                      "triggers", "migrations", "figments"});
     if (!top.valid()) return diag_.ToStatus();
     if (auto v = top.Integer("bver", 1, 1000)) {
       if (*v != kManifestFormatVersion) {
@@ -96,17 +113,240 @@ class Compiler {
                   "missing required key \"bver\" (the format version, 1)");
     }
     ReadPlatform(top);
+    if (const json* figments = top.Object("figments")) ReadFigments(*figments);
     if (const json* ns = top.Object("namespaces", true)) ReadNamespaces(*ns);
     if (const json* caps = top.Object("capabilities")) ReadCapabilities(*caps);
     if (const json* jobs = top.Object("jobs")) ReadJobs(*jobs);
     if (const json* orchs = top.Object("orchestrators")) ReadOrchestrators(*orchs);
+    InstantiateFigments(/*triggers=*/false);
     CheckPointerTargets();
     GenerateOperations();
     if (const json* triggers = top.Object("triggers")) ReadTriggers(*triggers);
+    InstantiateFigments(/*triggers=*/true);
+    CheckFigmentsUsed();
     CheckOrchestratorOps();
     if (const json* migrations = top.Object("migrations")) ReadMigrations(*migrations);
     if (!diag_.ok()) return diag_.ToStatus();
     return std::move(p_);
+  }
+
+
+  // figments: { ID: { version, description?, schema?, rules?, triggers?, orchestrators? } }
+  // Read before anything that may `use:` them.
+  void ReadFigments(const json& figments) {
+    AttributePath base = AttributePath().Key("figments");
+    for (auto it = figments.begin(); it != figments.end(); ++it) {
+      AttributePath path = base.Key(it.key());
+      if (!IsValidNamespaceName(it.key())) {
+        diag_.Error(path, "domain.name", "figment id \"" + it.key() + "\" must match [a-z][a-z0-9_-]{0,62}");
+      }
+      ObjectReader r(diag_, it.value(), path,
+                     {"version", "description", "schema", "rules", "triggers", "orchestrators"});
+      if (!r.valid()) continue;
+      FigmentSource src;
+      src.path = path;
+      Figment& f = src.figment;
+      f.id = it.key();
+      f.version = r.String("version", true).value_or("");
+      if (!f.version.empty() && !IsSemver(f.version)) {
+        diag_.Error(path.Key("version"), "domain.semver",
+                    "\"" + f.version + "\" is not a semantic version (MAJOR.MINOR.PATCH)");
+      }
+      f.description = r.String("description").value_or("");
+      json fragment = json::object();
+      if (const json* schema = r.Get("schema")) {
+        SchemaWalkResult walked = WalkSchema(*schema, path.Key("schema"), diag_);
+        if (!schema->is_object()) {
+          diag_.Error(path.Key("schema"), "domain.schema", "a figment schema is a mapping (a JSON Schema fragment)");
+        } else {
+          fragment = walked.expanded;
+          src.pointers = walked.pointers;
+          src.artifacts = walked.artifacts;
+        }
+      }
+      if (fragment.contains("type") && fragment["type"] != "object") {
+        diag_.Error(path.Key("schema").Key("type"), "domain.schema",
+                    "a figment schema describes part of an object: its type, when given, is \"object\"");
+      }
+      f.schema = Share(fragment);
+      // Rules are named schema conditions every body of a user must meet;
+      // they join the user's schema under allOf, each with its description.
+      json rules = json::object();
+      if (const json* rj = r.Object("rules")) {
+        for (auto rit = rj->begin(); rit != rj->end(); ++rit) {
+          AttributePath rpath = path.Key("rules").Key(rit.key());
+          ObjectReader rr(diag_, rit.value(), rpath, {"description", "schema"});
+          if (!rr.valid()) continue;
+          const json* rs = rr.Get("schema");
+          if (rs == nullptr || !rs->is_object()) {
+            diag_.Error(rs ? rpath.Key("schema") : rpath, "domain.required",
+                        "a rule needs a schema: the JSON Schema condition a body must meet");
+            continue;
+          }
+          SchemaWalkResult walked = WalkSchema(*rs, rpath.Key("schema"), diag_);
+          json rule = walked.expanded;
+          std::string description = rr.String("description").value_or("");
+          if (!description.empty()) rule["description"] = description;
+          rule["title"] = f.id + "." + rit.key();
+          CheckSchemaCompiles(rule, rpath.Key("schema"));
+          rules[rit.key()] = rule;
+          src.rule_schemas.push_back(std::move(rule));
+        }
+      }
+      f.rules = Share(rules);
+      const json* triggers = r.Object("triggers");
+      const json* orchs = r.Object("orchestrators");
+      f.triggers = Share(triggers ? *triggers : json::object());
+      f.orchestrators = Share(orchs ? *orchs : json::object());
+      src.fragment = fragment;
+      CheckSchemaCompiles(fragment, path.Key("schema"));
+      figments_.emplace(f.id, std::move(src));
+    }
+  }
+
+  // `use: [id, id@1, id@1.2, id@1.2.3]` of a repo, kind or capability: the
+  // figments, checked against their declared versions (a partial version
+  // is a prefix: id@1 accepts every 1.x.y). `user` is recorded in each
+  // figment's used_by.
+  std::vector<FigmentSource*> ResolveUses(ObjectReader& r, const AttributePath& path, const std::string& user) {
+    std::vector<FigmentSource*> out;
+    std::vector<std::string> uses = r.StringList("use");
+    for (std::size_t i = 0; i < uses.size(); ++i) {
+      AttributePath upath = path.Key("use").Index(i);
+      const std::string& use = uses[i];
+      std::string id = use.substr(0, use.find('@'));
+      std::string want = use.find('@') == std::string::npos ? "" : use.substr(use.find('@') + 1);
+      auto it = figments_.find(id);
+      if (it == figments_.end()) {
+        diag_.Error(upath, "domain.reference", "no figment \"" + id + "\" is declared under figments");
+        continue;
+      }
+      FigmentSource& src = it->second;
+      if (!want.empty() && !VersionMatches(want, src.figment.version)) {
+        diag_.Error(upath, "domain.version",
+                    "\"" + use + "\" asks for version " + want + ", but figment " + id + " is declared at " +
+                        src.figment.version + "; write " + id + "@" + src.figment.version + " (or " + id +
+                        "@MAJOR) to include it");
+        continue;
+      }
+      if (std::find(out.begin(), out.end(), &src) != out.end()) {
+        diag_.Error(upath, "domain.duplicate", "figment " + id + " is used twice here");
+        continue;
+      }
+      src.figment.used_by.push_back(user);
+      out.push_back(&src);
+    }
+    return out;
+  }
+
+  // "1", "1.2" or "1.2.3" against a declared semver: component by component.
+  static bool VersionMatches(const std::string& want, const std::string& have) {
+    static const std::regex kPartial(R"(\d+(\.\d+){0,2})");
+    if (!std::regex_match(want, kPartial)) return false;
+    if (have.size() < want.size() || have.compare(0, want.size(), want) != 0) return false;
+    return have.size() == want.size() || have[want.size()] == '.' || have[want.size()] == '-' ||
+           have[want.size()] == '+';
+  }
+
+  // Merges the fragments (schema and rules) of `uses` into `schema`; a
+  // property the figment defines differently from the user is an error at
+  // the `use:` entry. Pointer and artifact fields join the repo's.
+  void MergeFigments(const std::vector<FigmentSource*>& uses, const AttributePath& path, json& schema,
+                     std::vector<PointerField>* pointers, std::vector<std::string>* artifacts) {
+    for (std::size_t i = 0; i < uses.size(); ++i) {
+      Result<json> merged = MergeKindSchema(schema, uses[i]->fragment);
+      if (!merged.ok()) {
+        std::string msg = merged.status().message();
+        if (auto k = msg.find("the kind redefines"); k != std::string::npos) {
+          msg.replace(k, std::string("the kind redefines").size(), "figment " + uses[i]->figment.id + " redefines");
+        }
+        diag_.Error(path.Key("use").Index(i), "domain.figment", msg);
+        continue;
+      }
+      schema = std::move(merged).value();
+      // Each rule its own allOf entry, titled "figment.rule", so the planner
+      // can tell which one changed.
+      for (const json& rule : uses[i]->rule_schemas) {
+        if (!schema.contains("allOf")) schema["allOf"] = json::array();
+        if (std::find(schema["allOf"].begin(), schema["allOf"].end(), rule) == schema["allOf"].end()) {
+          schema["allOf"].push_back(rule);
+        }
+      }
+      if (pointers) pointers->insert(pointers->end(), uses[i]->pointers.begin(), uses[i]->pointers.end());
+      if (artifacts) artifacts->insert(artifacts->end(), uses[i]->artifacts.begin(), uses[i]->artifacts.end());
+    }
+  }
+
+  static std::vector<std::string> Refs(const std::vector<FigmentSource*>& uses) {
+    std::vector<std::string> out;
+    for (const FigmentSource* u : uses) out.push_back(u->figment.ref());
+    return out;
+  }
+
+  // Replaces ${use.repo} ("ns/repo"), ${use.name} (the repo's name) and
+  // ${use.kind} in every string of a template.
+  static json Substitute(const json& v, const std::string& repo, const std::string& name, const std::string& kind) {
+    if (v.is_string()) {
+      std::string s = v.get<std::string>();
+      for (const auto& [from, to] : {std::pair<std::string, std::string>{"${use.repo}", repo},
+                                     {"${use.name}", name},
+                                     {"${use.kind}", kind}}) {
+        for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+          s.replace(at, from.size(), to);
+        }
+      }
+      return s;
+    }
+    if (v.is_object()) {
+      json out = json::object();
+      for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = Substitute(it.value(), repo, name, kind);
+      return out;
+    }
+    if (v.is_array()) {
+      json out = json::array();
+      for (const json& e : v) out.push_back(Substitute(e, repo, name, kind));
+      return out;
+    }
+    return v;
+  }
+
+  // The orchestrators (before operations are generated) or the triggers
+  // (after) of every figment a repo or kind uses, one instance per user,
+  // named "<template>_<repo>[_<kind>]". A trigger template's `on.repo` (and
+  // `on.kind` for a kind's use) defaults to its user.
+  void InstantiateFigments(bool triggers) {
+    for (const FigmentUse& use : uses_) {
+      const Figment& f = use.source->figment;
+      const json& templates = triggers ? *f.triggers : *f.orchestrators;
+      for (auto it = templates.begin(); it != templates.end(); ++it) {
+        std::string suffix = use.repo_name + (use.kind.empty() ? "" : "_" + use.kind);
+        std::replace(suffix.begin(), suffix.end(), '-', '_');
+        std::replace(suffix.begin(), suffix.end(), '.', '_');
+        std::string name = it.key() + "_" + suffix;
+        AttributePath path = use.source->path.Key(triggers ? "triggers" : "orchestrators").Key(it.key());
+        json value = Substitute(it.value(), use.repo, use.repo_name, use.kind);
+        if (triggers && value.is_object() && value.contains("on") && value["on"].is_object()) {
+          if (!value["on"].contains("repo")) value["on"]["repo"] = use.repo;
+          if (!use.kind.empty() && !value["on"].contains("kind")) value["on"]["kind"] = use.kind;
+        }
+        if (triggers) {
+          ReadTrigger(name, value, path, f.ref());
+        } else {
+          ReadOrchestrator(name, value, path, f.ref());
+        }
+      }
+    }
+  }
+
+  // A figment no one uses is most likely a mistake (a misspelt `use:`).
+  void CheckFigmentsUsed() {
+    for (auto& [id, src] : figments_) {
+      if (src.figment.used_by.empty()) {
+        diag_.Error(src.path, "domain.figment",
+                    "figment " + id + " is declared but no repo, kind or capability uses it (`use: [" + id + "]`)");
+      }
+      p_.figments.push_back(src.figment);
+    }
   }
 
   // migrations: { NAME: { from: VERSION, repo: ns/repo, kind: K?, steps: [...] } }
@@ -252,7 +492,7 @@ class Compiler {
       diag_.Error(path, "domain.name", "repo \"" + name + "\" must match [a-z][a-z0-9_-]{0,62}");
     }
     ObjectReader r(diag_, value, path,
-                   {"description", "version", "schema", "kinds", "kind_required", "scopes"});
+                   {"description", "version", "schema", "kinds", "kind_required", "scopes", "use"});
     if (!r.valid()) return;
     Repo repo;
     repo.ns = ns;
@@ -289,9 +529,14 @@ class Compiler {
     }
     json base = walked.expanded;
     if (!base.contains("type")) base["type"] = "object";
-    repo.validator = CheckSchemaCompiles(base, path.Key("schema"));
     repo.pointers = walked.pointers;
     repo.artifact_fields = walked.artifacts;
+    const std::string qualified = ns + "/" + name;
+    std::vector<FigmentSource*> uses = ResolveUses(r, path, qualified);
+    MergeFigments(uses, path, base, &repo.pointers, &repo.artifact_fields);
+    repo.figments = Refs(uses);
+    for (FigmentSource* u : uses) uses_.push_back(FigmentUse{u, qualified, name, ""});
+    repo.validator = CheckSchemaCompiles(base, path.Key("schema"));
     repo.schema = Share(base);
 
     if (const json* kinds = r.Object("kinds")) {
@@ -302,7 +547,7 @@ class Compiler {
                       "kind \"" + kit.key() +
                           "\" must be dotted lower-case words, e.g. power.substation");
         }
-        ObjectReader kr(diag_, kit.value(), kpath, {"description", "schema", "renamed_from"});
+        ObjectReader kr(diag_, kit.value(), kpath, {"description", "schema", "renamed_from", "use"});
         if (!kr.valid()) continue;
         Kind kind;
         kind.name = kit.key();
@@ -324,6 +569,10 @@ class Compiler {
           for (PointerField& f : kw.pointers) repo.pointers.push_back(f);
           for (std::string& a : kw.artifacts) repo.artifact_fields.push_back(a);
         }
+        std::vector<FigmentSource*> kuses = ResolveUses(kr, kpath, qualified + "#" + kind.name);
+        MergeFigments(kuses, kpath, ext, &repo.pointers, &repo.artifact_fields);
+        kind.figments = Refs(kuses);
+        for (FigmentSource* u : kuses) uses_.push_back(FigmentUse{u, qualified, name, kind.name});
         Result<json> merged = MergeKindSchema(base, ext);
         if (!merged.ok()) {
           diag_.Error(kpath.Key("schema"), "domain.kind", merged.status().message());
@@ -396,7 +645,7 @@ class Compiler {
       }
       ObjectReader r(diag_, it.value(), path,
                      {"type", "version", "plugin", "description", "deterministic", "input",
-                      "output", "writes", "reads", "requires_labels"});
+                      "output", "writes", "reads", "requires_labels", "use"});
       if (!r.valid()) continue;
       Capability c;
       c.id = it.key();
@@ -420,6 +669,15 @@ class Compiler {
       c.deterministic = r.Bool("deterministic").value_or(true);
       c.input_schema = ReadContract(r.Get("input"), path.Key("input"),
                                     json{{"type", "object"}});
+      // A capability takes a figment's schema and rules into its input
+      // contract; its templates are for repos and kinds only.
+      if (std::vector<FigmentSource*> cuses = ResolveUses(r, path, "capability:" + c.id); !cuses.empty()) {
+        json in = *c.input_schema;
+        MergeFigments(cuses, path, in, nullptr, nullptr);
+        CheckSchemaCompiles(in, path.Key("input"));
+        c.input_schema = Share(std::move(in));
+        c.figments = Refs(cuses);
+      }
       c.output_schema = ReadContract(r.Get("output"), path.Key("output"),
                                      DefaultOutputSchema(c.primitive));
       c.writes = r.StringList("writes");
@@ -472,15 +730,32 @@ class Compiler {
   void ReadOrchestrators(const json& orchs) {
     AttributePath base = AttributePath().Key("orchestrators");
     for (auto it = orchs.begin(); it != orchs.end(); ++it) {
-      AttributePath path = base.Key(it.key());
-      if (!std::regex_match(it.key(), SimpleName())) {
+      ReadOrchestrator(it.key(), it.value(), base.Key(it.key()), "");
+    }
+  }
+
+  // One orchestrator: declared (`figment` empty) or instantiated from a
+  // figment's template at `path`.
+  void ReadOrchestrator(const std::string& name, const json& value, const AttributePath& path,
+                        const std::string& figment) {
+    {
+      if (!std::regex_match(name, SimpleName())) {
         diag_.Error(path, "domain.name",
-                    "orchestrator name \"" + it.key() + "\" must match [a-z][a-z0-9_]*");
+                    "orchestrator name \"" + name + "\" must match [a-z][a-z0-9_]*");
       }
-      ObjectReader r(diag_, it.value(), path, {"description", "input", "steps", "scope"});
-      if (!r.valid()) continue;
+      for (const Orchestrator& x : p_.orchestrators) {
+        if (x.name == name) {
+          diag_.Error(path, "domain.duplicate",
+                      "orchestrator \"" + name + "\" is declared twice" +
+                          (figment.empty() ? "" : " (once by figment " + figment + ")"));
+          return;
+        }
+      }
+      ObjectReader r(diag_, value, path, {"description", "input", "steps", "scope"});
+      if (!r.valid()) return;
       Orchestrator o;
-      o.name = it.key();
+      o.name = name;
+      o.figment = figment;
       o.description = r.String("description").value_or("");
       o.scope = r.String("scope").value_or("orch." + o.name + ":run");
       o.input_schema = ReadContract(r.Get("input"), path.Key("input"), json{{"type", "object"}});
@@ -489,7 +764,7 @@ class Compiler {
         diag_.Error(steps ? path.Key("steps") : path, "domain.required",
                     "an orchestrator needs a non-empty list of steps");
         p_.orchestrators.push_back(std::move(o));
-        continue;
+        return;
       }
       std::set<std::string> ids;
       for (std::size_t i = 0; i < steps->size(); ++i) {
@@ -578,15 +853,31 @@ class Compiler {
   void ReadTriggers(const json& triggers) {
     AttributePath base = AttributePath().Key("triggers");
     for (auto it = triggers.begin(); it != triggers.end(); ++it) {
-      AttributePath path = base.Key(it.key());
-      if (!std::regex_match(it.key(), SimpleName())) {
+      ReadTrigger(it.key(), it.value(), base.Key(it.key()), "");
+    }
+  }
+
+  // One trigger, declared or instantiated from a figment (as ReadOrchestrator).
+  void ReadTrigger(const std::string& name, const json& value, const AttributePath& path,
+                   const std::string& figment) {
+    {
+      if (!std::regex_match(name, SimpleName())) {
         diag_.Error(path, "domain.name",
-                    "trigger name \"" + it.key() + "\" must match [a-z][a-z0-9_]*");
+                    "trigger name \"" + name + "\" must match [a-z][a-z0-9_]*");
       }
-      ObjectReader r(diag_, it.value(), path, {"on", "start", "input"});
-      if (!r.valid()) continue;
+      for (const Trigger& x : p_.triggers) {
+        if (x.name == name) {
+          diag_.Error(path, "domain.duplicate",
+                      "trigger \"" + name + "\" is declared twice" +
+                          (figment.empty() ? "" : " (once by figment " + figment + ")"));
+          return;
+        }
+      }
+      ObjectReader r(diag_, value, path, {"on", "start", "input"});
+      if (!r.valid()) return;
       Trigger t;
-      t.name = it.key();
+      t.name = name;
+      t.figment = figment;
       if (const json* on = r.Object("on", true)) {
         AttributePath opath = path.Key("on");
         ObjectReader orr(diag_, *on, opath, {"channel", "event_type", "repo", "kind", "changed", "ignore_changes"});
@@ -766,6 +1057,8 @@ class Compiler {
   const SourceDocument& doc_;
   Diagnostics diag_;
   Platform p_;
+  std::map<std::string, FigmentSource> figments_;
+  std::vector<FigmentUse> uses_;
   std::vector<std::pair<std::string, AttributePath>> pointer_paths_;
   std::vector<std::pair<std::string, AttributePath>> writes_paths_;
   std::vector<std::pair<std::string, AttributePath>> reads_paths_;

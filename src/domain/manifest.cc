@@ -36,13 +36,14 @@ json RepoJson(const Repo& r) {
                  {"extension", *k.extension},
                  {"schema", *k.effective_schema}};
     if (!k.renamed_from.empty()) kind["renamed_from"] = k.renamed_from;
+    if (!k.figments.empty()) kind["figments"] = k.figments;
     kinds.push_back(std::move(kind));
   }
   json pointers = json::array();
   for (const PointerField& f : r.pointers) {
     pointers.push_back(json{{"path", f.path}, {"target", f.target}});
   }
-  return json{{"namespace", r.ns},
+  json out = json{{"namespace", r.ns},
               {"name", r.name},
               {"description", r.description},
               {"schema_id", r.ns + "." + r.name + "@" + r.schema_version},
@@ -53,6 +54,10 @@ json RepoJson(const Repo& r) {
               {"scopes", json{{"read", r.read_scope}, {"write", r.write_scope}}},
               {"pointers", pointers},
               {"artifacts", r.artifact_fields}};
+  // Provenance keys only when present, so a domain without figments keeps
+  // the fingerprint it had before figments existed.
+  if (!r.figments.empty()) out["figments"] = r.figments;
+  return out;
 }
 
 }  // namespace
@@ -80,6 +85,7 @@ json ToManifest(const Platform& p) {
                         {"writes", c.writes},
                         {"reads", c.reads},
                         {"requires_labels", c.requires_labels}});
+    if (!c.figments.empty()) caps.back()["figments"] = c.figments;
   }
   json jobs = json::array();
   for (const Job& j : p.jobs) {
@@ -109,6 +115,7 @@ json ToManifest(const Platform& p) {
                                         {"schema", *o.input_schema}}},
                          {"steps", steps},
                          {"scope", o.scope}});
+    if (!o.figment.empty()) orchs.back()["figment"] = o.figment;
   }
   json triggers = json::array();
   for (const Trigger& t : p.triggers) {
@@ -121,6 +128,7 @@ json ToManifest(const Platform& p) {
                                         {"ignore_changes", t.on.ignore_changes}}},
                             {"start", t.start},
                             {"input", *t.input}});
+    if (!t.figment.empty()) triggers.back()["figment"] = t.figment;
   }
   json ops = json::array();
   for (const Operation& o : p.operations) ops.push_back(OperationJson(o));
@@ -151,6 +159,20 @@ json ToManifest(const Platform& p) {
                                 {"steps", *t.steps}});
     }
     out["migrations"] = std::move(migrations);
+  }
+  if (!p.figments.empty()) {
+    json figments = json::array();
+    for (const Figment& f : p.figments) {
+      figments.push_back(json{{"id", f.id},
+                              {"version", f.version},
+                              {"description", f.description},
+                              {"schema", *f.schema},
+                              {"rules", *f.rules},
+                              {"triggers", *f.triggers},
+                              {"orchestrators", *f.orchestrators},
+                              {"used_by", f.used_by}});
+    }
+    out["figments"] = std::move(figments);
   }
   return out;
 }

@@ -140,6 +140,7 @@ class Planner {
             {{repo, kind, where_path + " !~ " + n["pattern"].dump()}});
       }
     }
+    CompareRules(o, n, subject, repo, kind);
     if (o.value("x-bver-pointer", "") != n.value("x-bver-pointer", "") && n.contains("x-bver-pointer")) {
       Add(ChangeClass::kDestructive, subject, "pointer target changed",
           "now points to " + n["x-bver-pointer"].get<std::string>(), {all});
@@ -229,6 +230,33 @@ class Planner {
     }
   }
 
+  // allOf entries (a figment's rules, a kind's extra keywords) compared as
+  // a set, keyed by their title ("figment.rule") when they have one: a new
+  // or changed entry may refuse stored bodies (the dry run of `migrate
+  // apply` finds exactly which); a removed one refuses nothing.
+  void CompareRules(const json& o, const json& n, const std::string& subject, const std::string& repo,
+                    const std::string& kind) {
+    auto entries = [](const json& s) {
+      std::map<std::string, json> m;
+      const json& all = s.contains("allOf") && s["allOf"].is_array() ? s["allOf"] : json::array();
+      for (const json& e : all) {
+        bool titled = e.is_object() && e.contains("title") && e["title"].is_string();
+        m[titled ? "rule " + e["title"].get<std::string>() : "allOf entry " + e.dump()] = e;
+      }
+      return m;
+    };
+    const std::map<std::string, json> oe = entries(o), ne = entries(n);
+    for (const auto& [key, entry] : ne) {
+      auto it = oe.find(key);
+      if (it != oe.end() && it->second == entry) continue;
+      Add(ChangeClass::kDestructive, subject, it == oe.end() ? "rule added" : "rule changed",
+          key + ": bodies that do not meet it become invalid", {{repo, kind, "fails " + key}});
+    }
+    for (const auto& [key, entry] : oe) {
+      if (!ne.count(key)) Add(ChangeClass::kCompatible, subject, "rule removed", key + " no longer applies");
+    }
+  }
+
   void CompareBound(const json& o, const json& n, const char* key, bool is_max,
                     const std::string& subject, const std::string& repo, const std::string& kind,
                     const std::string& where_path, const std::string& op) {
@@ -275,6 +303,131 @@ class Planner {
  private:
   Loc loc_;
 };
+
+}  // namespace
+
+namespace {
+
+std::map<std::string, json> ById(const json& manifest, const char* collection, const char* key) {
+  std::map<std::string, json> out;
+  for (const json& x : manifest.value(collection, json::array())) out[x.value(key, "")] = x;
+  return out;
+}
+
+// The first property name of a dotted path: "meta.owner" -> "meta".
+std::string Head(const std::string& path) {
+  return path.substr(0, path.find_first_of(".["));
+}
+
+// The figments ("id@version") a repo, and its kind when given, of `manifest` use.
+std::vector<std::string> UsedRefs(const json& manifest, const std::string& repo, const std::string& kind) {
+  std::vector<std::string> refs;
+  for (const json& r : manifest.value("repos", json::array())) {
+    if (r.value("namespace", "") + "/" + r.value("name", "") != repo) continue;
+    refs = r.value("figments", std::vector<std::string>{});
+    for (const json& k : r.value("kinds", json::array())) {
+      if (!kind.empty() && k.value("name", "") == kind) {
+        std::vector<std::string> more = k.value("figments", std::vector<std::string>{});
+        refs.insert(refs.end(), more.begin(), more.end());
+      }
+    }
+  }
+  return refs;
+}
+
+// The ref of figment `id` when the repo (or kind) uses it.
+std::string UsedRef(const json& manifest, const std::string& repo, const std::string& kind, const std::string& id) {
+  for (const std::string& ref : UsedRefs(manifest, repo, kind)) {
+    if (ref.substr(0, ref.find('@')) == id) return ref;
+  }
+  return "";
+}
+
+// The figment a repo (and kind) of `manifest` uses whose schema declares
+// property `field`.
+std::string FigmentOf(const json& manifest, const std::map<std::string, json>& figments,
+                      const std::string& repo, const std::string& kind, const std::string& field) {
+  for (const std::string& ref : UsedRefs(manifest, repo, kind)) {
+    auto f = figments.find(ref.substr(0, ref.find('@')));
+    if (f == figments.end()) continue;
+    const json& props = f->second.value("/schema/properties"_json_pointer, json::object());
+    if (props.contains(field)) return ref;
+    // A renamed field: the new manifest's figment declares it under its new name.
+    for (auto it = props.begin(); it != props.end(); ++it) {
+      if (it.value().is_object() && it.value().value("x-bver-renamed-from", "") == field) return ref;
+    }
+  }
+  return "";
+}
+
+std::string JoinList(const std::vector<std::string>& v) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "nothing" : out;
+}
+
+// Marks each repo change that comes from a figment, and lists each figment
+// added, removed or changed once, naming its users.
+void PlanFigments(MigrationPlan& plan, const json& o, const json& n) {
+  const std::map<std::string, json> ofigs = ById(o, "figments", "id");
+  const std::map<std::string, json> nfigs = ById(n, "figments", "id");
+  std::map<std::string, std::vector<std::string>> touched;  // figment id -> subjects
+  for (Change& c : plan.changes) {
+    if (c.repo.empty()) continue;
+    std::string ref;
+    if (c.what.rfind("rule ", 0) == 0 && c.detail.rfind("rule ", 0) == 0) {
+      // "rule audited.owner_named: ...": the figment is the title's first part.
+      std::string id = c.detail.substr(5, c.detail.find('.') - 5);
+      ref = UsedRef(n, c.repo, c.kind, id);
+      if (ref.empty()) ref = UsedRef(o, c.repo, c.kind, id);
+    } else if (!c.path.empty()) {
+      ref = FigmentOf(n, nfigs, c.repo, c.kind, Head(c.path));
+      if (ref.empty()) ref = FigmentOf(o, ofigs, c.repo, c.kind, Head(c.path));
+    }
+    if (ref.empty()) continue;
+    c.figment = ref;
+    c.detail += (c.detail.empty() ? "" : " ") + std::string("(from figment ") + ref + ")";
+    std::string id = ref.substr(0, ref.find('@'));
+    std::vector<std::string>& users = touched[id];
+    std::string user = c.repo + (c.kind.empty() ? "" : "#" + c.kind);
+    if (std::find(users.begin(), users.end(), user) == users.end()) users.push_back(user);
+  }
+  auto strip = [](json f) {
+    f.erase("used_by");
+    return f;
+  };
+  for (const auto& [id, nf] : nfigs) {
+    std::vector<std::string> used_by = nf.value("used_by", std::vector<std::string>{});
+    Change c;
+    c.subject = "figment " + id;
+    auto of = ofigs.find(id);
+    if (of == ofigs.end()) {
+      c.cls = ChangeClass::kAdditive;
+      c.what = "figment added";
+      c.detail = id + "@" + nf.value("version", "") + ", used by " + JoinList(used_by);
+    } else if (strip(of->second) != strip(nf)) {
+      c.cls = ChangeClass::kCompatible;
+      c.what = "figment changed";
+      std::string ov = of->second.value("version", ""), nv = nf.value("version", "");
+      c.detail = id + " " + ov + " -> " + nv + ", used by " + JoinList(used_by) + "; what it changes in " +
+                 JoinList(touched[id]) + " is listed under each, marked (from figment " + id + "@" + nv + ")";
+      if (ov == nv) c.detail += "; its content changed but its version did not: bump it so users can pin one";
+    } else {
+      continue;
+    }
+    plan.changes.push_back(std::move(c));
+  }
+  for (const auto& [id, of] : ofigs) {
+    if (nfigs.count(id)) continue;
+    Change c;
+    c.cls = ChangeClass::kCompatible;
+    c.subject = "figment " + id;
+    c.what = "figment removed";
+    c.detail = "was used by " + JoinList(of.value("used_by", std::vector<std::string>{})) +
+               "; what leaving it changes in each repo is listed under that repo";
+    plan.changes.push_back(std::move(c));
+  }
+}
 
 }  // namespace
 
@@ -395,6 +548,7 @@ MigrationPlan PlanMigration(const json& o, const json& n) {
               " step(s) run on every stored body, checked on a dry run first",
           {}, true);
   }
+  PlanFigments(p.plan, o, n);
   p.At("", "", "");
   p.CompareNamed(o, n, "capabilities", "id", "capability");
   p.CompareNamed(o, n, "jobs", "name", "job");
@@ -424,6 +578,7 @@ json MigrationPlanToJson(const MigrationPlan& plan) {
                            {"kind", c.kind},
                            {"path", c.path},
                            {"rewrites", c.rewrites}});
+    if (!c.figment.empty()) changes.back()["figment"] = c.figment;
   }
   return json{{"from_version", plan.from_version},
               {"to_version", plan.to_version},

@@ -43,6 +43,10 @@ struct Change {
   // renamed, a transform, anything destructive): the store cannot adopt
   // the new manifest without `migrate apply`.
   bool rewrites = false;
+  // The figment ("id@version") the changed field comes from, when it comes
+  // from one the repo or kind uses: one figment change shows up as a change
+  // to every repo using it, each marked with it.
+  std::string figment;
 };
 
 struct MigrationPlan {
@@ -55,7 +59,9 @@ struct MigrationPlan {
   bool Rewrites() const;
 };
 
-// Both arguments are manifests as written by ToManifest(). Renames are
+// Both arguments are manifests as written by ToManifest(). A changed
+// figment is listed once (what changed, who uses it) and its effect on each
+// user is listed under that repo, marked with the figment. Renames are
 // declared in the new manifest (`x-bver-renamed-from: OLD` on a field's
 // schema, `renamed_from: OLD` on a kind) and planned as renames, never as a
 // drop and an add; the new manifest's transforms (`migrations:`) whose

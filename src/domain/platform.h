@@ -46,7 +46,9 @@ struct Kind {
   // references of that kind to this one instead of dropping a kind and
   // adding another.
   std::string renamed_from;
-  JsonPtr extension;         // as declared
+  // The figments the kind includes (`use:`), as "id@version".
+  std::vector<std::string> figments;
+  JsonPtr extension;         // as declared, with its figments merged in
   JsonPtr effective_schema;  // repo schema with the extension merged in
   // effective_schema compiled by Compile(): the one validator the store and
   // the operation table share for this kind's bodies.
@@ -67,6 +69,8 @@ struct Repo {
   std::string write_scope;
   std::vector<PointerField> pointers;
   std::vector<std::string> artifact_fields;  // path patterns holding sha256 digests
+  // The figments the repo includes (`use:`), as "id@version".
+  std::vector<std::string> figments;
 
   std::string qualified_name() const { return ns + "/" + name; }
   const Kind* FindKind(const std::string& kind) const;
@@ -103,6 +107,8 @@ struct Capability {
   // `related` and pin the cache key; empty: every repo.
   std::vector<std::string> reads;
   std::vector<std::string> requires_labels;
+  // The figments whose schema the input contract includes (`use:`).
+  std::vector<std::string> figments;
 };
 
 enum class ConflictPolicy { kFail, kRetry, kRestartOnWrite };
@@ -134,6 +140,9 @@ struct Orchestrator {
   JsonPtr input_schema;
   std::vector<Step> steps;
   std::string scope;
+  // "id@version" of the figment this orchestrator was instantiated from;
+  // empty when declared under `orchestrators:`.
+  std::string figment;
 };
 
 struct EventPattern {
@@ -153,6 +162,7 @@ struct Trigger {
   EventPattern on;
   std::string start;  // operation id (jobs.*.start or orch.*.start)
   JsonPtr input;
+  std::string figment;  // as Orchestrator::figment
 };
 
 enum class OperationKind {
@@ -190,6 +200,26 @@ struct Transform {
   JsonPtr steps;     // array of step objects, as declared
 };
 
+// A reusable fragment of a domain, declared once under `figments:` and
+// included by repos, kinds and capabilities with `use: [id@version]`. The
+// compiler expands it where it is used: its schema and rules are merged into
+// the user's schema (as a kind extension is), and its triggers and
+// orchestrators are instantiated once per using repo or kind
+// (docs/domain-format.md "Figments").
+struct Figment {
+  std::string id;
+  std::string version;  // semver
+  std::string description;
+  JsonPtr schema;         // the fragment, expanded (pointer and artifact fields)
+  JsonPtr rules;          // {name: {description, schema}}, as declared
+  JsonPtr triggers;       // templates, as declared ({} when none)
+  JsonPtr orchestrators;  // templates, as declared ({} when none)
+  // Who includes it: "ns/repo", "ns/repo#kind", "capability:id".
+  std::vector<std::string> used_by;
+
+  std::string ref() const { return id + "@" + version; }
+};
+
 struct Platform {
   std::string id;
   std::string version;
@@ -202,6 +232,7 @@ struct Platform {
   std::vector<Trigger> triggers;
   std::vector<Operation> operations;
   std::vector<Transform> migrations;
+  std::vector<Figment> figments;
 
   const Repo* FindRepo(const std::string& name) const;  // by repo name or "ns/repo"
   const Capability* FindCapability(const std::string& id) const;

@@ -592,6 +592,124 @@ TEST_P(Migrations, RefusesAStoreMigratedByANewerBverAndIncompatiblePlugins) {
   EXPECT_EQ(Version(0), 1u);
 }
 
+// One figment used by three repos (one of them through a kind), changed once:
+// `owner` renamed to `steward`, a required `tier` with a default, its rule
+// rewritten for the new name.
+constexpr char kFigmentV1[] = R"(
+bver: 1
+platform: { id: people, version: 1.0.0 }
+figments:
+  audited:
+    version: 1.0.0
+    schema:
+      properties:
+        owner: { type: string }
+      required: [owner]
+    rules:
+      named:
+        description: an owner is a non-empty name
+        schema: { properties: { owner: { minLength: 1 } } }
+namespaces:
+  org:
+    repos:
+      person:
+        use: [audited@1]
+        schema: { additionalProperties: false, properties: { name: { type: string } } }
+      team:
+        use: [audited@1]
+        schema: { properties: { title: { type: string } } }
+      site:
+        schema: { properties: { code: { type: string } } }
+        kinds:
+          depot: { use: [audited@1] }
+)";
+
+std::string FigmentV2() {
+  std::string y = kFigmentV1;
+  auto swap = [&](const std::string& from, const std::string& to) { y.replace(y.find(from), from.size(), to); };
+  swap("version: 1.0.0 }", "version: 2.0.0 }");
+  swap("version: 1.0.0\n", "version: 1.1.0\n");
+  swap("owner: { type: string }",
+       "steward: { type: string, x-bver-renamed-from: owner }\n"
+       "        tier: { type: string, enum: [gold, silver], default: silver }");
+  swap("required: [owner]", "required: [steward, tier]");
+  swap("{ properties: { owner: { minLength: 1 } } }", "{ properties: { steward: { minLength: 1 } } }");
+  return y;
+}
+
+TEST_P(Migrations, AFigmentUsedByThreeReposChangedOnceIsPlannedAndApplied) {
+  EXPECT_EQ(Open(kFigmentV1).state, OpenCheck::State::kAdopted);
+  constexpr int kEach = 200;
+  std::vector<store::Change> batch;
+  for (const char* repo : {"org/person", "org/team", "org/site"}) {
+    for (int i = 0; i < kEach; ++i) {
+      store::Change c;
+      c.op = store::Change::Op::kCreate;
+      c.repo = repo;
+      c.id = "r-" + std::to_string(i);
+      json body = {{"owner", "o" + std::to_string(i)}};
+      if (std::string(repo) == "org/site") {
+        // Half the sites are depots (the kind that uses the figment); the
+        // others are plain sites, which the figment does not touch.
+        c.kind = i % 2 == 0 ? "depot" : "";
+        if (i % 2 != 0) body = {{"code", "S" + std::to_string(i)}};
+      }
+      c.body = std::make_shared<const json>(body);
+      batch.push_back(std::move(c));
+    }
+  }
+  ASSERT_TRUE(store_->Apply(batch, ctx_).ok());
+
+  ASSERT_EQ(Open(FigmentV2()).state, OpenCheck::State::kPending);
+  Result<json> plan = Plan(*store_, manifest_, fingerprint_);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  int figment_entries = 0;
+  std::set<std::string> renamed_in;
+  for (const json& c : (*plan)["changes"]) {
+    if (c["what"] == "figment changed") {
+      ++figment_entries;
+      EXPECT_THAT(c["detail"].get<std::string>(), HasSubstr("audited 1.0.0 -> 1.1.0"));
+    }
+    if (c["what"] == "field renamed") {
+      EXPECT_EQ(c.value("figment", ""), "audited@1.1.0");
+      renamed_in.insert(c["repo"].get<std::string>() + (c["kind"] == "" ? "" : "#" + c["kind"].get<std::string>()));
+    }
+  }
+  EXPECT_EQ(figment_entries, 1) << plan->dump(2);
+  EXPECT_EQ(renamed_in, (std::set<std::string>{"org/person", "org/team", "org/site#depot"})) << plan->dump(2);
+  EXPECT_TRUE((*plan)["can_apply"].get<bool>()) << plan->dump(2);
+  EXPECT_FALSE((*plan)["needs_yes"].get<bool>()) << plan->dump(2);
+  EXPECT_EQ((*plan)["references"]["rewritten"], 2 * kEach + kEach / 2);
+
+  Result<json> done = Apply(*store_, manifest_, fingerprint_, Options());
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ((*done)["migrated"], 2 * kEach + kEach / 2);
+  for (const char* repo : {"person", "team", "site"}) {
+    for (int i : {0, 1, kEach - 1}) {
+      Result<store::Reference> r = store_->Get(Pointer("org", repo, "r-" + std::to_string(i)));
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      bool uses = std::string(repo) != "site" || i % 2 == 0;
+      if (!uses) {
+        EXPECT_EQ(r->version, 1u) << repo << i;  // a plain site is left alone
+        continue;
+      }
+      EXPECT_EQ(r->version, 2u) << repo << i;
+      EXPECT_EQ((*r->body)["steward"], "o" + std::to_string(i)) << repo << i;
+      EXPECT_EQ((*r->body)["tier"], "silver") << repo << i;
+      EXPECT_FALSE(r->body->contains("owner")) << repo << i;
+      Result<store::Reference> v1 = store_->Get(Pointer("org", repo, "r-" + std::to_string(i), 1));
+      ASSERT_TRUE(v1.ok());
+      EXPECT_EQ((*v1->body)["owner"], "o" + std::to_string(i));
+    }
+  }
+  ExpectLedgerOk();
+  // The new rule holds for new writes.
+  Result<store::Reference> empty = store_->Create("team", "", {{"steward", ""}}, ctx_, "empty");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->Create("team", "", {{"steward", "ann"}}, ctx_, "ok").ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Migrations, ::testing::ValuesIn(bver::testing::StoreBackends(4)),
                          [](const ::testing::TestParamInfo<BackendCase>& i) { return i.param.name; });
 
