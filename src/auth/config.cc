@@ -40,7 +40,7 @@ Result<std::int64_t> ParseLeeway(const std::string& text, const std::string& whe
 
 }  // namespace
 
-Result<AuthConfig> LoadAuthConfig(const std::string& project_dir) {
+Result<AuthConfig> LoadAuthConfig(const std::string& project_dir, const std::string& profile) {
   JwtConfig jwt;
   bool any = false;
   fs::path file = fs::path(project_dir) / "bver.config.yaml";
@@ -48,6 +48,17 @@ Result<AuthConfig> LoadAuthConfig(const std::string& project_dir) {
     BVER_ASSIGN_OR_RETURN(domain::SourceDocument doc, domain::LoadYamlFile(file.string()));
     const json& root = doc.value();
     AttributePath at = AttributePath().Key("auth");
+    // The profile's wiring, when it has a jwt mapping, replaces auth.jwt.
+    const json* profile_jwt = nullptr;
+    if (!profile.empty() && root.is_object()) {
+      const json* p = root.contains("profiles") && root["profiles"].is_object() && root["profiles"].contains(profile)
+                          ? &root["profiles"][profile]
+                          : nullptr;
+      if (p != nullptr && p->is_object() && p->contains("wiring") && (*p)["wiring"].is_object() &&
+          (*p)["wiring"].contains("jwt")) {
+        profile_jwt = &(*p)["wiring"]["jwt"];
+      }
+    }
     if (root.is_object() && root.contains("auth") && !root["auth"].is_null()) {
       const json& auth = root["auth"];
       if (!auth.is_object()) return InvalidArgumentError(doc.Where(at) + ": auth must be a mapping");
@@ -57,9 +68,18 @@ Result<AuthConfig> LoadAuthConfig(const std::string& project_dir) {
                                       "\" under auth (expected jwt)");
         }
       }
-      if (auth.contains("jwt") && !auth["jwt"].is_null()) {
-        at = at.Key("jwt");
-        const json& j = auth["jwt"];
+    }
+    const json* jwt_section = profile_jwt;
+    AttributePath jwt_at = AttributePath().Key("profiles").Key(profile).Key("wiring").Key("jwt");
+    if (jwt_section == nullptr && root.is_object() && root.contains("auth") && root["auth"].is_object() &&
+        root["auth"].contains("jwt") && !root["auth"]["jwt"].is_null()) {
+      jwt_section = &root["auth"]["jwt"];
+      jwt_at = at.Key("jwt");
+    }
+    {
+      if (jwt_section != nullptr) {
+        at = jwt_at;
+        const json& j = *jwt_section;
         if (!j.is_object()) return InvalidArgumentError(doc.Where(at) + ": auth.jwt must be a mapping");
         for (auto it = j.begin(); it != j.end(); ++it) {
           const std::string& k = it.key();
@@ -96,7 +116,7 @@ Result<AuthConfig> LoadAuthConfig(const std::string& project_dir) {
             jwt.audience = v;
           } else {
             return InvalidArgumentError(where + ": unknown key \"" + k +
-                                        "\" under auth.jwt (expected hs256_secret_env, hs256_secret_file, "
+                                        "\" under jwt (expected hs256_secret_env, hs256_secret_file, "
                                         "rs256_public_key_file, issuer, audience, leeway_seconds)");
           }
         }

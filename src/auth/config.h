@@ -35,7 +35,9 @@ struct AuthConfig {
 
 // Reads the configuration of the project in `project_dir`. InvalidArgument
 // naming file:line:column (or the variable) for a wrong value; NotFound for
-// a named file that does not exist. Messages never contain a secret.
-Result<AuthConfig> LoadAuthConfig(const std::string& project_dir);
+// a named file that does not exist. Messages never contain a secret. With a
+// `profile` whose wiring has a `jwt` mapping (profiles.NAME.wiring.jwt,
+// src/server/profile.h), that mapping is read instead of auth.jwt.
+Result<AuthConfig> LoadAuthConfig(const std::string& project_dir, const std::string& profile = "");
 
 }  // namespace bver::auth

@@ -45,6 +45,7 @@ void RegisterSandboxCommands(CLI::App& app, Context& ctx, int& code);  // bver i
 struct StoreFlags {
   std::string file = "bver.yaml";
   std::string store;
+  std::string profile;  // empty: $BVER_PROFILE, else local
   bool json = false;
 };
 void AddStoreFlags(CLI::App* cmd, StoreFlags& f);
@@ -54,6 +55,7 @@ void AddStoreFlags(CLI::App* cmd, StoreFlags& f);
 struct StoreLocation {
   std::string url;
   std::string project_dir;
+  std::string profile;  // the profile's name
 };
 Result<StoreLocation> LocateStore(const StoreFlags& f);
 

@@ -32,6 +32,7 @@
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
 #include "src/server/http_front.h"
+#include "src/server/profile.h"
 #include "src/core/clock.h"
 #include "src/domain/platform.h"
 
@@ -43,7 +44,7 @@ namespace fs = std::filesystem;
 
 struct UpFlags {
   StoreFlags store;
-  std::string listen = "127.0.0.1:8080";
+  std::string listen;  // empty: the profile's wiring.listen, else 127.0.0.1:8080
   unsigned threads = 0;
   unsigned handler_threads = 16;
   long request_timeout_ms = 10000;
@@ -160,13 +161,16 @@ bool Healthy(int port, std::chrono::milliseconds timeout) {
 // ---- bver up ----
 
 int Up(const Output& o, const UpFlags& f) {
-  std::string host;
-  std::uint16_t port = 0;
-  if (Status s = SplitListen(f.listen, &host, &port); !s.ok()) return o.Fail(s);
-  if (host == "localhost") host = "127.0.0.1";
-
   Result<StoreLocation> where = LocateStore(f.store);
   if (!where.ok()) return o.Fail(where.status());
+  Result<server::Profile> profile = server::LoadProfile(where->project_dir, where->profile);
+  if (!profile.ok()) return o.Fail(profile.status());
+  std::string listen = !f.listen.empty() ? f.listen : !profile->wiring.listen.empty() ? profile->wiring.listen : "127.0.0.1:8080";
+  std::string host;
+  std::uint16_t port = 0;
+  if (Status s = SplitListen(listen, &host, &port); !s.ok()) return o.Fail(s);
+  if (host == "localhost") host = "127.0.0.1";
+
   fs::path status_path = StatusPath(where->project_dir);
   if (Result<json> running = ReadStatusFile(status_path);
       running.ok() && IsLiveBver((*running)["pid"].get<long>()) && (*running)["pid"].get<long>() != ::getpid()) {
@@ -191,6 +195,8 @@ int Up(const Output& o, const UpFlags& f) {
   if (const char* env = std::getenv("BVER_NATS_URL"); runtime_options.nats_url.empty() && env != nullptr) {
     runtime_options.nats_url = env;
   }
+  if (runtime_options.nats_url.empty()) runtime_options.nats_url = profile->wiring.nats_url;
+  runtime_options.record_policy = true;
   runtime_options.nats_stream = f.nats_stream;
   runtime_options.nats_subject_prefix = f.nats_subject_prefix;
   Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store, std::move(broker_options), runtime_options);
@@ -217,13 +223,15 @@ int Up(const Output& o, const UpFlags& f) {
                      {"store", Redact(rt.project.store_url)},
                      {"platform", rt.platform->id},
                      {"auth", auth_configured ? "on" : "off (loopback: callers act as the local operator)"},
+                     {"profile", {{"name", rt.project.profile.name}, {"revision", rt.project.profile.revision}}},
                      {"started_at", core::FormatTimestamp(std::chrono::duration_cast<std::chrono::microseconds>(
                                          std::chrono::system_clock::now().time_since_epoch())
                                          .count())}};
   if (Status s = WriteStatusFile(status_path, status_doc); !s.ok()) return o.Fail(s);
 
   o.out << "listening on " << url << std::endl;
-  o.err << "bver up: platform " << rt.platform->id << ", store " << Redact(rt.project.store_url) << ", auth "
+  o.err << "bver up: platform " << rt.platform->id << ", store " << Redact(rt.project.store_url) << ", profile "
+        << rt.project.profile.name << " (policy " << rt.project.profile.revision << "), auth "
         << (auth_configured ? "on" : "off (loopback only)") << "; stop with `bver down` or Ctrl-C" << std::endl;
   server.Run();
 
@@ -270,6 +278,10 @@ int StatusCommand(const Output& o, const StoreFlags& f) {
     o.out << "running: pid " << pid << " at " << doc->value("url", std::string("?")) << (healthy ? "" : " (NOT answering /healthz)")
           << "\n  store " << doc->value("store", std::string("?")) << "\n  since "
           << doc->value("started_at", std::string("?")) << "\n";
+    if (doc->contains("profile") && (*doc)["profile"].is_object()) {
+      o.out << "  profile " << (*doc)["profile"].value("name", "?") << " (policy "
+            << (*doc)["profile"].value("revision", "?") << ")\n";
+    }
   }
   return live ? 0 : 1;
 }
@@ -321,6 +333,45 @@ int Down(const Output& o, const StoreFlags& f, int timeout_s) {
   return 0;
 }
 
+// ---- bver profiles ----
+
+int ProfilesCommand(const Output& o, const StoreFlags& f, const std::string& only) {
+  if (Status s = RequireProject(f); !s.ok()) return o.Fail(s);
+  Result<StoreLocation> where = LocateStore(f);
+  if (!where.ok()) return o.Fail(where.status());
+  Result<std::vector<server::Profile>> all = server::ListProfiles(where->project_dir);
+  if (!all.ok()) return o.Fail(all.status());
+  json list = json::array();
+  for (const server::Profile& p : *all) {
+    if (!only.empty() && p.name != only) continue;
+    json j = p.ToJson();
+    j["active"] = p.name == where->profile;
+    list.push_back(std::move(j));
+  }
+  if (!only.empty() && list.empty()) {
+    return o.Fail(server::LoadProfile(where->project_dir, only).status());
+  }
+  if (o.json) {
+    o.Json({{"active", where->profile}, {"profiles", list}});
+    return 0;
+  }
+  for (const json& p : list) {
+    const json& pol = p["policy"];
+    o.out << (p["active"].get<bool>() ? "* " : "  ") << p["name"].get<std::string>() << "  " << p["revision"].get<std::string>()
+          << "  (" << p["source"].get<std::string>() << ")\n"
+          << "    " << p["description"].get<std::string>() << "\n"
+          << "    policy: auth " << pol["auth"].get<std::string>() << ", durability " << pol["durability"].get<std::string>()
+          << ", triggers " << pol["triggers"]["max_chain_firings"] << "/" << pol["triggers"]["max_per_trigger"]
+          << ", rate limit "
+          << (pol["rate_limit"].is_string() ? pol["rate_limit"].get<std::string>()
+                                            : pol["rate_limit"]["requests_per_second"].dump() + "/s burst " +
+                                                  pol["rate_limit"]["burst"].dump())
+          << "\n";
+    if (!p["wiring"].empty()) o.out << "    wiring: " << p["wiring"].dump() << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::optional<RunningServer> FindRunningServer(const std::string& project_dir) {
@@ -336,8 +387,9 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   CLI::App* up = app.add_subcommand(
       "up", "Serve the platform over HTTP (REST, OpenAPI, MCP) in the foreground; `bver down` or Ctrl-C stops it");
   AddStoreFlags(up, f->store);
-  up->add_option("--listen", f->listen, "HOST:PORT to listen on (port 0: a free port); loopback unless auth is on")
-      ->capture_default_str();
+  up->add_option("--listen", f->listen,
+                 "HOST:PORT to listen on (port 0: a free port; default: the profile's wiring.listen, else "
+                 "127.0.0.1:8080); loopback unless auth is on");
   up->add_option("--threads", f->threads, "I/O threads (default: one per core); they also run reads");
   up->add_option("--handler-threads", f->handler_threads,
                  "Threads that run writes, which wait for their commit: more let more writes share one "
@@ -375,6 +427,16 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   AddStoreFlags(status, *sf);
   status->callback([&ctx, sf] {
     ctx.action = [&ctx, sf] { return StatusCommand(Output{ctx.out, ctx.err, sf->json}, *sf); };
+  });
+
+  auto pf = std::make_shared<StoreFlags>();
+  auto only = std::make_shared<std::string>();
+  CLI::App* profiles = app.add_subcommand(
+      "profiles", "List the profiles (policy and wiring) this project can run under, with their policy revisions");
+  AddStoreFlags(profiles, *pf);
+  profiles->add_option("NAME", *only, "Show only this profile");
+  profiles->callback([&ctx, pf, only] {
+    ctx.action = [&ctx, pf, only] { return ProfilesCommand(Output{ctx.out, ctx.err, pf->json}, *pf, *only); };
   });
 
   auto df = std::make_shared<StoreFlags>();

@@ -85,8 +85,8 @@ CLI::App* AddAlias(CLI::App* parent, Context& ctx, const char* name, const char*
 }  // namespace
 
 Result<StoreLocation> LocateStore(const StoreFlags& f) {
-  BVER_ASSIGN_OR_RETURN(server::Project p, server::LocateProject(f.file, f.store));
-  return StoreLocation{p.store_url, p.dir};
+  BVER_ASSIGN_OR_RETURN(server::Project p, server::LocateProject(f.file, f.store, f.profile));
+  return StoreLocation{p.store_url, p.dir, p.profile.name};
 }
 
 Status RequireProject(const StoreFlags& f) {
@@ -101,6 +101,9 @@ void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
   cmd->add_option("-f,--file", f.file, "The domain definition")->capture_default_str();
   cmd->add_option("--store", f.store, "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, "
                                       "bver.config.yaml, sqlite:.bver/bver.db)");
+  cmd->add_option("--profile", f.profile,
+                  "Profile: policy and wiring (local, dev, prod, or one of bver.config.yaml's profiles:; "
+                  "default: $BVER_PROFILE, else local). docs/operating.md");
   cmd->add_flag("--json", f.json, "Print JSON (the operation's output, as REST answers it)");
 }
 

@@ -74,6 +74,7 @@ json Receipt::ToJson() const {
   } else {
     j["offset"] = offset;
   }
+  if (!policy_revision.empty()) j["policy_revision"] = policy_revision;
   return j;
 }
 
@@ -81,6 +82,7 @@ Gate::Gate(store::Store& store, PayloadRegistry& registry) : store_(store), regi
 
 Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext& ctx, const std::string& readmit_key) {
   Receipt r;
+  r.policy_revision = store_.policy_revision();
   std::vector<Violation>& why = r.reasons;
   std::string channel = kDefaultChannel;
   std::string event_type;
@@ -242,6 +244,7 @@ Result<Receipt> Gate::IngestOne(const json& event, const runtime::IngestContext&
                          {"manifest_fingerprint", str_or("manifest_fingerprint", "")},
                          {"partition_key", str_or("partition_key", "")},
                          {"offset", r.offset}};
+        if (!store_.policy_revision().empty()) envelope["policy_revision"] = store_.policy_revision();
         BVER_RETURN_IF_ERROR(t.AppendEvent(r.offset, r.event_id, envelope.dump()));
         BVER_RETURN_IF_ERROR(t.DeleteRecord(kQuarantineRecord, r.event_id).status());
         json record = {{"offset", r.offset}, {"ingested_at", ts}, {"actor", ctx.actor}};

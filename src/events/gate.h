@@ -37,6 +37,7 @@ struct Receipt {
   std::uint64_t offset = 0;            // kAdmit, kDuplicate
   std::string quarantine_id;           // kQuarantine: the key to re-admit it with
   std::vector<Violation> reasons;      // kQuarantine: every reason
+  std::string policy_revision;         // the admitting runtime's profile policy, when it has one
   nlohmann::json ToJson() const;
 };
 

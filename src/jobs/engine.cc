@@ -282,6 +282,7 @@ json Engine::Impl::View(const store::JobRow& row) const {
   if (result.contains("output")) v["result"] = result["output"];
   if (result.contains("error")) v["error"] = result["error"];
   if (extra.contains("commit")) v["commit"] = extra["commit"];
+  if (extra.contains("policy_revision")) v["policy_revision"] = extra["policy_revision"];
   return v;
 }
 
@@ -354,6 +355,7 @@ Result<json> Engine::Impl::Submit(const runtime::JobStartRequest& req) {
     row.result = json{{"output", rec.value("output", json::object())}}.dump();
     extra["cache_hit"] = true;
     extra["cached_from"] = rec.value("job_id", "");
+    if (!store.policy_revision().empty()) extra["policy_revision"] = store.policy_revision();
     event_type = kEventSucceeded;
     event = {{"cache_hit", true}};
   } else {

@@ -78,6 +78,8 @@ Result<Engine::Impl::Guard> Engine::Impl::Commit(const store::JobRow& row, const
         json extra = ParseOr(cur->extra, json::object());
         if (!f.cache_key.empty()) extra["cache_key"] = f.cache_key;
         if (written != nullptr && !changes.empty()) extra["commit"] = {{"changes", changes.size()}};
+        // The policy the result was produced under (docs/operating.md "Profiles").
+        if (!store.policy_revision().empty() && f.state != "queued") extra["policy_revision"] = store.policy_revision();
         next_row.extra = extra.dump();
         if (f.state == "queued") {
           next_row.worker.clear();

@@ -36,7 +36,9 @@ json ReceiptSchema() {
             {"status", {{"enum", {"ADMIT", "DUPLICATE", "QUARANTINE"}}}},
             {"offset", {{"type", "integer"}, {"minimum", 1}, {"description", "ADMIT: its offset; DUPLICATE: the original's."}}},
             {"quarantine_id", {{"type", "string"}, {"description", "QUARANTINE: the id to re-admit it with."}}},
-            {"reasons", {{"type", "array"}, {"items", Reason()}}}}}};
+            {"reasons", {{"type", "array"}, {"items", Reason()}}},
+            {"policy_revision",
+             {{"type", "string"}, {"description", "The admitting runtime's policy revision (docs/operating.md)."}}}}}};
 }
 
 IngestContext ContextOf(const Call& call) {

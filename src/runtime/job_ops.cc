@@ -99,7 +99,10 @@ json JobOutputSchema(const domain::Operation&) {
        {"input", {{"type", "object"}}},
        {"result", {{"description", "The capability's output (succeeded)."}}},
        {"error", error},
-       {"commit", {{"type", "object"}}}},
+       {"commit", {{"type", "object"}}},
+       {"policy_revision",
+        {{"type", "string"},
+         {"description", "The policy revision (profile) the result was produced under (docs/operating.md)."}}}},
       {"job_id", "job", "capability", "state", "cache_hit", "attempts"});
 }
 

@@ -21,6 +21,7 @@
 #include "src/mcp/http.h"
 #include "src/mcp/server.h"
 #include "src/net/server.h"
+#include "src/server/rate_limit.h"
 #include "src/server/runtime.h"
 #include "src/store/store.h"
 
@@ -51,6 +52,8 @@ struct HttpFront::Impl {
   std::unique_ptr<mcp::HttpEndpoint> mcp_http;  // made once the port is bound (its Host check names it)
   // Requests being handled right now (src/net/ keeps no count to show).
   std::atomic<int> in_flight{0};
+  // The profile's rate limit (null: none).
+  std::unique_ptr<RateLimiter> limiter;
   std::unique_ptr<net::Server> server;
 
   Impl(Runtime& r, api::Metrics& m, HttpFrontOptions o)
@@ -66,10 +69,48 @@ struct HttpFront::Impl {
     return rest->Handle(r);
   }
 
+  static std::string Num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+
+  // The caller a rate limit counts against: its credential (hashed; never
+  // kept or shown), else its address.
+  static std::uint64_t Caller(const api::HttpRequest& r) {
+    std::string_view credential = r.Header("Authorization");
+    if (credential.empty()) credential = r.Header("X-API-Key");
+    if (!credential.empty()) return std::hash<std::string_view>{}(credential);
+    std::string_view host = r.remote;
+    if (std::size_t colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+    return std::hash<std::string_view>{}(host) ^ 0x9e3779b97f4a7c15ULL;
+  }
+
+  // 429 when the caller is over the profile's rate limit. Probes
+  // (/healthz, /readyz, /metrics) are never limited.
+  std::optional<api::HttpResponse> Limited(const api::HttpRequest& r) {
+    if (limiter == nullptr) return std::nullopt;
+    std::string_view path = api::TargetPath(r.target);
+    if (path == "/healthz" || path == "/readyz" || path == "/metrics") return std::nullopt;
+    int wait = limiter->Take(Caller(r));
+    if (wait == 0) return std::nullopt;
+    Result<std::string> correlation = api::CorrelationIdFor(r);
+    api::HttpResponse response = api::ProblemResponse(
+        Status(StatusCode::kResourceExhausted,
+               "too many requests: profile " + rt.project.profile.name + " allows " +
+                   Num(rt.project.profile.policy.rate_limit_rps) + " per second per caller (burst " +
+                   std::to_string(rt.project.profile.policy.rate_limit_burst) + "); retry after " +
+                   std::to_string(wait) + " s"),
+        correlation.ok() ? *correlation : std::string(), path);
+    response.headers.emplace_back("Retry-After", std::to_string(wait));
+    return response;
+  }
+
   api::HttpResponse Counted(const api::HttpRequest& r) {
     in_flight.fetch_add(1, std::memory_order_relaxed);
     auto start = std::chrono::steady_clock::now();
-    api::HttpResponse response = Route(r);
+    std::optional<api::HttpResponse> refused = Limited(r);
+    api::HttpResponse response = refused ? std::move(*refused) : Route(r);
     metrics.ObserveHttp(r.method, response.status,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -91,7 +132,8 @@ Result<std::unique_ptr<HttpFront>> HttpFront::Create(Runtime& rt, api::Metrics& 
   Impl& m = *impl;
 
   // Auth: JWTs when configured, API keys from the store.
-  BVER_ASSIGN_OR_RETURN(auth::AuthConfig config, auth::LoadAuthConfig(rt.project.dir));
+  const Profile& profile = rt.project.profile;
+  BVER_ASSIGN_OR_RETURN(auth::AuthConfig config, auth::LoadAuthConfig(rt.project.dir, profile.name));
   std::unique_ptr<auth::JwtVerifier> jwt;
   if (config.jwt) {
     BVER_ASSIGN_OR_RETURN(jwt, auth::JwtVerifier::Create(*config.jwt));
@@ -102,6 +144,15 @@ Result<std::unique_ptr<HttpFront>> HttpFront::Create(Runtime& rt, api::Metrics& 
   for (const auth::ApiKeyInfo& k : listed) keys_configured = keys_configured || k.active();
   m.auth_configured = jwt_configured || keys_configured;
   const bool loopback = IsLoopback(m.options.host);
+  if (profile.policy.auth_required && !m.auth_configured) {
+    return FailedPreconditionError(
+        "profile " + profile.name + " requires auth, and none is configured: create an API key (bver keys create "
+        "--scopes ...) or configure JWTs (profiles." + profile.name +
+        ".wiring.jwt or auth.jwt in bver.config.yaml, docs/auth.md), or run another profile (--profile local)");
+  }
+  if (profile.policy.rate_limit_rps > 0) {
+    m.limiter = std::make_unique<RateLimiter>(profile.policy.rate_limit_rps, profile.policy.rate_limit_burst);
+  }
   if (!loopback && !m.auth_configured) {
     return FailedPreconditionError(
         "refusing to listen on " + m.options.host +

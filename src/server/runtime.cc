@@ -198,12 +198,50 @@ Runtime::~Runtime() {
   jobs.reset();
 }
 
-Result<Project> LocateProject(const std::string& domain_file, const std::string& store_flag) {
+Result<Project> LocateProject(const std::string& domain_file, const std::string& store_flag,
+                              const std::string& profile_name) {
   const std::filesystem::path parent = std::filesystem::path(domain_file).parent_path();
   std::string dir = parent.empty() ? std::filesystem::path(".").string() : parent.string();
-  BVER_ASSIGN_OR_RETURN(std::string url, store::ChooseStoreUrl(store_flag, dir));
-  return Project{domain_file, std::move(dir), std::move(url)};
+  BVER_ASSIGN_OR_RETURN(Profile profile, LoadProfile(dir, profile_name));
+  std::string flag = store_flag;
+  const char* env_store = std::getenv("BVER_STORE");
+  if (flag.empty() && (env_store == nullptr || *env_store == '\0')) flag = profile.wiring.store;
+  BVER_ASSIGN_OR_RETURN(std::string url, store::ChooseStoreUrl(flag, dir));
+  BVER_ASSIGN_OR_RETURN(url, ApplyDurability(url, profile));
+  if (!profile.wiring.store_passfile.empty()) ::setenv("PGPASSFILE", profile.wiring.store_passfile.c_str(), 0);
+  return Project{domain_file, std::move(dir), std::move(url), std::move(profile)};
 }
+
+namespace {
+
+// Records the policy revision `profile` runs under when it is not the one
+// last recorded (RecordTable kind "policy", key "current"), with a
+// policy.activated audit event naming the previous revision.
+Status RecordPolicy(store::Store& store, const Profile& profile) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    BVER_ASSIGN_OR_RETURN(std::optional<store::RecordRow> current, store.backend().GetRecord("policy", "current"));
+    nlohmann::json was = current ? nlohmann::json::parse(current->value, nullptr, false) : nlohmann::json();
+    std::string previous = was.is_object() ? was.value("revision", "") : "";
+    if (previous == profile.revision) return Status::Ok();
+    nlohmann::json now = {{"revision", profile.revision}, {"profile", profile.name}, {"policy", profile.policy.ToJson()}};
+    store::RecordRow next{"policy", "current", now.dump(), 0};
+    BVER_ASSIGN_OR_RETURN(bool set, store.backend().CompareAndSetRecord(
+                                        next, current ? std::optional<std::string>(current->value) : std::nullopt));
+    if (!set) continue;
+    // The first revision a store sees is recorded without an event (a new
+    // store's log starts with its first write); every change after it is
+    // an audit event.
+    if (previous.empty()) return Status::Ok();
+    store::WriteContext ctx;
+    ctx.actor = "bver up";
+    nlohmann::json payload = now;
+    payload["previous"] = previous;
+    return store.AppendEvent("audit", "policy.activated", "policy", payload, ctx, true).status();
+  }
+  return AbortedError("the store's policy record kept changing while it was read; try again");
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Broker::Options options,
                                              RuntimeOptions runtime_options) {
@@ -215,8 +253,9 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
   rt->manifest = std::move(manifest);
   rt->platform = std::make_shared<const domain::Platform>(std::move(compiled));
   rt->project = project;
-  BVER_ASSIGN_OR_RETURN(rt->store,
-                        store::OpenStore(rt->project.store_url, rt->project.dir, rt->platform, rt->fingerprint));
+  BVER_ASSIGN_OR_RETURN(rt->store, store::OpenStore(rt->project.store_url, rt->project.dir, rt->platform,
+                                                    rt->fingerprint, rt->project.profile.revision));
+  if (runtime_options.record_policy) BVER_RETURN_IF_ERROR(RecordPolicy(*rt->store, rt->project.profile));
   // The store's platform record against bver.yaml (src/migrate/migrate.h).
   BVER_RETURN_IF_ERROR(migrate::CheckOnOpen(*rt->store, *rt->manifest, rt->fingerprint).status());
   if (Result<std::string> dir = store::ChooseArtifactDir(rt->project.store_url, rt->project.dir); dir.ok()) {
@@ -263,7 +302,10 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Project& project, runtime::Br
     BVER_ASSIGN_OR_RETURN(rt->nats_relay, events::NatsRelay::Create(*rt->store, std::move(relay)));
     rt->nats_relay->Start();
   }
-  rt->triggers = std::make_unique<triggers::TriggerProcessor>(*rt->store);
+  triggers::ProcessorOptions trigger_options;
+  trigger_options.max_chain_firings = rt->project.profile.policy.max_chain_firings;
+  trigger_options.max_per_trigger = rt->project.profile.policy.max_per_trigger;
+  rt->triggers = std::make_unique<triggers::TriggerProcessor>(*rt->store, trigger_options);
   runtime::OperationTable::Bindings bindings;
   bindings.store = rt->store.get();
   bindings.artifacts = rt->artifacts.get();
@@ -318,7 +360,13 @@ void StopJobWorkers(Runtime& rt) {
 }
 
 Result<auth::Principal> PrincipalFor(Runtime& rt, const std::string& key, const std::string& local_name) {
-  if (key.empty()) return auth::Principal::Local(local_name);
+  if (key.empty()) {
+    if (rt.project.profile.policy.auth_required) {
+      return UnauthenticatedError("profile " + rt.project.profile.name +
+                                  " requires auth: set an API key (bver keys create) in the environment");
+    }
+    return auth::Principal::Local(local_name);
+  }
   auth::ApiKeys keys(rt.store->backend());
   auth::Authenticator authenticator(&keys, nullptr);
   return authenticator.Authenticate({"", key});

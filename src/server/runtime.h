@@ -20,6 +20,7 @@
 #include "src/runtime/broker.h"
 #include "src/runtime/key_service.h"
 #include "src/runtime/migrate_service.h"
+#include "src/server/profile.h"
 
 namespace bver::domain {
 struct Platform;
@@ -62,11 +63,16 @@ struct Project {
   std::string domain_file = "bver.yaml";
   std::string dir;  // the domain file's folder
   std::string store_url;
+  Profile profile;  // policy and wiring (profile.h); "local" unless chosen
 };
 
-// The project of `domain_file`, its store from `store_flag` when given, else
-// $BVER_STORE, bver.config.yaml, or sqlite:.bver/bver.db in its folder.
-Result<Project> LocateProject(const std::string& domain_file, const std::string& store_flag);
+// The project of `domain_file` under profile `profile_name` (empty:
+// $BVER_PROFILE, else local). Its store: `store_flag` when given, else
+// $BVER_STORE, the profile's wiring, bver.config.yaml, or
+// sqlite:.bver/bver.db in its folder, with the policy's durability. A
+// wiring store_passfile becomes PGPASSFILE unless that is already set.
+Result<Project> LocateProject(const std::string& domain_file, const std::string& store_flag,
+                              const std::string& profile_name = "");
 
 struct Runtime {
   std::shared_ptr<const domain::Platform> platform;
@@ -136,6 +142,11 @@ struct RuntimeOptions {
   std::string nats_url;
   std::string nats_stream;
   std::string nats_subject_prefix;
+  // Record the profile's policy revision in the store when it differs from
+  // the last one recorded (record policy/current, audit event
+  // policy.activated): what `bver up` does, so the audit trail says which
+  // policy was in force from when. CLI commands leave it alone.
+  bool record_policy = false;
 };
 
 // Compiles the project's domain file, opens its store and builds the broker
@@ -179,7 +190,8 @@ Result<std::unique_ptr<PluginRegistry>> OpenPluginRegistry(const std::string& st
 
 // Who a process-level caller is (bver mcp on stdio): the principal of API
 // key `key` in the store (Unauthenticated when it is not a valid key), or
-// the local operator named `local_name` when `key` is empty.
+// the local operator named `local_name` when `key` is empty — unless the
+// profile's policy requires auth, which makes an empty key Unauthenticated.
 Result<auth::Principal> PrincipalFor(Runtime& rt, const std::string& key, const std::string& local_name);
 
 }  // namespace bver::server

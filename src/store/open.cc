@@ -111,10 +111,12 @@ Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& project_dir,
                                          std::shared_ptr<const domain::Platform> platform,
-                                         const std::string& manifest_fingerprint) {
+                                         const std::string& manifest_fingerprint,
+                                         const std::string& policy_revision) {
   BVER_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, OpenBackend(url, project_dir));
   Store::Options o;
   o.manifest_fingerprint = manifest_fingerprint;
+  o.policy_revision = policy_revision;
   return Store::Open(std::move(platform), std::move(backend), std::move(o));
 }
 

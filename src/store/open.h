@@ -37,8 +37,11 @@ Result<std::string> SqliteFile(const std::string& store_url, const std::string& 
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const std::string& project_dir);
 
 // Compiles nothing: takes an already compiled platform and its fingerprint.
+// `policy_revision` (the profile's, src/server/profile.h) is stamped on
+// every event when not empty.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& project_dir,
                                          std::shared_ptr<const domain::Platform> platform,
-                                         const std::string& manifest_fingerprint);
+                                         const std::string& manifest_fingerprint,
+                                         const std::string& policy_revision = "");
 
 }  // namespace bver::store

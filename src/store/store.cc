@@ -365,6 +365,7 @@ Result<Store::Impl::Written> Store::Impl::WriteOne(Txn& t, const Plan& m, const 
                    {"manifest_fingerprint", options.manifest_fingerprint},
                    {"partition_key", target},
                    {"offset", offset}};
+  if (!options.policy_revision.empty()) envelope["policy_revision"] = options.policy_revision;
   BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
   BVER_RETURN_IF_ERROR(t.PutVersion(row));
   if (p.edges_changed) BVER_RETURN_IF_ERROR(t.ReplaceEdges(target, p.edges));
@@ -575,6 +576,7 @@ Result<std::unique_ptr<Store>> Store::Open(std::shared_ptr<const domain::Platfor
 }
 
 const domain::Platform& Store::platform() const { return *impl_->platform; }
+const std::string& Store::policy_revision() const { return impl_->options.policy_revision; }
 Backend& Store::backend() { return *impl_->backend; }
 
 Result<Reference> Store::Create(const std::string& repo_name, const std::string& kind,
@@ -730,6 +732,9 @@ Result<std::uint64_t> Store::TxnHelpers::AppendEvent(Txn& t, const std::string& 
                    {"manifest_fingerprint", store_.impl_->options.manifest_fingerprint},
                    {"partition_key", subject},
                    {"offset", offset}};
+  if (!store_.impl_->options.policy_revision.empty()) {
+    envelope["policy_revision"] = store_.impl_->options.policy_revision;
+  }
   BVER_RETURN_IF_ERROR(t.AppendEvent(offset, event_id, envelope.dump()));
   if (audit) {
     BVER_ASSIGN_OR_RETURN(std::string canon, core::CanonicalJson(payload));

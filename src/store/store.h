@@ -70,6 +70,9 @@ class Store {
   struct Options {
     std::string manifest_fingerprint;  // stamped on every event
     Clock clock = SystemClockMicros;
+    // The policy revision of the runtime's profile (src/server/profile.h),
+    // stamped on every event as "policy_revision" when not empty.
+    std::string policy_revision = "";
   };
 
   // Compiles every body schema of `platform` once. Fails when one does not
@@ -80,6 +83,9 @@ class Store {
   ~Store();
 
   const domain::Platform& platform() const;
+  // Options::policy_revision: what the job engine and the ingest gate stamp
+  // on the results and receipts they write.
+  const std::string& policy_revision() const;
   Backend& backend();
 
   // Creates a reference. `repo` is "repo" or "ns/repo"; `id` empty: a new
