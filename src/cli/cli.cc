@@ -86,6 +86,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   RegisterKeyCommands(app, ctx, code);
   RegisterMigrateCommands(app, ctx, code);
   RegisterServeCommands(app, ctx, code);
+  RegisterLogsCommands(app, ctx, code);
   RegisterMcpCommands(app, ctx, code);
   RegisterPluginCommands(app, ctx, code);
   RegisterJobCommands(app, ctx, code);

@@ -39,6 +39,7 @@ void RegisterCallCommands(CLI::App& app, Context& ctx, int& code);    // bver ca
 void RegisterSdkCommands(CLI::App& app, Context& ctx, int& code);     // bver sdk typescript|python
 void RegisterLoginCommands(CLI::App& app, Context& ctx, int& code);   // bver login|logout
 void RegisterMigrateCommands(CLI::App& app, Context& ctx, int& code);  // bver migrate plan|apply
+void RegisterLogsCommands(CLI::App& app, Context& ctx, int& code);     // bver logs
 void RegisterSandboxCommands(CLI::App& app, Context& ctx, int& code);  // bver init, bver reset
 
 // Flags of every command that uses the store (store_commands.cc).

@@ -12,13 +12,28 @@
 #include "src/domain/platform.h"
 #include "src/mcp/server.h"
 #include "src/mcp/stdio.h"
+#include "src/server/logbook.h"
 
 namespace bver::cli {
 namespace {
 
 int Serve(Context& ctx, const StoreFlags& flags) {
   Output o{ctx.err, ctx.err, false};  // errors only, and never on stdout
-  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(flags);
+  // Every call into the project's log file (docs/operating.md "Logs"); the
+  // terminal is the client's, so nothing readable goes there but errors.
+  Result<StoreLocation> where = LocateStore(flags);
+  if (!where.ok()) return o.Fail(where.status());
+  server::LogOptions log_options;
+  log_options.path = server::DefaultLogPath(where->project_dir);
+  Result<std::unique_ptr<server::Logbook>> opened_log = server::Logbook::Open(log_options);
+  if (!opened_log.ok()) return o.Fail(opened_log.status());
+  server::Logbook* logbook = opened_log->get();
+  runtime::Broker::Options broker_options;
+  broker_options.observer = [logbook](const runtime::CallRecord& record) {
+    runtime::Broker::DefaultObserver(record);  // internal errors on stderr, as before
+    server::LogCall(*logbook, record);
+  };
+  Result<std::unique_ptr<Runtime>> opened = OpenRuntime(flags, std::move(broker_options));
   if (!opened.ok()) return o.Fail(opened.status());
   Runtime& rt = **opened;
 
@@ -46,6 +61,8 @@ void RegisterMcpCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   cmd->add_option("--store", flags->store,
                   "Store URL: sqlite:PATH or postgresql://... (default: $BVER_STORE, bver.config.yaml, "
                   "sqlite:.bver/bver.db)");
+  cmd->add_option("--profile", flags->profile,
+                  "Profile (policy and wiring; default $BVER_PROFILE, else local). docs/operating.md");
   cmd->callback([&ctx, flags] { ctx.action = [&ctx, flags] { return Serve(ctx, *flags); }; });
 }
 

@@ -32,6 +32,7 @@
 #include "src/cli/output.h"
 #include "src/cli/runtime.h"
 #include "src/server/http_front.h"
+#include "src/server/logbook.h"
 #include "src/server/profile.h"
 #include "src/core/clock.h"
 #include "src/domain/platform.h"
@@ -54,7 +55,11 @@ struct UpFlags {
   // Do not run the trigger processor (another bver up on this store runs it).
   bool no_triggers = false;
   double job_lease_seconds = 0;  // 0: the engine's default
+  std::string log_level = "info";  // the log file's and the terminal's
+  bool quiet = false;              // no readable lines on the terminal
 };
+
+
 
 // "HOST:PORT" or "[V6]:PORT".
 Status SplitListen(const std::string& text, std::string* host, std::uint16_t* port) {
@@ -180,13 +185,24 @@ int Up(const Output& o, const UpFlags& f) {
                                           "; stop it with `bver down` or serve another folder"));
   }
 
-  // Metrics of every broker call (any transport) and every HTTP answer;
-  // declared first so it outlives the broker that reports to it.
+  // The log (file and terminal) and the metrics of every broker call (any
+  // transport); declared first so they outlive the broker that reports to them.
+  std::optional<server::LogLevel> level = server::ParseLogLevel(f.log_level);
+  if (!level) return o.Fail(InvalidArgumentError("--log-level is debug, info, warn or error, not " + f.log_level));
+  server::LogOptions log_options;
+  log_options.path = server::DefaultLogPath(where->project_dir);
+  log_options.terminal = &o.err;
+  log_options.file_level = *level;
+  // Quiet still shows failures: a failed run must never go unseen.
+  log_options.terminal_level = f.quiet ? server::LogLevel::kError : *level;
+  Result<std::unique_ptr<server::Logbook>> opened_log = server::Logbook::Open(log_options);
+  if (!opened_log.ok()) return o.Fail(opened_log.status());
+  server::Logbook& logbook = **opened_log;
   api::Metrics metrics;
   runtime::Broker::Options broker_options;
-  broker_options.observer = [&metrics](const runtime::CallRecord& record) {
-    runtime::Broker::DefaultObserver(record);  // internal errors still go to stderr
+  broker_options.observer = [&metrics, &logbook](const runtime::CallRecord& record) {
     metrics.Observe(record);
+    server::LogCall(logbook, record);  // internal errors with their detail, in the log and on the terminal
   };
   RuntimeOptions runtime_options;
   runtime_options.run_triggers = !f.no_triggers;
@@ -202,6 +218,9 @@ int Up(const Output& o, const UpFlags& f) {
   Result<std::unique_ptr<Runtime>> opened = OpenRuntime(f.store, std::move(broker_options), runtime_options);
   if (!opened.ok()) return o.Fail(opened.status());
   Runtime& rt = **opened;
+  // Job, run, trigger and audit transitions as they commit (any process).
+  server::TransitionLog transitions(*rt.store, logbook);
+  transitions.Start();
 
   server::HttpFrontOptions front_options;
   front_options.host = host;
@@ -233,7 +252,14 @@ int Up(const Output& o, const UpFlags& f) {
   o.err << "bver up: platform " << rt.platform->id << ", store " << Redact(rt.project.store_url) << ", profile "
         << rt.project.profile.name << " (policy " << rt.project.profile.revision << "), auth "
         << (auth_configured ? "on" : "off (loopback only)") << "; stop with `bver down` or Ctrl-C" << std::endl;
+  logbook.Log(server::LogLevel::kInfo, "up",
+              "serving " + url + ": platform " + rt.platform->id + ", profile " + rt.project.profile.name +
+                  ", store " + Redact(rt.project.store_url),
+              "", json{{"url", url}, {"pid", ::getpid()}, {"policy_revision", rt.project.profile.revision}});
   server.Run();
+  logbook.Log(server::LogLevel::kInfo, "up", "stopped", "", nullptr);
+  transitions.Stop();
+  logbook.Flush();
 
   // Remove the status file only if it is still ours.
   if (Result<json> now = ReadStatusFile(status_path); now.ok() && (*now)["pid"].get<long>() == ::getpid()) {
@@ -412,6 +438,10 @@ void RegisterServeCommands(CLI::App& app, Context& ctx, int& /*code*/) {
   up->add_option("--job-lease-seconds", f->job_lease_seconds,
                  "A running job's lease: a job whose worker died runs again after it (default 15)")
       ->check(CLI::Range(0.5, 3600.0));
+  up->add_option("--log-level", f->log_level,
+                 "debug, info, warn or error: what goes to .bver/logs/bver.jsonl and the terminal (bver logs reads it)")
+      ->capture_default_str();
+  up->add_flag("--quiet", f->quiet, "Only failures on the terminal, not a line per request and transition (the log file keeps them)");
   up->add_flag("--no-triggers", f->no_triggers,
                "Do not run the trigger processor (run it in one bver up per store). docs/triggers.md");
   up->callback([&ctx, f] {
