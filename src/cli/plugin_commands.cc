@@ -1,6 +1,6 @@
 // bver plugins install | list | show | remove: the project's plugin registry
-// (src/plugin/registry.h, docs/plugins.md); bver doctor: what this machine
-// offers plugins.
+// (src/plugin/registry.h, docs/plugins.md); bver doctor: whether the install
+// is healthy (src/server/health.h) and what this machine offers plugins.
 #include <algorithm>
 #include <filesystem>
 
@@ -15,8 +15,8 @@
 #include "src/plugin/compat.h"
 #include "src/plugin/registry.h"
 #include "src/plugin/runner.h"
-#include "src/cli/runtime.h"
 #include "src/store/store.h"
+#include "src/server/health.h"
 #include "src/server/runtime.h"
 
 namespace bver::cli {
@@ -122,87 +122,137 @@ const domain::Platform* PlatformOf(const PluginEnv& env) {
   return env.platform ? &*env.platform : nullptr;
 }
 
+// The tools exec plugins find on their PATH (null when missing).
+json PluginTools() {
+  json tools = json::object();
+  for (const char* tool : {"python3", "sh"}) {
+    std::string found;
+    std::string path = plugin::kPluginPath;
+    std::size_t start = 0;
+    while (found.empty() && start <= path.size()) {
+      std::size_t colon = path.find(':', start);
+      fs::path candidate = fs::path(path.substr(start, colon == std::string::npos ? std::string::npos : colon - start)) / tool;
+      std::error_code ec;
+      if (fs::is_regular_file(candidate, ec)) found = candidate.string();
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    tools[tool] = found.empty() ? json(nullptr) : json(found);
+  }
+  return tools;
+}
+
+// `text` followed by spaces up to `width` (at least one).
+std::string Padded(const std::string& text, std::size_t width) {
+  return text + std::string(text.size() < width ? width - text.size() : 1, ' ');
+}
+
+// bver doctor: what this machine offers plugins, and in a project folder
+// whether the install is healthy (server::CheckHealth, src/server/health.h).
+struct DoctorFlags {
+  StoreFlags store;
+  std::string nats_url;
+};
+
+int Doctor(Context& ctx, const DoctorFlags& f) {
+  const plugin::NetworkIsolation& net = plugin::NetworkIsolationStatus();
+  json tools = PluginTools();
+  server::HealthOptions options;
+  options.domain_file = f.store.file;
+  options.store_flag = f.store.store;
+  options.profile_name = f.store.profile;
+  options.nats_url = f.nats_url;
+  server::HealthReport report = server::CheckHealth(options);
+  // The store, and whether it holds the manifest bver.yaml compiles to
+  // (docs/migrations.md); the store check says the same for people.
+  json project = nullptr;
+  if (report.in_project) {
+    if (!report.runtime) {
+      project = {{"ok", false}, {"problem", report.runtime_status.message()}};
+    } else {
+      std::string store_url;  // as the store check shows it: a password masked
+      for (const server::HealthCheck& c : report.checks) {
+        if (c.name == "store" && c.facts.count("store") > 0) store_url = c.facts.at("store");
+      }
+      std::string pending = report.runtime->store->MigrationPending();
+      project = {{"ok", pending.empty()},
+                 {"store", store_url},
+                 {"manifest", report.runtime->fingerprint},
+                 {"migration", pending.empty() ? "current" : "waiting"}};
+      if (!pending.empty()) project["problem"] = pending;
+    }
+  }
+  const int code = report.ok() ? 0 : 1;
+  if (f.store.json) {
+    json checks = json::array();
+    for (const server::HealthCheck& c : report.checks) checks.push_back(server::ToJson(c));
+    Output{ctx.out, ctx.err, true}.Json(
+        {{"version", "0.1.0"},
+         {"ok", report.ok()},
+         {"checks", checks},
+         {"project", project},
+         {"runtime_api", plugin::kRuntimeApiLevel},
+         {"plugin_abi", BVER_PLUGIN_ABI_VERSION},
+         {"plugin_protocol", plugin::kProtocolVersion},
+         {"plugin_path", plugin::kPluginPath},
+         {"network_isolation", {{"available", net.available}, {"method", net.method}, {"reason", net.reason}}},
+         {"tools", tools}});
+    return code;
+  }
+  ctx.out << "bver 0.1.0\n"
+          << "runtime API level: " << plugin::kRuntimeApiLevel << "\n"
+          << "native plugin ABI: " << BVER_PLUGIN_ABI_VERSION << "\n"
+          << "exec plugin protocol: " << plugin::kProtocolVersion << "\n";
+  if (net.available) {
+    ctx.out << "network isolation for exec plugins: yes, " << net.method << "\n";
+  } else {
+    ctx.out << "network isolation for exec plugins: NO -- plugins that declare no network still get it: "
+            << net.reason << "\n";
+  }
+  ctx.out << "exec plugin PATH: " << plugin::kPluginPath << "\n";
+  for (auto it = tools.begin(); it != tools.end(); ++it) {
+    ctx.out << "  " << it.key() << ": " << (it->is_null() ? std::string("not found") : it->get<std::string>())
+            << "\n";
+  }
+  ctx.out << "\n";
+  int failed = 0, warned = 0;
+  for (const server::HealthCheck& c : report.checks) {
+    const char* mark = "ok";
+    switch (c.status) {
+      case server::HealthStatus::kOk: break;
+      case server::HealthStatus::kWarn: mark = "warn"; ++warned; break;
+      case server::HealthStatus::kFail: mark = "FAIL"; ++failed; break;
+      case server::HealthStatus::kSkipped: mark = "skip"; break;
+    }
+    ctx.out << Padded(mark, 6) << Padded(c.name, 16) << c.detail << "\n";
+    for (const server::HealthItem& i : c.items) {
+      ctx.out << "      " << Padded(i.ok ? "ok" : "FAIL", 6) << i.name << ": " << i.detail << "\n";
+    }
+    if ((c.status == server::HealthStatus::kWarn || c.status == server::HealthStatus::kFail) && !c.fix.empty()) {
+      ctx.out << "      fix: " << c.fix << "\n";
+    }
+  }
+  if (failed > 0) {
+    ctx.out << "NOT HEALTHY: " << failed << " check(s) failed";
+  } else {
+    ctx.out << "healthy";
+  }
+  if (warned > 0) ctx.out << (failed > 0 ? ", " : ", with ") << warned << " warning(s)";
+  ctx.out << "\n";
+  return code;
+}
+
 void RegisterDoctor(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("doctor", "Check what this machine offers plugins (runtime API, ABI, network isolation, tools)");
-  auto as_json = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *as_json, "Print JSON");
-  cmd->callback([&ctx, as_json] {
-    ctx.action = [&ctx, as_json] {
-      const plugin::NetworkIsolation& net = plugin::NetworkIsolationStatus();
-      json tools = json::object();
-      for (const char* tool : {"python3", "sh"}) {
-        std::string found;
-        std::string path = plugin::kPluginPath;
-        std::size_t start = 0;
-        while (found.empty() && start <= path.size()) {
-          std::size_t colon = path.find(':', start);
-          fs::path candidate = fs::path(path.substr(start, colon == std::string::npos ? std::string::npos : colon - start)) / tool;
-          std::error_code ec;
-          if (fs::is_regular_file(candidate, ec)) found = candidate.string();
-          if (colon == std::string::npos) break;
-          start = colon + 1;
-        }
-        tools[tool] = found.empty() ? json(nullptr) : json(found);
-      }
-      // In a project folder: the store, and whether it holds the manifest
-      // bver.yaml compiles to (docs/migrations.md).
-      json project = nullptr;
-      if (fs::exists("bver.yaml")) {
-        RuntimeOptions ro;
-        ro.job_threads = 0;
-        ro.orch_threads = 0;
-        Result<std::unique_ptr<Runtime>> rt = OpenRuntime(StoreFlags{}, {}, ro);
-        if (!rt.ok()) {
-          project = {{"ok", false}, {"problem", rt.status().message()}};
-        } else {
-          std::string pending = (*rt)->store->MigrationPending();
-          project = {{"ok", pending.empty()},
-                     {"store", (*rt)->project.store_url},
-                     {"manifest", (*rt)->fingerprint},
-                     {"migration", pending.empty() ? "current" : "waiting"}};
-          if (!pending.empty()) project["problem"] = pending;
-        }
-      }
-      if (*as_json) {
-        Output{ctx.out, ctx.err, true}.Json(
-            {{"version", "0.1.0"},
-             {"project", project},
-             {"runtime_api", plugin::kRuntimeApiLevel},
-             {"plugin_abi", BVER_PLUGIN_ABI_VERSION},
-             {"plugin_protocol", plugin::kProtocolVersion},
-             {"plugin_path", plugin::kPluginPath},
-             {"network_isolation",
-              {{"available", net.available}, {"method", net.method}, {"reason", net.reason}}},
-             {"tools", tools}});
-        return 0;
-      }
-      ctx.out << "bver 0.1.0\n"
-              << "runtime API level: " << plugin::kRuntimeApiLevel << "\n"
-              << "native plugin ABI: " << BVER_PLUGIN_ABI_VERSION << "\n"
-              << "exec plugin protocol: " << plugin::kProtocolVersion << "\n";
-      if (net.available) {
-        ctx.out << "network isolation for exec plugins: yes, " << net.method << "\n";
-      } else {
-        ctx.out << "network isolation for exec plugins: NO -- plugins that declare no network still "
-                   "get it: "
-                << net.reason << "\n";
-      }
-      if (!project.is_null()) {
-        if (project.contains("store")) {
-          ctx.out << "store: " << project["store"].get<std::string>() << ", manifest "
-                  << project["manifest"].get<std::string>().substr(0, 19) << ": "
-                  << (project["migration"] == "current" ? "migrated to it" : "WAITS FOR A MIGRATION") << "\n";
-        }
-        if (project.contains("problem")) ctx.out << "  problem: " << project["problem"].get<std::string>() << "\n";
-      }
-      ctx.out << "exec plugin PATH: " << plugin::kPluginPath << "\n";
-      for (auto it = tools.begin(); it != tools.end(); ++it) {
-        ctx.out << "  " << it.key() << ": " << (it->is_null() ? std::string("not found") : it->get<std::string>())
-                << "\n";
-      }
-      return 0;
-    };
-  });
+  auto* cmd = app.add_subcommand(
+      "doctor",
+      "Check whether this install is healthy (store, plugins, NATS, disk, clock, profile) and what this machine offers "
+      "plugins; exit 1 when a check fails");
+  auto f = std::make_shared<DoctorFlags>();
+  AddStoreFlags(cmd, f->store);
+  cmd->add_option("--nats-url", f->nats_url,
+                  "The NATS server to check (default: $BVER_NATS_URL, else the profile's wiring.nats_url; none: "
+                  "skipped)");
+  cmd->callback([&ctx, f] { ctx.action = [&ctx, f] { return Doctor(ctx, *f); }; });
 }
 
 }  // namespace
