@@ -107,9 +107,10 @@ TEST_F(DoctorCli, AFreshProjectIsHealthy) {
     EXPECT_FALSE(c["detail"].get<std::string>().empty()) << c.dump();
     EXPECT_EQ(c["detail"].get<std::string>().find('\n'), std::string::npos)
         << "one line: " << c.dump();
-    if (c["name"] == "clock.sync") {
-      // Whether this machine's kernel says it is synchronized is the
-      // machine's business (a container reports the host's state).
+    if (c["name"] == "clock.sync" || c["name"] == "disk.store" || c["name"] == "disk.artifacts") {
+      // Whether this machine's kernel says its clock is synchronized (a
+      // container reports the host's), or its disk is nearly full, is the
+      // machine's state, not the project's: a warning at most.
       EXPECT_THAT(status, ::testing::AnyOf("ok", "warn", "skipped")) << c.dump();
     } else {
       EXPECT_THAT(status, ::testing::AnyOf("ok", "skipped")) << c.dump();
@@ -158,7 +159,7 @@ TEST_F(DoctorCli, AFreshProjectIsHealthy) {
   EXPECT_EQ(text.code, 0) << text.out << text.err;
   EXPECT_THAT(text.out, HasSubstr("ok    store"));
   EXPECT_THAT(text.out, HasSubstr("skip  nats"));
-  EXPECT_THAT(text.out, HasSubstr("ok    disk.store"));
+  EXPECT_THAT(text.out, ::testing::ContainsRegex("(ok|warn)  +disk.store"));
   EXPECT_THAT(text.out, HasSubstr("runtime API level: 1"));
   EXPECT_THAT(text.out, HasSubstr("\nhealthy"));
   EXPECT_THAT(text.out, Not(HasSubstr("NOT HEALTHY")));
