@@ -306,6 +306,22 @@ Result<OpenCheck> CheckOnOpen(store::Store& store, const json& manifest, const s
     check.state = OpenCheck::State::kPending;
     check.reason = PendingReason(loaded->old_manifest, loaded->old_fp, manifest, fingerprint, loaded->cursor);
     store.SetMigrationPending(check.reason);
+    // A refused write asks again: `bver migrate apply` in another process
+    // (beside a running `bver up`) may have finished since.
+    const std::string waited_from = loaded->old_fp;
+    const std::string reason = check.reason;
+    store.SetMigrationRecheck([&store, fingerprint, waited_from, reason]() -> std::string {
+      Result<std::optional<Loaded>> now = Load(store.backend());
+      if (!now.ok() || !now->has_value()) return reason;
+      const Loaded& l = **now;
+      if (l.old_fp == fingerprint && !l.cursor) return "";
+      if (l.old_fp != waited_from && !l.cursor) {
+        return "the store was migrated by another process to manifest " + ShortFingerprint(l.old_fp) +
+               ", not to this runtime's bver.yaml (" + ShortFingerprint(fingerprint) +
+               "): restart this runtime with the bver.yaml the store was migrated to";
+      }
+      return reason;
+    });
     return check;
   }
   return AbortedError("the store's platform record kept changing while it was read; try again");

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -708,6 +709,69 @@ TEST_P(Migrations, AFigmentUsedByThreeReposChangedOnceIsPlannedAndApplied) {
   ASSERT_FALSE(empty.ok());
   EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(store_->Create("team", "", {{"steward", "ann"}}, ctx_, "ok").ok());
+}
+
+// A runtime that waits for a migration (bver up) sees one applied by another
+// process (bver migrate apply beside it) at its next write, without a restart;
+// one applied to another manifest than its own keeps it waiting, and says why.
+TEST_P(Migrations, AWaitingRuntimeSeesAMigrationAppliedByAnotherProcess) {
+  Open(kV1);
+  Seed(20, [](int i) { return json{{"name", "P" + std::to_string(i)}, {"mail", "m"}}; }, [](int) { return std::string(); });
+  ASSERT_EQ(Open(kV2Compatible).state, OpenCheck::State::kPending);
+  // The other process: its own store object on the same database, same bver.yaml.
+  auto other = [&](const std::string& yaml) -> std::pair<std::unique_ptr<store::Store>, std::pair<json, std::string>> {
+    fs::path file = dir_ / "other.yaml";
+    std::ofstream(file) << yaml;
+    Result<domain::Platform> p = domain::CompileFile(file.string());
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    json manifest = domain::ToManifest(*p);
+    std::string fp = *domain::ManifestFingerprint(manifest);
+    auto platform = std::make_shared<domain::Platform>(std::move(p).value());
+    Result<std::unique_ptr<store::Backend>> b = GetParam().open(dir_);
+    EXPECT_TRUE(b.ok());
+    store::Store::Options o;
+    o.manifest_fingerprint = fp;
+    Result<std::unique_ptr<store::Store>> s = store::Store::Open(platform, std::move(b).value(), o);
+    EXPECT_TRUE(s.ok());
+    EXPECT_TRUE(CheckOnOpen(**s, manifest, fp).ok());
+    return std::make_pair(std::move(s).value(), std::make_pair(manifest, fp));
+  };
+  Result<store::Reference> refused = store_->Create("person", "", {{"name", "early"}}, ctx_, "early");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  {
+    auto [s, m] = other(kV2Compatible);
+    ApplyOptions o = Options();
+    Result<json> done = Apply(*s, m.first, m.second, o);
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+  }
+  // The first runtime's next write goes through: it asked the store again
+  // (the first refusal above was its one recheck of this second; wait it out).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  Result<store::Reference> late = store_->Create("person", "", {{"name", "late"}}, ctx_, "late");
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  EXPECT_TRUE(store_->MigrationPending().empty());
+  EXPECT_EQ(Head(0)["team"], "core");
+
+  // A runtime waiting for manifest A while another process migrates to B keeps waiting.
+  std::string v3 = kV2Compatible;
+  v3.replace(v3.find("version: 2.0.0"), 14, "version: 3.0.0");
+  const std::string team = "team: { type: string, default: core }";
+  v3.replace(v3.find(team), team.size(),
+             "team: { type: string, default: core }\n            floor: { type: integer, default: 1 }");
+  v3.replace(v3.find("required: [name, team]"), 22, "required: [name, team, floor]");
+  ASSERT_EQ(Open(v3).state, OpenCheck::State::kPending);
+  std::string v4 = v3;
+  v4.replace(v4.find("default: 1 }"), 12, "default: 2 }");
+  {
+    auto [s, m] = other(v4);
+    ASSERT_TRUE(Apply(*s, m.first, m.second, Options()).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  Result<store::Reference> stale = store_->Create("person", "", {{"name", "x"}}, ctx_, "stale");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_THAT(stale.status().message(), HasSubstr("migrated by another process"));
+  EXPECT_THAT(stale.status().message(), HasSubstr("restart this runtime"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Migrations, ::testing::ValuesIn(bver::testing::StoreBackends(4)),

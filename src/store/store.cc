@@ -769,10 +769,28 @@ std::string Store::MigrationPending() const {
   return impl_->pending_reason;
 }
 
+void Store::SetMigrationRecheck(std::function<std::string()> recheck) {
+  std::lock_guard<std::mutex> lock(impl_->pending_mu);
+  impl_->recheck = std::move(recheck);
+}
+
 Status Store::Impl::RefuseWhilePending() const {
   if (!pending.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard<std::mutex> lock(pending_mu);
+  std::unique_lock<std::mutex> lock(pending_mu);
   if (pending_reason.empty()) return Status::Ok();
+  // Another process may have applied the migration since: ask again, at
+  // most once a second, outside the lock (it reads the store).
+  const std::int64_t now = options.clock();
+  if (recheck && now - last_recheck_us >= 1000000) {
+    last_recheck_us = now;
+    std::function<std::string()> ask = recheck;
+    lock.unlock();
+    std::string reason = ask();
+    lock.lock();
+    pending_reason = std::move(reason);
+    pending.store(!pending_reason.empty(), std::memory_order_release);
+    if (pending_reason.empty()) return Status::Ok();
+  }
   return Status(StatusCode::kFailedPrecondition, pending_reason,
                 {{"store", "migration_required", "run `bver migrate plan`, then `bver migrate apply`"}});
 }

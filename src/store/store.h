@@ -194,6 +194,11 @@ class Store {
   // Thread-safe.
   void SetMigrationPending(std::string reason);
   std::string MigrationPending() const;
+  // While a migration is pending, a refused write first calls `recheck`
+  // (at most once a second): it answers the reason still pending, or ""
+  // when the store has been migrated meanwhile (by another process), which
+  // lets the write through. src/migrate's CheckOnOpen sets it.
+  void SetMigrationRecheck(std::function<std::string()> recheck);
 
  private:
   struct Impl;

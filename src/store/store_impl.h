@@ -88,9 +88,13 @@ struct Store::Impl {
   // Compiled body schemas: key "ns/repo" or "ns/repo#kind".
   std::map<std::string, std::shared_ptr<const schema::Validator>> validators;
   // SetMigrationPending: `pending` is the fast path, the reason under the mutex.
-  std::atomic<bool> pending{false};
+  // Mutable: a refused write may find the migration done by another
+  // process (recheck, at most once a second) and clear them.
+  mutable std::atomic<bool> pending{false};
   mutable std::mutex pending_mu;
-  std::string pending_reason;  // GUARDED_BY(pending_mu)
+  mutable std::string pending_reason;               // GUARDED_BY(pending_mu)
+  std::function<std::string()> recheck;             // GUARDED_BY(pending_mu)
+  mutable std::int64_t last_recheck_us = 0;         // GUARDED_BY(pending_mu)
   Status RefuseWhilePending() const;
 
   Result<const domain::Repo*> FindRepo(const std::string& name) const;
