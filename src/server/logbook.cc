@@ -268,6 +268,9 @@ void LogCall(Logbook& log, const runtime::CallRecord& r) {
   std::string msg = r.operation + " " + code + " " + ms + " ms";
   if (!r.subject.empty()) msg += " by " + r.subject;
   msg += " via " + r.transport;
+  // What the caller was not shown (an internal error's cause) is the
+  // operator's to see.
+  if (!r.internal_detail.empty()) msg += ": " + r.internal_detail;
   json fields = {{"operation", r.operation}, {"transport", r.transport}, {"code", code},
                  {"duration_ms", static_cast<double>(r.duration_us) / 1000.0}};
   if (!r.subject.empty()) fields["subject"] = r.subject;
