@@ -40,6 +40,31 @@ std::string Pad(std::string s, std::size_t width) {
 
 std::string ShortId(const std::string& id) { return id.size() > 8 ? id.substr(0, 8) : id; }
 
+// `s` as a JSON string (RFC 8259 escapes; bytes >= 0x80 pass as they are).
+void AppendJsonString(std::string_view s, std::string& out) {
+  static const char* kHex = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
 }  // namespace
 
 const char* LogLevelName(LogLevel level) {
@@ -65,11 +90,43 @@ std::string DefaultLogPath(const std::string& project_dir) {
 }
 
 struct Logbook::Impl {
+  // A record as queued by the calling thread: its parts, formatted by the
+  // writer thread (JSON text and readable line), off the request's path.
   struct Line {
     LogLevel level;
-    std::string json_text;
-    std::string readable;
+    std::int64_t ts_us;
+    std::string component;
+    std::string msg;
+    std::string correlation_id;
+    std::string extra;  // more JSON members, each as ,"key":value
   };
+
+  static void AppendJson(const Line& l, std::string& out) {
+    out += "{\"ts\":\"";
+    out += core::FormatTimestamp(l.ts_us);
+    out += "\",\"level\":\"";
+    out += LogLevelName(l.level);
+    out += "\",\"component\":";
+    AppendJsonString(l.component, out);
+    out += ",\"msg\":";
+    AppendJsonString(l.msg, out);
+    if (!l.correlation_id.empty()) {
+      out += ",\"correlation_id\":";
+      AppendJsonString(l.correlation_id, out);
+    }
+    out += l.extra;
+    out += "}\n";
+  }
+
+  static std::string ReadableOf(const Line& l) {
+    std::string ts = core::FormatTimestamp(l.ts_us);
+    std::string level = LogLevelName(l.level);
+    for (char& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string out = (ts.size() >= 23 ? ts.substr(11, 12) : ts) + " " + Pad(level, 5) + " " + Pad(l.component, 7) +
+                      " " + l.msg;
+    if (!l.correlation_id.empty()) out += "  [" + ShortId(l.correlation_id) + "]";
+    return out;
+  }
 
   LogOptions options;
   int fd = -1;
@@ -124,16 +181,25 @@ struct Logbook::Impl {
       batch.swap(queue);
       lock.unlock();
       if (fd >= 0) MaybeRotate();
+      std::string file_text, terminal_text;
       for (const Line& l : batch) {
-        if (fd >= 0 && l.level >= options.file_level) {
-          std::string text = l.json_text + "\n";
-          // One write per line: O_APPEND keeps lines of several processes whole.
-          ssize_t n = ::write(fd, text.data(), text.size());
-          (void)n;  // a full disk loses log lines, never the request
+        if (fd >= 0 && l.level >= options.file_level) AppendJson(l, file_text);
+        if (options.terminal != nullptr && l.level >= options.terminal_level) {
+          terminal_text += ReadableOf(l);
+          terminal_text += '\n';
         }
-        if (options.terminal != nullptr && l.level >= options.terminal_level) *options.terminal << l.readable << '\n';
       }
-      if (options.terminal != nullptr) options.terminal->flush();
+      // One write per batch: O_APPEND keeps the batches of several
+      // processes whole; a full disk loses log lines, never a request.
+      for (std::size_t off = 0; off < file_text.size();) {
+        ssize_t n = ::write(fd, file_text.data() + off, file_text.size() - off);
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+      }
+      if (!terminal_text.empty()) {
+        options.terminal->write(terminal_text.data(), static_cast<std::streamsize>(terminal_text.size()));
+        options.terminal->flush();
+      }
       lock.lock();
       written += batch.size();
       progress.notify_all();
@@ -161,17 +227,33 @@ Result<std::unique_ptr<Logbook>> Logbook::Open(LogOptions options) {
 
 void Logbook::Log(LogLevel level, std::string_view component, std::string_view message,
                   std::string_view correlation_id, const json& fields) {
-  json record = {{"ts", core::FormatTimestamp(NowMicros())},
-                 {"level", LogLevelName(level)},
-                 {"component", std::string(component)},
-                 {"msg", std::string(message)}};
-  if (!correlation_id.empty()) record["correlation_id"] = std::string(correlation_id);
+  // Below both levels: nothing to build (the common case of --log-level warn).
+  const LogOptions& o = impl_->options;
+  const bool to_file = !o.path.empty() && level >= o.file_level;
+  const bool to_terminal = o.terminal != nullptr && level >= o.terminal_level;
+  if (!to_file && !to_terminal) return;
+  std::string extra;
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
-      if (!record.contains(it.key())) record[it.key()] = it.value();
+      if (it.key() == "ts" || it.key() == "level" || it.key() == "component" || it.key() == "msg" ||
+          it.key() == "correlation_id") {
+        continue;
+      }
+      extra += ',';
+      AppendJsonString(it.key(), extra);
+      extra += ':';
+      extra += it.value().dump(-1, ' ', false, json::error_handler_t::replace);
     }
   }
-  Impl::Line line{level, record.dump(-1, ' ', false, json::error_handler_t::replace), Readable(record)};
+  Enqueue(level, std::string(component), std::string(message), std::string(correlation_id), std::move(extra));
+}
+
+void Logbook::Enqueue(LogLevel level, std::string component, std::string message, std::string correlation_id,
+                      std::string extra) {
+  const LogOptions& o = impl_->options;
+  if (!(!o.path.empty() && level >= o.file_level) && !(o.terminal != nullptr && level >= o.terminal_level)) return;
+  Impl::Line line{level, NowMicros(), std::move(component), std::move(message), std::move(correlation_id),
+                  std::move(extra)};
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->queue.push_back(std::move(line));
@@ -271,11 +353,21 @@ void LogCall(Logbook& log, const runtime::CallRecord& r) {
   // What the caller was not shown (an internal error's cause) is the
   // operator's to see.
   if (!r.internal_detail.empty()) msg += ": " + r.internal_detail;
-  json fields = {{"operation", r.operation}, {"transport", r.transport}, {"code", code},
-                 {"duration_ms", static_cast<double>(r.duration_us) / 1000.0}};
-  if (!r.subject.empty()) fields["subject"] = r.subject;
-  if (!r.internal_detail.empty()) fields["detail"] = r.internal_detail;
-  log.Log(level, "op", msg, r.correlation_id, fields);
+  // The members built by hand: this runs once per request.
+  std::string extra = ",\"operation\":";
+  AppendJsonString(r.operation, extra);
+  extra += ",\"transport\":";
+  AppendJsonString(r.transport, extra);
+  extra += ",\"code\":\"" + code + "\",\"duration_ms\":" + ms;
+  if (!r.subject.empty()) {
+    extra += ",\"subject\":";
+    AppendJsonString(r.subject, extra);
+  }
+  if (!r.internal_detail.empty()) {
+    extra += ",\"detail\":";
+    AppendJsonString(r.internal_detail, extra);
+  }
+  log.Enqueue(level, "op", std::move(msg), r.correlation_id, std::move(extra));
 }
 
 struct TransitionLog::Impl {

@@ -63,6 +63,10 @@ class Logbook {
   // standard keys.
   void Log(LogLevel level, std::string_view component, std::string_view message, std::string_view correlation_id,
            const nlohmann::json& fields);
+  // Log with the extra members already as JSON text (",\"k\":v" each):
+  // the per-request path (LogCall), which builds no JSON values.
+  void Enqueue(LogLevel level, std::string component, std::string message, std::string correlation_id,
+               std::string extra_members);
   // Blocks until every record queued before the call is written.
   void Flush();
 
