@@ -429,7 +429,8 @@ Result<json> Apply(store::Store& store, const json& manifest, const std::string&
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       std::string file = (std::filesystem::path(dir) / ("pre-migrate-" + ShortFingerprint(old_fp) + "-to-" + ShortFingerprint(fingerprint) +
-                                                        "-" + std::to_string(store.Now()) + ".db"))
+                                                        "-" + std::to_string(store.Now()) +
+                                                        (store.backend().Name() == "postgresql" ? ".pgdump" : ".db")))
                              .string();
       Status s = ec ? InvalidArgumentError("cannot create " + dir + ": " + ec.message())
                     : store.backend().SnapshotTo(file);

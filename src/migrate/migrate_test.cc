@@ -14,6 +14,7 @@
 
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
+#include "src/store/postgres/pg_dump.h"
 #include "tests/support/store_backends.h"
 
 namespace bver::migrate {
@@ -149,16 +150,33 @@ class Migrations : public ::testing::TestWithParam<BackendCase> {
   }
   static Pointer Ptr(int i) { return Pointer("org", "person", Id(i)); }
 
-  // PostgreSQL stores take no snapshot yet (pg_dump backups are the
-  // delivery issue's): a destructive apply there needs backup = false, and
-  // is refused without it (ADroppedField... checks).
+  // Every apply takes its snapshot first: VACUUM INTO for SQLite, pg_dump
+  // for PostgreSQL.
   ApplyOptions Options(bool yes = false) {
     ApplyOptions o;
     o.yes = yes;
-    o.backup = GetParam().name == "sqlite";
+    o.backup = true;
     o.backup_dir = (dir_ / "backups").string();
     o.batch = 250;
     return o;
+  }
+
+  // The snapshot an apply took: a SQLite database, or a pg_dump archive
+  // in its custom format (magic "PGDMP"), whole and not empty.
+  void ExpectSnapshot(const std::string& path) {
+    ASSERT_FALSE(path.empty());
+    ASSERT_TRUE(fs::exists(path)) << path;
+    std::ifstream in(path, std::ios::binary);
+    char head[16] = {};
+    in.read(head, sizeof head);
+    const std::string magic(head, 15);
+    if (GetParam().name == "sqlite") {
+      EXPECT_EQ(magic, "SQLite format 3") << path;
+    } else {
+      EXPECT_EQ(magic.substr(0, 5), "PGDMP") << path;
+      EXPECT_EQ(fs::path(path).extension(), ".pgdump");
+    }
+    EXPECT_GT(fs::file_size(path), 1000u);
   }
 
   std::uint64_t LastOffset() {
@@ -241,9 +259,7 @@ TEST_P(Migrations, DefaultsAndRenamesMigrateTenThousandReferencesWithHistoryInta
   EXPECT_FALSE((*done)["resumed"].get<bool>());
   EXPECT_GE(seen.size(), static_cast<std::size_t>(kN / 250));
   EXPECT_EQ(seen.back(), static_cast<std::uint64_t>(kN));
-  if (GetParam().name == "sqlite") {
-    EXPECT_TRUE(fs::exists((*done)["backup"].get<std::string>())) << done->dump();
-  }
+  ExpectSnapshot((*done)["backup"].get<std::string>());
   EXPECT_TRUE(store_->MigrationPending().empty());
   // One event per migrated reference, then the platform's own.
   EXPECT_EQ(LastOffset() - before, static_cast<std::uint64_t>(kN + 1));
@@ -414,21 +430,10 @@ TEST_P(Migrations, ADroppedFieldIsRefusedWithoutYesAndTheSweepListsExactlyTheTou
   EXPECT_THAT(refused.status().message(), HasSubstr(std::to_string(touched.size()) + " reference(s)"));
   EXPECT_EQ(LastOffset(), before);
 
-  if (GetParam().name != "sqlite") {
-    ApplyOptions with_backup = Options(true);
-    with_backup.backup = true;
-    Result<json> no_snapshot = Apply(*store_, manifest_, fingerprint_, with_backup);
-    ASSERT_FALSE(no_snapshot.ok());
-    EXPECT_THAT(no_snapshot.status().message(), HasSubstr("--no-backup"));
-    EXPECT_EQ(LastOffset(), before);
-  }
   Result<json> done = Apply(*store_, manifest_, fingerprint_, Options(true));
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ((*done)["migrated"], touched.size());  // the others do not change
-  if (GetParam().name == "sqlite") {
-    // The snapshot is a whole store as it was: the dropped field is there.
-    EXPECT_TRUE(fs::exists((*done)["backup"].get<std::string>()));
-  }
+  ExpectSnapshot((*done)["backup"].get<std::string>());
   EXPECT_EQ(Head(7), json({{"name", "P7"}}));
   EXPECT_EQ(Version(7), 2u);
   EXPECT_EQ(Version(8), 1u);
@@ -772,6 +777,21 @@ TEST_P(Migrations, AWaitingRuntimeSeesAMigrationAppliedByAnotherProcess) {
   ASSERT_FALSE(stale.ok());
   EXPECT_THAT(stale.status().message(), HasSubstr("migrated by another process"));
   EXPECT_THAT(stale.status().message(), HasSubstr("restart this runtime"));
+}
+
+// pg_dump that cannot reach its database: the reason, with no password in
+// it, and no file left behind.
+TEST(PgDump, AFailedDumpLeavesNothingAndShowsNoPassword) {
+  fs::path dir = bver::testing::FreshTestDir("bver_pgdump");
+  std::string file = (dir / "x.pgdump").string();
+  Status s = store::postgres::DumpDatabase("postgresql://bver:sekrit-pw@127.0.0.1:1/nowhere", file);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("pg_dump of postgresql://bver:***@127.0.0.1:1/nowhere failed"));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("sekrit-pw")));
+  EXPECT_FALSE(fs::exists(file));
+  EXPECT_FALSE(fs::exists(file + ".stderr"));
+  fs::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Migrations, ::testing::ValuesIn(bver::testing::StoreBackends(4)),

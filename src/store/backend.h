@@ -334,8 +334,8 @@ class Backend : public RefReads, public EventLog, public JobQueue, public KeyTab
   virtual std::string Name() const = 0;
 
   // Writes a consistent copy of the whole store into the new file `path`
-  // while writers go on (SQLite: VACUUM INTO). Unimplemented where the
-  // backend has no such copy (PostgreSQL: pg_dump, the backup issue).
+  // while writers go on (SQLite: VACUUM INTO; PostgreSQL: pg_dump's custom
+  // format, for pg_restore). Unimplemented where the backend has no such copy.
   virtual Status SnapshotTo(const std::string& path);
 
   // Runs `fn` in one write transaction and commits it durably before

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/store/group_commit.h"
+#include "src/store/postgres/pg_dump.h"
 
 namespace bver::store::postgres {
 namespace {
@@ -462,6 +463,7 @@ class PostgresBackend : public Backend {
       PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
       b->pool_.push_back(std::move(c));
     }
+    b->url_ = o.url;
     PGconn* c = b->pool_.front().get();
     // Concurrent first starts must not race on CREATE TABLE.
     BVER_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
@@ -474,6 +476,9 @@ class PostgresBackend : public Backend {
   }
 
   std::string Name() const override { return "postgresql"; }
+
+  // pg_dump: one consistent snapshot of the database while writers go on.
+  Status SnapshotTo(const std::string& path) override { return DumpDatabase(url_, path); }
 
   // Group commit (group_commit.h): every queued write in one transaction,
   // a savepoint each, so the writers' lock (which keeps event offsets
@@ -770,6 +775,7 @@ class PostgresBackend : public Backend {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<PgConn> pool_;  // GUARDED_BY(mu_)
+  std::string url_;           // for pg_dump
 
   GroupCommit group_{kMaxBatch, [this](const std::vector<Request*>& batch) { RunBatch(batch); }};
 };
