@@ -4,6 +4,9 @@
 # fresh folder in the build tree, which must be empty afterwards, and no
 # process started from the build tree or in that folder may still be running.
 # Leftovers fail the run, are listed, and are removed (processes killed).
+# SQLite's own temporary files go to another folder (SQLITE_TMPDIR): SQLite
+# unlinks each right after opening it, so only a process killed in between
+# (the crash tests' SIGKILL) leaves one, and that is not the test's doing.
 #
 #   scripts/run_tests.sh BUILD_DIR [ctest arguments...]
 set -uo pipefail
@@ -11,10 +14,11 @@ set -uo pipefail
 build_dir=$(cd "${1:?usage: run_tests.sh BUILD_DIR [ctest args]}" && pwd)
 shift
 tmp="$build_dir/test-tmp"
-rm -rf "$tmp"
-mkdir -p "$tmp"
+sqlite_tmp="$build_dir/test-sqlite-tmp"
+rm -rf "$tmp" "$sqlite_tmp"
+mkdir -p "$tmp" "$sqlite_tmp"
 
-TMPDIR="$tmp" ctest --test-dir "$build_dir" "$@"
+TMPDIR="$tmp" SQLITE_TMPDIR="$sqlite_tmp" ctest --test-dir "$build_dir" "$@"
 status=$?
 
 # Processes whose command line names the build tree or the test folder.
@@ -38,5 +42,5 @@ if [[ -n "$left" ]]; then
   echo "$left" | sed 's/^/  /' >&2
   status=1
 fi
-rm -rf "$tmp"
+rm -rf "$tmp" "$sqlite_tmp"
 exit $status

@@ -80,9 +80,14 @@ class MigrateCli : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "scratch");
+    // SQLite's temporary files (etilqs_*) are unlinked right after they are
+    // opened; a SIGKILL in between leaves one. Keep them in our folder.
+    fs::create_directories(dir_ / "sqlite-tmp");
+    ::setenv("SQLITE_TMPDIR", (dir_ / "sqlite-tmp").c_str(), 1);
   }
   void TearDown() override {
     if (server_.pid > 0) bver::testing::StopServer(server_);
+    ::unsetenv("SQLITE_TMPDIR");
     fs::remove_all(dir_);
   }
 
