@@ -34,6 +34,7 @@
 #include "src/server/http_front.h"
 #include "src/server/logbook.h"
 #include "src/server/profile.h"
+#include "src/store/open.h"
 #include "src/core/clock.h"
 #include "src/domain/platform.h"
 
@@ -76,15 +77,6 @@ Status SplitListen(const std::string& text, std::string* host, std::uint16_t* po
 }
 
 
-// A store URL fit to print: the password of a postgresql:// URL masked.
-std::string Redact(const std::string& url) {
-  std::size_t scheme = url.find("://");
-  std::size_t at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos) return url;
-  std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
 
 // ---- the status file ----
 
@@ -239,7 +231,7 @@ int Up(const Output& o, const UpFlags& f) {
   json status_doc = {{"pid", ::getpid()},
                      {"url", url},
                      {"port", server.port()},
-                     {"store", Redact(rt.project.store_url)},
+                     {"store", store::RedactUrl(rt.project.store_url)},
                      {"platform", rt.platform->id},
                      {"auth", auth_configured ? "on" : "off (loopback: callers act as the local operator)"},
                      {"profile", {{"name", rt.project.profile.name}, {"revision", rt.project.profile.revision}}},
@@ -249,12 +241,12 @@ int Up(const Output& o, const UpFlags& f) {
   if (Status s = WriteStatusFile(status_path, status_doc); !s.ok()) return o.Fail(s);
 
   o.out << "listening on " << url << std::endl;
-  o.err << "bver up: platform " << rt.platform->id << ", store " << Redact(rt.project.store_url) << ", profile "
+  o.err << "bver up: platform " << rt.platform->id << ", store " << store::RedactUrl(rt.project.store_url) << ", profile "
         << rt.project.profile.name << " (policy " << rt.project.profile.revision << "), auth "
         << (auth_configured ? "on" : "off (loopback only)") << "; stop with `bver down` or Ctrl-C" << std::endl;
   logbook.Log(server::LogLevel::kInfo, "up",
               "serving " + url + ": platform " + rt.platform->id + ", profile " + rt.project.profile.name +
-                  ", store " + Redact(rt.project.store_url),
+                  ", store " + store::RedactUrl(rt.project.store_url),
               "", json{{"url", url}, {"pid", ::getpid()}, {"policy_revision", rt.project.profile.revision}});
   server.Run();
   logbook.Log(server::LogLevel::kInfo, "up", "stopped", "", nullptr);

@@ -59,15 +59,6 @@ std::string Reasons(const Status& s) {
   return out;
 }
 
-// A store URL fit to print: a postgresql:// password masked.
-std::string Redacted(const std::string& url) {
-  std::size_t scheme = url.find("://");
-  std::size_t at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos) return url;
-  std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
 
 std::string Bytes(std::uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
@@ -243,7 +234,7 @@ HealthCheck CheckStore(const HealthReport& r, const Project* project) {
   }
   const Runtime& rt = *r.runtime;
   std::string where =
-      Redacted(project->store_url) + ", manifest " + migrate::ShortFingerprint(rt.fingerprint);
+      store::RedactUrl(project->store_url) + ", manifest " + migrate::ShortFingerprint(rt.fingerprint);
   std::string pending = rt.store->MigrationPending();
   HealthCheck c =
       pending.empty()
@@ -252,7 +243,7 @@ HealthCheck CheckStore(const HealthReport& r, const Project* project) {
                  where + ": WAITS FOR A MIGRATION: " + FirstLine(pending),
                  "`bver migrate plan` shows what changes, `bver migrate apply` migrates the store "
                  "(docs/migrations.md); until then writes are refused");
-  c.facts["store"] = Redacted(project->store_url);
+  c.facts["store"] = store::RedactUrl(project->store_url);
   c.facts["manifest"] = rt.fingerprint;
   c.facts["migration"] = pending.empty() ? "current" : "waiting";
   return c;

@@ -36,6 +36,15 @@ fs::path InProject(const std::string& path, const std::string& project_dir) {
 
 }  // namespace
 
+std::string RedactUrl(const std::string& url) {
+  std::size_t scheme = url.find("://");
+  std::size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  std::size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 Result<std::string> ChooseStoreUrl(const std::string& flag, const std::string& project_dir) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("BVER_STORE"); env != nullptr && *env != '\0') return std::string(env);

@@ -17,6 +17,10 @@
 
 namespace bver::store {
 
+// A store URL fit to print or log: the password of a
+// postgresql://user:password@host URL masked ("***"); other URLs as given.
+std::string RedactUrl(const std::string& url);
+
 // Picks the URL by the precedence above. `project_dir` holds bver.yaml.
 Result<std::string> ChooseStoreUrl(const std::string& flag, const std::string& project_dir);
 

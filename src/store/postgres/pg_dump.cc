@@ -1,5 +1,7 @@
 #include "src/store/postgres/pg_dump.h"
 
+#include "src/store/open.h"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -44,14 +46,6 @@ std::string FindPgDump() {
   return found.empty() ? std::string() : found.back();
 }
 
-// A URI fit to print: the password masked.
-std::string Shown(const std::string& url) {
-  std::size_t scheme = url.find("://"), at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos) return url;
-  std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
 
 }  // namespace
 
@@ -93,10 +87,10 @@ Status DumpDatabase(const std::string& url, const std::string& path) {
   // pg_dump's message names the database; make sure no password rides along.
   if (std::size_t scheme = url.find("://"); scheme != std::string::npos) {
     for (std::size_t at = err.find(url); at != std::string::npos; at = err.find(url, at + 1)) {
-      err.replace(at, url.size(), Shown(url));
+      err.replace(at, url.size(), RedactUrl(url));
     }
   }
-  return UnavailableError("pg_dump of " + Shown(url) + " failed: " + (err.empty() ? "exit status " + std::to_string(status) : err));
+  return UnavailableError("pg_dump of " + RedactUrl(url) + " failed: " + (err.empty() ? "exit status " + std::to_string(status) : err));
 }
 
 }  // namespace bver::store::postgres
