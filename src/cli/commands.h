@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bver/status.h"
+#include "src/server/profile.h"
 
 namespace CLI {
 class App;
@@ -56,7 +57,7 @@ void AddStoreFlags(CLI::App* cmd, StoreFlags& f);
 struct StoreLocation {
   std::string url;
   std::string project_dir;
-  std::string profile;  // the profile's name
+  server::Profile profile;  // as loaded, so callers need not read bver.config.yaml again
 };
 Result<StoreLocation> LocateStore(const StoreFlags& f);
 

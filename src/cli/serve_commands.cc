@@ -160,8 +160,7 @@ bool Healthy(int port, std::chrono::milliseconds timeout) {
 int Up(const Output& o, const UpFlags& f) {
   Result<StoreLocation> where = LocateStore(f.store);
   if (!where.ok()) return o.Fail(where.status());
-  Result<server::Profile> profile = server::LoadProfile(where->project_dir, where->profile);
-  if (!profile.ok()) return o.Fail(profile.status());
+  const server::Profile* profile = &where->profile;
   std::string listen = !f.listen.empty() ? f.listen : !profile->wiring.listen.empty() ? profile->wiring.listen : "127.0.0.1:8080";
   std::string host;
   std::uint16_t port = 0;
@@ -363,14 +362,14 @@ int ProfilesCommand(const Output& o, const StoreFlags& f, const std::string& onl
   for (const server::Profile& p : *all) {
     if (!only.empty() && p.name != only) continue;
     json j = p.ToJson();
-    j["active"] = p.name == where->profile;
+    j["active"] = p.name == where->profile.name;
     list.push_back(std::move(j));
   }
   if (!only.empty() && list.empty()) {
     return o.Fail(server::LoadProfile(where->project_dir, only).status());
   }
   if (o.json) {
-    o.Json({{"active", where->profile}, {"profiles", list}});
+    o.Json({{"active", where->profile.name}, {"profiles", list}});
     return 0;
   }
   for (const json& p : list) {

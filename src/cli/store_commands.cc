@@ -86,7 +86,7 @@ CLI::App* AddAlias(CLI::App* parent, Context& ctx, const char* name, const char*
 
 Result<StoreLocation> LocateStore(const StoreFlags& f) {
   BVER_ASSIGN_OR_RETURN(server::Project p, server::LocateProject(f.file, f.store, f.profile));
-  return StoreLocation{p.store_url, p.dir, p.profile.name};
+  return StoreLocation{p.store_url, p.dir, std::move(p.profile)};
 }
 
 Status RequireProject(const StoreFlags& f) {

@@ -227,11 +227,7 @@ Result<std::unique_ptr<Logbook>> Logbook::Open(LogOptions options) {
 
 void Logbook::Log(LogLevel level, std::string_view component, std::string_view message,
                   std::string_view correlation_id, const json& fields) {
-  // Below both levels: nothing to build (the common case of --log-level warn).
-  const LogOptions& o = impl_->options;
-  const bool to_file = !o.path.empty() && level >= o.file_level;
-  const bool to_terminal = o.terminal != nullptr && level >= o.terminal_level;
-  if (!to_file && !to_terminal) return;
+  if (!Wants(level)) return;  // nothing to build (the common case of --log-level warn)
   std::string extra;
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
@@ -250,8 +246,7 @@ void Logbook::Log(LogLevel level, std::string_view component, std::string_view m
 
 void Logbook::Enqueue(LogLevel level, std::string component, std::string message, std::string correlation_id,
                       std::string extra) {
-  const LogOptions& o = impl_->options;
-  if (!(!o.path.empty() && level >= o.file_level) && !(o.terminal != nullptr && level >= o.terminal_level)) return;
+  if (!Wants(level)) return;
   Impl::Line line{level, NowMicros(), std::move(component), std::move(message), std::move(correlation_id),
                   std::move(extra)};
   {
@@ -260,6 +255,11 @@ void Logbook::Enqueue(LogLevel level, std::string component, std::string message
     ++impl_->queued;
   }
   impl_->wake.notify_one();
+}
+
+bool Logbook::Wants(LogLevel level) const {
+  const LogOptions& o = impl_->options;
+  return (!o.path.empty() && level >= o.file_level) || (o.terminal != nullptr && level >= o.terminal_level);
 }
 
 void Logbook::Flush() {

@@ -67,6 +67,8 @@ class Logbook {
   // the per-request path (LogCall), which builds no JSON values.
   void Enqueue(LogLevel level, std::string component, std::string message, std::string correlation_id,
                std::string extra_members);
+  // Whether a record of `level` goes anywhere (file or terminal).
+  bool Wants(LogLevel level) const;
   // Blocks until every record queued before the call is written.
   void Flush();
 
