@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "src/domain/compile_for_test.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
 #include "src/domain/source.h"
@@ -34,17 +35,8 @@ std::string Minimal(const std::string& extra_repo_keys = "", const std::string& 
          extra_repo_keys + tail;
 }
 
-Result<Platform> CompileText(const std::string& text) {
-  BVER_ASSIGN_OR_RETURN(SourceDocument doc, ParseYaml(text, "test.yaml"));
-  return Compile(doc);
-}
-
-// Every violation as "path: message" lines, for matching.
-std::string AllErrors(const Status& s) {
-  std::string out;
-  for (const Violation& v : s.violations()) out += v.path + ": " + v.message + "\n";
-  return out;
-}
+using testing::AllErrors;
+using testing::CompileText;
 
 TEST(CompilerTest, CompilesTheSubstationExample) {
   Result<Platform> p = CompileFile(kExample);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "src/domain/compile_for_test.h"
 #include "src/domain/compiler.h"
 #include "src/domain/manifest.h"
 #include "src/domain/migration.h"
@@ -15,16 +16,8 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-Result<Platform> CompileText(const std::string& text) {
-  BVER_ASSIGN_OR_RETURN(SourceDocument doc, ParseYaml(text, "test.yaml"));
-  return Compile(doc);
-}
-
-std::string AllErrors(const Status& s) {
-  std::string out;
-  for (const Violation& v : s.violations()) out += v.path + ": " + v.message + "\n";
-  return out;
-}
+using testing::AllErrors;
+using testing::CompileText;
 
 // One figment, `audited`, used by three repos (one of them through a kind)
 // and a capability. `figment` is the body of its declaration.
